@@ -1,0 +1,42 @@
+package stages
+
+// KV is a float32 prefix cache as the engine hands it over after prefill.
+//
+// Layout: K and V each hold Layers*KVHeads*T*HeadDim values, indexed
+// [layer][kvHead][token][dim]. Token t sits at position t (0 is BOS). Keys have
+// the model's RoPE applied, exactly as attention reads them.
+type KV struct {
+	Layers, KVHeads, HeadDim, T int
+	K, V                        []float32
+}
+
+// Row returns the HeadDim-long key (isKey) or value row of token t in (layer, head).
+// The slice aliases kv's storage.
+func (kv *KV) Row(isKey bool, layer, head, t int) []float32 {
+	off := ((layer*kv.KVHeads+head)*kv.T + t) * kv.HeadDim
+	if isKey {
+		return kv.K[off : off+kv.HeadDim]
+	}
+	return kv.V[off : off+kv.HeadDim]
+}
+
+// RoPEFunc rotates one head vector x (len HeadDim) in place by the model's rotary
+// embedding at position pos; with inverse it applies the inverse rotation. It must
+// be the same function the model's forward pass uses (pairing convention, base,
+// scaling), so that undo followed by redo is the identity within float32 rounding.
+type RoPEFunc func(x []float32, pos int, inverse bool)
+
+// AttnStats are the attention statistics the engine captures during prefill, at no
+// extra pass, for the attention-based scorers (SPEC §1).
+//
+// Each slice holds Layers*Heads*T values indexed [layer][queryHead][keyPos]:
+//   - Obs:  Σ over the last Window queries of the softmax probability on key t;
+//   - All:  Σ over all T queries (query p sees keys ≤ p);
+//   - Last: the probability row of the last query.
+//
+// Heads is the number of query heads (H); query head q belongs to KV head
+// q / (Heads/KVHeads).
+type AttnStats struct {
+	Layers, Heads, T, Window int
+	Obs, All, Last           []float32
+}
