@@ -86,10 +86,16 @@ func Open(path string) (*File, error) {
 	return f, nil
 }
 
-// Close releases the mapping. Tensor data must not be used afterwards.
+// Close releases the mapping. Tensor data must not be used afterwards: Close
+// clears every TensorInfo.Data so that later use through this File fails
+// cleanly (Float32s errors, Row returns nil), but copies of those slices made
+// before Close point at unmapped memory.
 func (f *File) Close() error {
 	if f.unmap == nil {
 		return nil
+	}
+	for i := range f.Tensors {
+		f.Tensors[i].Data = nil
 	}
 	err := f.unmap()
 	f.unmap = nil
@@ -102,46 +108,56 @@ func (f *File) Size() int64 { return int64(len(f.data)) }
 
 // Header returns the file's bytes before the tensor data section (magic,
 // metadata and tensor infos): a cheap identity of the model for hashing.
-func (f *File) Header() []byte { return f.data[:f.DataOffset] }
+// It is nil after Close.
+func (f *File) Header() []byte {
+	if int64(len(f.data)) < f.DataOffset {
+		return nil
+	}
+	return f.data[:f.DataOffset]
+}
 
 // Parse reads a GGUF image held in memory; name is used in error messages.
 func Parse(name string, data []byte) (*File, error) {
 	r := &reader{name: name, buf: data}
-	f := &File{Path: name, data: data, Metadata: map[string]Value{}, byName: map[string]int{}}
+	f := &File{Path: name, data: data}
 
-	magic, err := r.bytes("magic", 4)
+	magic, err := r.bytes(fieldOf("magic"), 4)
 	if err != nil {
 		return nil, err
 	}
 	if string(magic) != Magic {
-		return nil, r.errf("magic", "not a GGUF file (starts with %q)", magic)
+		return nil, r.errf(fieldOf("magic"), "not a GGUF file (starts with %q)", magic)
 	}
-	if f.Version, err = r.u32("version"); err != nil {
+	if f.Version, err = r.u32(fieldOf("version")); err != nil {
 		return nil, err
 	}
 	if f.Version != 2 && f.Version != 3 {
-		return nil, r.errf("version", "unsupported GGUF version %d (supported: 2, 3)", f.Version)
+		return nil, r.errf(fieldOf("version"), "unsupported GGUF version %d (supported: 2, 3)", f.Version)
 	}
-	nTensors, err := r.u64("tensor_count")
+	nTensors, err := r.u64(fieldOf("tensor_count"))
 	if err != nil {
 		return nil, err
 	}
-	nKV, err := r.u64("metadata_kv_count")
+	nKV, err := r.u64(fieldOf("metadata_kv_count"))
 	if err != nil {
 		return nil, err
 	}
 	// Each KV takes at least 8 (key length) + 4 (type) + 1 bytes; each tensor info at
 	// least 8 + 4 + 8 + 4 + 8. Refuse counts the file cannot possibly hold.
 	if nKV > uint64(r.left())/13 {
-		return nil, r.errf("metadata_kv_count", "%d entries cannot fit in %d remaining bytes", nKV, r.left())
+		return nil, r.errf(fieldOf("metadata_kv_count"), "%d entries cannot fit in %d remaining bytes", nKV, r.left())
 	}
+	// Sizing the tables up front is safe (the counts are bounded by the file
+	// size above) and avoids the garbage of growing them.
+	f.Metadata = make(map[string]Value, nKV)
+	f.Keys = make([]string, 0, nKV)
 	for i := uint64(0); i < nKV; i++ {
-		key, err := r.str(fmt.Sprintf("metadata[%d].key", i))
+		key, err := r.str(fieldOf("metadata").at(i).dot("key"))
 		if err != nil {
 			return nil, err
 		}
-		field := "metadata[" + key + "]"
-		vt, err := r.u32(field + ".type")
+		field := named("metadata", key)
+		vt, err := r.u32(field.dot("type"))
 		if err != nil {
 			return nil, err
 		}
@@ -160,22 +176,23 @@ func Parse(name string, data []byte) (*File, error) {
 	if v, ok := f.Metadata["general.alignment"]; ok {
 		a, ok := v.Uint()
 		if !ok || a == 0 || a > 1<<20 || a&(a-1) != 0 {
-			return nil, r.errf("general.alignment", "must be a power of two up to 1 MiB, got %v", v.V)
+			return nil, r.errf(fieldOf("metadata[general.alignment]"), "must be a power of two up to 1 MiB, got %v", v.V)
 		}
 		f.Alignment = int(a)
 	}
 
 	if nTensors > uint64(r.left())/32 {
-		return nil, r.errf("tensor_count", "%d tensors cannot fit in %d remaining bytes", nTensors, r.left())
+		return nil, r.errf(fieldOf("tensor_count"), "%d tensors cannot fit in %d remaining bytes", nTensors, r.left())
 	}
 	f.Tensors = make([]TensorInfo, 0, nTensors)
+	f.byName = make(map[string]int, nTensors)
 	for i := uint64(0); i < nTensors; i++ {
 		t, err := r.tensorInfo(i)
 		if err != nil {
 			return nil, err
 		}
 		if _, dup := f.byName[t.Name]; dup {
-			return nil, r.errf("tensor["+t.Name+"]", "duplicate tensor name")
+			return nil, r.errf(named("tensor", t.Name), "duplicate tensor name")
 		}
 		f.byName[t.Name] = len(f.Tensors)
 		f.Tensors = append(f.Tensors, t)
@@ -186,7 +203,7 @@ func Parse(name string, data []byte) (*File, error) {
 		off += int64(f.Alignment) - rem
 	}
 	if off > int64(len(data)) && nTensors > 0 {
-		return nil, r.errf("tensor data", "data section starts at %d, past the end of the file (%d bytes)", off, len(data))
+		return nil, r.errf(fieldOf("tensor data"), "data section starts at %d, past the end of the file (%d bytes)", off, len(data))
 	}
 	if off > int64(len(data)) {
 		off = int64(len(data))
@@ -201,16 +218,16 @@ func Parse(name string, data []byte) (*File, error) {
 	}
 	for i := range f.Tensors {
 		t := &f.Tensors[i]
-		field := "tensor[" + t.Name + "]"
+		field := named("tensor", t.Name)
 		if t.Offset%uint64(f.Alignment) != 0 {
-			return nil, r.errf(field+".offset", "offset %d is not a multiple of the alignment %d", t.Offset, f.Alignment)
+			return nil, r.errf(field.dot("offset"), "offset %d is not a multiple of the alignment %d", t.Offset, f.Alignment)
 		}
 		size, err := t.Type.Bytes(t.Dims)
 		if err != nil {
 			return nil, r.errf(field, "%v", err)
 		}
 		if t.Offset > dataLen || size > dataLen-t.Offset {
-			return nil, r.errf(field, "data [%d, %d+%d) runs past the end of the data section (%d bytes; file truncated?)", t.Offset, t.Offset, size, dataLen)
+			return nil, r.errf(field, "%d bytes of data at offset %d run past the end of the data section (%d bytes; file truncated?)", size, t.Offset, dataLen)
 		}
 		t.Data = data[off+int64(t.Offset) : off+int64(t.Offset)+int64(size) : off+int64(t.Offset)+int64(size)]
 	}
@@ -218,7 +235,7 @@ func Parse(name string, data []byte) (*File, error) {
 	for k := 1; k < len(order); k++ {
 		prev, cur := &f.Tensors[order[k-1]], &f.Tensors[order[k]]
 		if prev.Offset+uint64(len(prev.Data)) > cur.Offset {
-			return nil, r.errf("tensor["+cur.Name+"]", "data overlaps tensor %q", prev.Name)
+			return nil, r.errf(named("tensor", cur.Name), "data overlaps tensor %q", clip(prev.Name))
 		}
 	}
 	return f, nil
@@ -244,6 +261,7 @@ type FormatError struct {
 	Msg    string
 }
 
+// Error formats the error as "gguf: FILE: FIELD (at byte N): MESSAGE".
 func (e *FormatError) Error() string {
 	return fmt.Sprintf("gguf: %s: %s (at byte %d): %s", e.File, e.Field, e.Offset, e.Msg)
 }
@@ -257,13 +275,16 @@ type reader struct {
 	off  int
 }
 
+// left is the number of unread bytes.
 func (r *reader) left() int { return len(r.buf) - r.off }
 
-func (r *reader) errf(field, format string, args ...any) error {
-	return &FormatError{File: r.name, Field: field, Offset: r.off, Msg: fmt.Sprintf(format, args...)}
+// errf returns a *FormatError for field at the current offset.
+func (r *reader) errf(f field, format string, args ...any) error {
+	return &FormatError{File: r.name, Field: f.String(), Offset: r.off, Msg: fmt.Sprintf(format, args...)}
 }
 
-func (r *reader) bytes(field string, n uint64) ([]byte, error) {
+// bytes consumes n bytes, failing (without allocating) if fewer are left.
+func (r *reader) bytes(field field, n uint64) ([]byte, error) {
 	if n > uint64(r.left()) {
 		return nil, r.errf(field, "needs %d bytes, only %d left (file truncated?)", n, r.left())
 	}
@@ -272,7 +293,8 @@ func (r *reader) bytes(field string, n uint64) ([]byte, error) {
 	return b, nil
 }
 
-func (r *reader) u8(field string) (uint8, error) {
+// u8 reads one byte.
+func (r *reader) u8(field field) (uint8, error) {
 	b, err := r.bytes(field, 1)
 	if err != nil {
 		return 0, err
@@ -280,7 +302,8 @@ func (r *reader) u8(field string) (uint8, error) {
 	return b[0], nil
 }
 
-func (r *reader) u16(field string) (uint16, error) {
+// u16 reads a little-endian uint16.
+func (r *reader) u16(field field) (uint16, error) {
 	b, err := r.bytes(field, 2)
 	if err != nil {
 		return 0, err
@@ -288,7 +311,8 @@ func (r *reader) u16(field string) (uint16, error) {
 	return binary.LittleEndian.Uint16(b), nil
 }
 
-func (r *reader) u32(field string) (uint32, error) {
+// u32 reads a little-endian uint32.
+func (r *reader) u32(field field) (uint32, error) {
 	b, err := r.bytes(field, 4)
 	if err != nil {
 		return 0, err
@@ -296,7 +320,8 @@ func (r *reader) u32(field string) (uint32, error) {
 	return binary.LittleEndian.Uint32(b), nil
 }
 
-func (r *reader) u64(field string) (uint64, error) {
+// u64 reads a little-endian uint64.
+func (r *reader) u64(field field) (uint64, error) {
 	b, err := r.bytes(field, 8)
 	if err != nil {
 		return 0, err
@@ -304,8 +329,9 @@ func (r *reader) u64(field string) (uint64, error) {
 	return binary.LittleEndian.Uint64(b), nil
 }
 
-func (r *reader) str(field string) (string, error) {
-	n, err := r.u64(field + ".length")
+// str reads a GGUF string: a uint64 length and that many bytes.
+func (r *reader) str(field field) (string, error) {
+	n, err := r.u64(field.dot("length"))
 	if err != nil {
 		return "", err
 	}
@@ -316,44 +342,44 @@ func (r *reader) str(field string) (string, error) {
 	return string(b), nil
 }
 
+// tensorInfo reads tensor info i: name, rank, dims, type and offset.
 func (r *reader) tensorInfo(i uint64) (TensorInfo, error) {
 	var t TensorInfo
 	var err error
-	field := fmt.Sprintf("tensor[%d]", i)
-	if t.Name, err = r.str(field + ".name"); err != nil {
+	if t.Name, err = r.str(fieldOf("tensor").at(i).dot("name")); err != nil {
 		return t, err
 	}
-	field = "tensor[" + t.Name + "]"
-	nd, err := r.u32(field + ".n_dims")
+	field := named("tensor", t.Name)
+	nd, err := r.u32(field.dot("n_dims"))
 	if err != nil {
 		return t, err
 	}
 	if nd == 0 || nd > maxDims {
-		return t, r.errf(field+".n_dims", "rank %d outside 1..%d", nd, maxDims)
+		return t, r.errf(field.dot("n_dims"), "rank %d outside 1..%d", nd, maxDims)
 	}
 	t.Dims = make([]uint64, nd)
 	total := uint64(1)
 	for d := range t.Dims {
-		if t.Dims[d], err = r.u64(fmt.Sprintf("%s.dims[%d]", field, d)); err != nil {
+		if t.Dims[d], err = r.u64(field.dot(dimField[d])); err != nil {
 			return t, err
 		}
 		if t.Dims[d] == 0 || t.Dims[d] > 1<<40 {
-			return t, r.errf(field+".dims", "dimension %d is %d", d, t.Dims[d])
+			return t, r.errf(field.dot("dims"), "dimension %d is %d", d, t.Dims[d])
 		}
 		if total > math.MaxUint64/t.Dims[d] {
-			return t, r.errf(field+".dims", "element count overflows")
+			return t, r.errf(field.dot("dims"), "element count overflows")
 		}
 		total *= t.Dims[d]
 	}
-	typ, err := r.u32(field + ".type")
+	typ, err := r.u32(field.dot("type"))
 	if err != nil {
 		return t, err
 	}
 	t.Type = Type(typ)
 	if !t.Type.Known() {
-		return t, r.errf(field+".type", "unknown or unsupported tensor type %d", typ)
+		return t, r.errf(field.dot("type"), "unknown or unsupported tensor type %d", typ)
 	}
-	if t.Offset, err = r.u64(field + ".offset"); err != nil {
+	if t.Offset, err = r.u64(field.dot("offset")); err != nil {
 		return t, err
 	}
 	return t, nil

@@ -1,6 +1,9 @@
 package gguf
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Type is a ggml tensor type id as stored in GGUF tensor infos.
 type Type uint32
@@ -47,7 +50,9 @@ type typeInfo struct {
 	blockBytes int // bytes per block
 }
 
-var typeTable = map[Type]typeInfo{
+// typeTable is indexed by Type; an entry with an empty name is an unknown type.
+// An array rather than a map keeps BlockBytes/RowBytes cheap on hot paths.
+var typeTable = [...]typeInfo{
 	F32: {"F32", 1, 4}, F16: {"F16", 1, 2}, BF16: {"BF16", 1, 2}, F64: {"F64", 1, 8},
 	I8: {"I8", 1, 1}, I16: {"I16", 1, 2}, I32: {"I32", 1, 4}, I64: {"I64", 1, 8},
 	Q4_0: {"Q4_0", 32, 18}, Q4_1: {"Q4_1", 32, 20}, Q5_0: {"Q5_0", 32, 22}, Q5_1: {"Q5_1", 32, 24},
@@ -60,38 +65,51 @@ var typeTable = map[Type]typeInfo{
 	TQ1_0: {"TQ1_0", 256, 54}, TQ2_0: {"TQ2_0", 256, 66},
 }
 
-// Known reports whether the type's block layout is known.
-func (t Type) Known() bool { _, ok := typeTable[t]; return ok }
+// info returns the type's layout; ok is false for unknown types.
+func (t Type) info() (typeInfo, bool) {
+	if uint64(t) >= uint64(len(typeTable)) || typeTable[t].name == "" {
+		return typeInfo{}, false
+	}
+	return typeTable[t], true
+}
 
+// Known reports whether the type's block layout is known.
+func (t Type) Known() bool { _, ok := t.info(); return ok }
+
+// String is the ggml name of the type ("Q4_K"), or "type(N)" if unknown.
 func (t Type) String() string {
-	if ti, ok := typeTable[t]; ok {
+	if ti, ok := t.info(); ok {
 		return ti.name
 	}
 	return fmt.Sprintf("type(%d)", uint32(t))
 }
 
-// BlockElems is the number of elements one block holds (1 for plain types).
-func (t Type) BlockElems() int { return typeTable[t].blockElems }
+// BlockElems is the number of elements one block holds (1 for plain types,
+// 0 for unknown types).
+func (t Type) BlockElems() int { ti, _ := t.info(); return ti.blockElems }
 
-// BlockBytes is the size in bytes of one block.
-func (t Type) BlockBytes() int { return typeTable[t].blockBytes }
+// BlockBytes is the size in bytes of one block (0 for unknown types).
+func (t Type) BlockBytes() int { ti, _ := t.info(); return ti.blockBytes }
 
 // RowBytes is the size in bytes of a row of n elements; n must be a multiple
 // of the block size.
 func (t Type) RowBytes(n int) (int, error) {
-	ti, ok := typeTable[t]
+	ti, ok := t.info()
 	if !ok {
 		return 0, fmt.Errorf("unknown tensor type %d", uint32(t))
 	}
 	if n < 0 || n%ti.blockElems != 0 {
 		return 0, fmt.Errorf("row of %d elements is not a multiple of the %s block size %d", n, ti.name, ti.blockElems)
 	}
+	if n/ti.blockElems > math.MaxInt/ti.blockBytes {
+		return 0, fmt.Errorf("row of %d %s elements overflows", n, ti.name)
+	}
 	return n / ti.blockElems * ti.blockBytes, nil
 }
 
 // Bytes is the size in bytes of a tensor of the given dims (dims[0] fastest).
 func (t Type) Bytes(dims []uint64) (uint64, error) {
-	ti, ok := typeTable[t]
+	ti, ok := t.info()
 	if !ok {
 		return 0, fmt.Errorf("unknown tensor type %d", uint32(t))
 	}
@@ -100,6 +118,9 @@ func (t Type) Bytes(dims []uint64) (uint64, error) {
 	}
 	if dims[0]%uint64(ti.blockElems) != 0 {
 		return 0, fmt.Errorf("first dimension %d is not a multiple of the %s block size %d", dims[0], ti.name, ti.blockElems)
+	}
+	if dims[0]/uint64(ti.blockElems) > math.MaxUint64/uint64(ti.blockBytes) {
+		return 0, fmt.Errorf("tensor size overflows")
 	}
 	rowBytes := dims[0] / uint64(ti.blockElems) * uint64(ti.blockBytes)
 	total := rowBytes

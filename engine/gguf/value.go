@@ -28,6 +28,7 @@ const (
 
 var valueTypeNames = [...]string{"uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "bool", "string", "array", "uint64", "int64", "float64"}
 
+// String is the GGUF name of the value type ("uint32"), or "valuetype(N)".
 func (t ValueType) String() string {
 	if int(t) < len(valueTypeNames) {
 		return valueTypeNames[t]
@@ -120,10 +121,14 @@ func (v Value) Float() (float64, bool) {
 	if i, ok := v.Int(); ok {
 		return float64(i), true
 	}
+	if u, ok := v.Uint(); ok { // a uint64 above MaxInt64
+		return float64(u), true
+	}
 	return 0, false
 }
 
-func (r *reader) value(field string, t ValueType, depth int) (Value, error) {
+// value reads a value of type t; depth counts enclosing arrays.
+func (r *reader) value(field field, t ValueType, depth int) (Value, error) {
 	v := Value{Type: t}
 	if n := t.fixedSize(); n > 0 {
 		b, err := r.bytes(field, uint64(n))
@@ -145,12 +150,12 @@ func (r *reader) value(field string, t ValueType, depth int) (Value, error) {
 		if depth >= maxNesting {
 			return v, r.errf(field, "arrays nested deeper than %d", maxNesting)
 		}
-		et, err := r.u32(field + ".elem_type")
+		et, err := r.u32(field.dot("elem_type"))
 		if err != nil {
 			return v, err
 		}
 		v.Elem = ValueType(et)
-		n, err := r.u64(field + ".length")
+		n, err := r.u64(field.dot("length"))
 		if err != nil {
 			return v, err
 		}
@@ -159,18 +164,19 @@ func (r *reader) value(field string, t ValueType, depth int) (Value, error) {
 	return v, r.errf(field, "unknown value type %d", uint32(t))
 }
 
-func (r *reader) array(field string, v Value, n uint64, depth int) (Value, error) {
+// array reads the n elements of an array whose element type is v.Elem.
+func (r *reader) array(field field, v Value, n uint64, depth int) (Value, error) {
 	et := v.Elem
 	if sz := et.fixedSize(); sz > 0 {
 		if n > uint64(r.left())/uint64(sz) {
-			return v, r.errf(field, "array of %d %s needs %d bytes, only %d left", n, et, n*uint64(sz), r.left())
+			return v, r.errf(field, "array of %d %s (%d bytes each) cannot fit in %d remaining bytes", n, et, sz, r.left())
 		}
 		b, _ := r.bytes(field, n*uint64(sz))
 		v.V = scalarSlice(et, b, int(n))
 		if et == TypeBool {
 			for i, x := range b {
 				if x > 1 {
-					return v, r.errf(fmt.Sprintf("%s[%d]", field, i), "bool value %d is neither 0 nor 1", x)
+					return v, r.errf(field.at(uint64(i)), "bool value %d is neither 0 nor 1", x)
 				}
 			}
 		}
@@ -184,7 +190,7 @@ func (r *reader) array(field string, v Value, n uint64, depth int) (Value, error
 		}
 		out := make([]string, n)
 		for i := range out {
-			s, err := r.str(fmt.Sprintf("%s[%d]", field, i))
+			s, err := r.str(field.at(uint64(i)))
 			if err != nil {
 				return v, err
 			}
@@ -198,7 +204,7 @@ func (r *reader) array(field string, v Value, n uint64, depth int) (Value, error
 		}
 		out := make([]Value, n)
 		for i := range out {
-			e, err := r.value(fmt.Sprintf("%s[%d]", field, i), TypeArray, depth+1)
+			e, err := r.value(field.at(uint64(i)), TypeArray, depth+1)
 			if err != nil {
 				return v, err
 			}
@@ -210,6 +216,7 @@ func (r *reader) array(field string, v Value, n uint64, depth int) (Value, error
 	return v, r.errf(field, "unknown array element type %d", uint32(et))
 }
 
+// scalar decodes a fixed-size value of type t from b.
 func scalar(t ValueType, b []byte) any {
 	le := binary.LittleEndian
 	switch t {
@@ -239,6 +246,7 @@ func scalar(t ValueType, b []byte) any {
 	return nil
 }
 
+// scalarSlice decodes n fixed-size values of type t from b into a typed slice.
 func scalarSlice(t ValueType, b []byte, n int) any {
 	le := binary.LittleEndian
 	switch t {

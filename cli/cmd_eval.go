@@ -1,0 +1,202 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"nexusquant/engine"
+	"nexusquant/engine/tokenizer"
+	"nexusquant/eval"
+	"nexusquant/stages"
+)
+
+func init() {
+	register(&command{name: "eval", summary: "compress a prefix's KV cache, continue from the packed form, report bytes and quality", run: runEval})
+}
+
+// textFlags are the input flags shared by eval, sweep and compress.
+type textFlags struct {
+	model, file, prompt *string
+	prefix, cont, wins  *int
+}
+
+func addTextFlags(fs *flag.FlagSet, contDefault int) *textFlags {
+	return &textFlags{
+		model:  fs.String("model", "", "GGUF model `file`"),
+		file:   fs.String("file", "", "evaluation text `file` (cut into windows of prefix+continuation tokens)"),
+		prompt: fs.String("prompt", "", "a prompt: the prefix; the continuation is the baseline model's own greedy text"),
+		prefix: fs.Int("prefix", 256, "prefix tokens per window (with --file; BOS included)"),
+		cont:   fs.Int("continuation", contDefault, "continuation tokens per window"),
+		wins:   fs.Int("windows", 1, "number of non-overlapping windows (0 = as many as the text holds)"),
+	}
+}
+
+// explorer loads the model and builds the windows and their baselines.
+func (tf *textFlags) explorer(ctx context.Context, env *Env, obsWindow int, quiet bool) (*engine.Model, *eval.Explorer, *eval.Source, error) {
+	if (*tf.file == "") == (*tf.prompt == "") {
+		return nil, nil, nil, usagef("give exactly one of --file or --prompt")
+	}
+	m, err := loadModel(*tf.model)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if m.Tok == nil {
+		m.Close()
+		return nil, nil, nil, fmt.Errorf("%s has no tokenizer in its metadata", *tf.model)
+	}
+	draw, clear := progressLine(env.Stderr, quiet)
+	defer clear()
+	onProgress := func(p eval.Progress) {
+		draw("window %d · %s %d/%d", p.Window+1, p.Phase, p.Done, p.Total)
+	}
+	var src *eval.Source
+	var ex *eval.Explorer
+	if *tf.file != "" {
+		text, err := os.ReadFile(*tf.file)
+		if err != nil {
+			m.Close()
+			return nil, nil, nil, err
+		}
+		src = &eval.Source{Kind: "file", Path: *tf.file, Text: string(text)}
+		ids := m.Tok.Encode(string(text), tokenizer.Options{AddSpecial: true})
+		bos := int32(-1)
+		if m.Tok.AddBOS() {
+			bos = m.Tok.BOS()
+		}
+		wins, err := eval.Windows(ids, bos, *tf.prefix, *tf.cont, *tf.wins)
+		if err != nil {
+			m.Close()
+			return nil, nil, nil, fmt.Errorf("%s: %w", *tf.file, err)
+		}
+		ex, err = eval.NewExplorer(ctx, m, wins, *tf.prefix, obsWindow, onProgress)
+		if err != nil {
+			m.Close()
+			return nil, nil, nil, err
+		}
+	} else {
+		src = &eval.Source{Kind: "prompt", Text: *tf.prompt}
+		ids := m.Tok.Encode(*tf.prompt, tokenizer.Options{AddSpecial: true})
+		ex, err = eval.NewPromptExplorer(ctx, m, ids, *tf.cont, obsWindow, onProgress)
+		if err != nil {
+			m.Close()
+			return nil, nil, nil, err
+		}
+	}
+	src.Prefix, src.Continuation, src.Windows = ex.Prefix, ex.Continuation, len(ex.Windows)
+	return m, ex, src, nil
+}
+
+func runEval(env *Env, args []string) error {
+	fs := newFlags(env, "eval", "--model M (--file F | --prompt P | --cache C.nqkv …) [settings] [--json]")
+	tf := addTextFlags(fs, 128)
+	sf := addSettingsFlags(fs)
+	cacheFile := fs.String("cache", "", "continue from a packed cache `file` written by `compress` (give the same --prompt or --file/--prefix)")
+	niah := fs.Bool("niah", false, "also run needle retrieval at depths 10%, 50%, 90%")
+	niahTrials := fs.Int("niah-trials", 3, "needles per depth")
+	saveSession := fs.String("save-session", "", "append this run to the named session")
+	seed := fs.Int64("bootstrap-seed", 1, "seed of the paired bootstrap")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	s, err := sf.resolve()
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	m, ex, src, err := tf.explorer(ctx, env, s.ObsWindow, *asJSON)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	ex.Seed = *seed
+
+	var res *eval.Result
+	if *cacheFile != "" {
+		res, err = ex.RunFromFile(ctx, *cacheFile)
+	} else {
+		res, err = ex.Run(ctx, s)
+	}
+	if err != nil {
+		return err
+	}
+	out := eval.NewReport(ex, res)
+	if *cacheFile == "" {
+		if out.Rerun, err = ex.RerunCost(ctx, s); err != nil {
+			return err
+		}
+	}
+	if src.Kind == "prompt" {
+		if out.Text, err = ex.GreedyDiff(ctx, res.Packed); err != nil {
+			return err
+		}
+	}
+	if *niah {
+		out.NIAH, err = eval.Needle(ctx, m, res.Settings, eval.NeedleOptions{Trials: *niahTrials, Haystack: src.Text, Seed: *seed})
+		if err != nil {
+			return err
+		}
+	}
+	if *saveSession != "" {
+		if err := saveRun(*saveSession, m, src, out); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		return writeJSON(env.Stdout, out)
+	}
+	printReport(env, out)
+	return nil
+}
+
+// printReport writes the human-readable form of an eval report.
+func printReport(env *Env, r *eval.Report) {
+	w := env.Stdout
+	fmt.Fprintf(w, "prefix %d tokens · continuation %d · %d window(s) · method %s\n", r.PrefixTokens, r.ContinuationTokens, len(r.Windows), r.Method)
+	fmt.Fprintf(w, "\n%-10s %12s %8s %10s %10s %9s\n", "stage", "bytes", "ratio", "rel_err_k", "rel_err_v", "ms")
+	fmt.Fprintf(w, "%-10s %12s %7.2f×\n", "fp16", human(r.BaselineBytes), 1.0)
+	for _, st := range r.Stages {
+		fmt.Fprintf(w, "%-10s %12s %7.2f× %10.2e %10.2e %9.1f\n", st.Name, human(st.Bytes), float64(r.BaselineBytes)/float64(max(st.Bytes, 1)), st.RelErrK, st.RelErrV, st.Ms)
+	}
+	fmt.Fprintf(w, "\nratio payload %.2f×   total %.2f×   resident %.2f×   (positions: %s; blocking costs %+.1f%%)\n",
+		r.RatioPayload, r.RatioTotal, r.RatioResident, r.PositionEncoding, r.Blocking.CostPct)
+	fmt.Fprintf(w, "PPL %.4f → %.4f   ΔPPL %+.2f%% [%+.2f, %+.2f]   KLD %.4f   top-1 %.1f%%\n",
+		r.PPLBase, r.PPL, r.DeltaPPLPct, r.DeltaPPLCI[0], r.DeltaPPLCI[1], r.KLD, 100*r.Top1Agree)
+	if r.Rerun != nil {
+		fmt.Fprintf(w, "live update: key_bits change re-runs in %.1f ms (%s), eviction_rate change in %.1f ms (%s)\n",
+			r.Rerun.KeyBitsMs, strings.Join(r.Rerun.KeyBitsStages, "+"), r.Rerun.EvictionRateMs, strings.Join(r.Rerun.EvictionRateStages, "+"))
+	}
+	if t := r.Text; t != nil {
+		fmt.Fprintf(w, "\nbase  %q\ncomp  %q\n", t.Base, t.Compressed)
+		if t.FirstDiff >= 0 {
+			fmt.Fprintf(w, "first difference at continuation token %d\n", t.FirstDiff+1)
+		} else {
+			fmt.Fprintln(w, "identical greedy continuations")
+		}
+	}
+	if r.NIAH != nil {
+		fmt.Fprintf(w, "\nneedle recall:")
+		for _, d := range r.NIAH.Depths {
+			fmt.Fprintf(w, "  %.0f%% → %d/%d", 100*d.Depth, d.Found, d.Trials)
+		}
+		fmt.Fprintf(w, "   (overall %.0f%%, baseline %.0f%%)\n", 100*r.NIAH.Recall, 100*r.NIAH.BaselineRecall)
+	}
+}
+
+// human formats a byte count in binary units.
+func human(b int64) string {
+	switch {
+	case b >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30))
+	case b >= 1<<20:
+		return fmt.Sprintf("%.2f MiB", float64(b)/(1<<20))
+	case b >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", b)
+}
+
+var _ = stages.DefaultSettings

@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"nexusquant/engine"
+	"nexusquant/engine/tokenizer"
+)
+
+func init() {
+	register(&command{name: "generate", summary: "print a prompt's continuation (greedy or sampled)", run: runGenerate})
+}
+
+func runGenerate(env *Env, args []string) error {
+	fs := newFlags(env, "generate", "--model M --prompt P [--tokens N] [--temp 0]")
+	model := fs.String("model", "", "GGUF model `file`")
+	prompt := fs.String("prompt", "", "the prompt `text`")
+	n := fs.Int("tokens", 64, "number of tokens to generate")
+	temp := fs.Float64("temp", 0, "sampling temperature (0 = greedy)")
+	topK := fs.Int("top-k", 40, "top-k when sampling (0 = off)")
+	topP := fs.Float64("top-p", 0.95, "top-p when sampling (1 = off)")
+	seed := fs.Int64("seed", 0, "sampling seed")
+	ids := fs.Bool("ids", false, "print the generated token ids as JSON instead of text")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *n < 0 {
+		return usagef("--tokens must be ≥ 0, got %d", *n)
+	}
+	m, err := loadModel(*model)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	promptIDs := m.Tok.Encode(*prompt, tokenizer.Options{AddSpecial: true})
+	if len(promptIDs) == 0 {
+		return usagef("--prompt is empty and the vocabulary adds no BOS: nothing to continue")
+	}
+	if len(promptIDs)+*n > m.Config.Ctx {
+		return usagef("prompt (%d tokens) + %d new tokens exceeds the model's context of %d", len(promptIDs), *n, m.Config.Ctx)
+	}
+	s := engine.Sampler{Temp: float32(*temp), TopK: *topK, TopP: float32(*topP), Seed: *seed}
+	if !*ids {
+		// Echo the prompt as llama.cpp does (without BOS), then stream pieces.
+		fmt.Fprint(env.Stdout, m.Tok.Decode(promptIDs))
+	}
+	out, err := m.Generate(context.Background(), promptIDs, *n, s, func(id int32) bool {
+		if !*ids {
+			env.Stdout.Write(m.Tok.Piece(id))
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if *ids {
+		if out == nil {
+			out = []int32{}
+		}
+		return writeJSON(env.Stdout, out)
+	}
+	fmt.Fprintln(env.Stdout)
+	return nil
+}

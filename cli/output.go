@@ -1,0 +1,56 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"nexusquant/engine"
+)
+
+// writeJSON writes v as indented JSON followed by a newline.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// loadModel opens a GGUF model, with a usage error when the flag is missing.
+func loadModel(path string) (*engine.Model, error) {
+	if path == "" {
+		return nil, usagef("--model is required (a GGUF file; `nexusquant models` lists the ones on this machine)")
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("model %s: %w", path, err)
+	}
+	return engine.Load(path)
+}
+
+// isTerminal reports whether w is a character device (progress lines are
+// drawn only there).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// progressLine returns a function that redraws one status line on a terminal
+// and does nothing elsewhere, and a function that ends the line.
+func progressLine(w io.Writer, quiet bool) (func(format string, args ...any), func()) {
+	if quiet || !isTerminal(w) {
+		return func(string, ...any) {}, func() {}
+	}
+	drawn := false
+	return func(format string, args ...any) {
+			fmt.Fprintf(w, "\r\x1b[K"+format, args...)
+			drawn = true
+		}, func() {
+			if drawn {
+				fmt.Fprint(w, "\r\x1b[K")
+			}
+		}
+}

@@ -1,0 +1,89 @@
+package engine
+
+import (
+	"math"
+
+	"nexusquant/engine/gguf"
+)
+
+// Activation rounding. Before a matrix product llama.cpp converts the
+// activations to the weight type's "vec_dot_type": float16 for F16 weights,
+// bfloat16 for BF16, Q8_0 blocks for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 and Q8_K blocks
+// for the K-quants; only F32 weights see float32 activations. Its quantized
+// products are integer dot products of the two quantized operands. We round the
+// activations the same way and multiply the dequantized values in float32,
+// which agrees with llama.cpp up to float32 summation order (instead of
+// differing by the activation quantization error, up to ~0.1 in a logit).
+
+// actKind is a rounding applied to activations.
+type actKind uint8
+
+const (
+	actNone actKind = iota
+	actF16
+	actBF16
+	actQ8_0 // 32-blocks: d = amax/127 stored as float16, q = round(x·127/amax)
+	actQ8_K // 256-blocks: d = −max/127 (max: the signed extreme), q = round(x/d)
+)
+
+// actKindOf is the rounding llama.cpp applies before a product with weights
+// of type t.
+func actKindOf(t gguf.Type) actKind {
+	switch t {
+	case gguf.F16:
+		return actF16
+	case gguf.BF16:
+		return actBF16
+	case gguf.Q4_0, gguf.Q4_1, gguf.Q5_0, gguf.Q5_1, gguf.Q8_0:
+		return actQ8_0
+	case gguf.Q2_K, gguf.Q3_K, gguf.Q4_K, gguf.Q5_K, gguf.Q6_K:
+		return actQ8_K
+	}
+	return actNone
+}
+
+// roundActs writes x rounded by kind into dst (same length). len(x) must be
+// a multiple of the kind's block (32 or 256); rows of a product always are,
+// because the weight rows have the same block structure.
+func roundActs(kind actKind, x, dst []float32) {
+	dst = dst[:len(x)]
+
+	switch kind {
+	case actNone:
+		copy(dst, x)
+	case actF16:
+		kern.roundF16(x, dst)
+	case actBF16:
+		for i, v := range x {
+			dst[i] = gguf.BF16ToF32(gguf.F32ToBF16(v))
+		}
+	case actQ8_0:
+		kern.roundQ80(x, dst)
+	case actQ8_K:
+		for b := 0; b+256 <= len(x); b += 256 {
+			roundQ8_K(x[b:b+256], dst[b:b+256])
+		}
+	}
+}
+
+// roundQ8_K follows ggml's quantize_row_q8_K_ref: the scale comes from the
+// signed element of largest magnitude (the first one on ties), quants round
+// half to even and are capped at 127, and d = 1/iscale is kept in float32.
+func roundQ8_K(x, dst []float32) {
+	var mx, amax float32
+	for _, v := range x {
+		if a := float32(math.Abs(float64(v))); a > amax {
+			amax, mx = a, v
+		}
+	}
+	if amax == 0 {
+		clear(dst)
+		return
+	}
+	iscale := -127 / mx
+	d := 1 / iscale
+	for i, v := range x {
+		q := min(math.RoundToEven(float64(iscale*v)), 127)
+		dst[i] = d * float32(q)
+	}
+}

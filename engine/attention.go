@@ -1,0 +1,270 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+)
+
+// Attention reads keys and values one block at a time and keeps, per (query,
+// head), a running maximum, a running sum of e^(s−max) and an accumulator of
+// e^(s−max)·v (the flash-attention online softmax): a block with a larger
+// maximum rescales what came before. No layer's rows are ever gathered in one
+// buffer, so a cache that decodes blocks from packed storage works unchanged.
+//
+// Within a block the work is two small matrix products per tile of queries,
+// run by the same kernels as the weight products: scores S = Q·Kᵀ for the
+// tile's queries and heads, then S (turned into weights in place) times V.
+
+const (
+	queryTile    = 16  // queries per tile
+	newBlockRows = 256 // block size the new tokens' own rows are cut into
+)
+
+var negInf = float32(math.Inf(-1))
+
+// attnTask is the running softmax state of queries [i0, i1) of one forward
+// call against one KV head, for the g query heads that share it.
+type attnTask struct {
+	g, d   int
+	i0, i1 int
+	start  int       // position of query 0 of the forward call
+	scale  float32   // 1/√d
+	q      []float32 // [query][head][d], the task's queries
+	mx     []float32 // [query][head] running maximum
+	sum    []float32 // [query][head] running Σ e^(s−max)
+	acc    []float32 // [query][head][d] running Σ e^(s−max)·v
+	s, pv  []float32 // scratch: scores/weights [row of tile][block row], weights·V
+	vt     []float32 // scratch: the block's values transposed, [d][rows]
+	st     *AttnStats
+	layer  int
+	head0  int // first query head of the group
+}
+
+func newAttnTask(q []float32, i0, i1, start, kvHead, g, d, heads int) *attnTask {
+	nq := i1 - i0
+	t := &attnTask{
+		g: g, d: d, i0: i0, i1: i1, start: start,
+		scale: 1 / float32(math.Sqrt(float64(d))),
+		q:     make([]float32, nq*g*d),
+		mx:    make([]float32, nq*g),
+		sum:   make([]float32, nq*g),
+		acc:   make([]float32, nq*g*d),
+		head0: kvHead * g,
+	}
+	for i := i0; i < i1; i++ {
+		copy(t.q[(i-i0)*g*d:(i-i0+1)*g*d], q[(i*heads+t.head0)*d:])
+	}
+	for i := range t.mx {
+		t.mx[i] = negInf
+	}
+	return t
+}
+
+// block folds a block of rows into every query of the task. Row r (key
+// K[r*d:], value V[r*d:]) has position pos[r]; a query at position p sees
+// rows with pos[r] ≤ p. sorted means pos is increasing (the new tokens' own
+// rows), which lets a tile of queries skip the rows after its last query.
+func (t *attnTask) block(pos []int32, K, V []float32, sorted bool) {
+	rows, d, g := len(pos), t.d, t.g
+	if rows == 0 {
+		return
+	}
+	if cap(t.vt) < d*rows {
+		t.vt = make([]float32, d*rows)
+	}
+	vt := t.vt[:d*rows]
+	for r := 0; r < rows; r++ {
+		for j, v := range V[r*d : (r+1)*d] {
+			vt[j*rows+r] = v
+		}
+	}
+	for a := t.i0; a < t.i1; a += queryTile {
+		b := min(a+queryTile, t.i1)
+		lastPos := int32(t.start + b - 1)
+		used := rows
+		if sorted {
+			for used > 0 && pos[used-1] > lastPos {
+				used--
+			}
+		}
+		if used == 0 {
+			continue
+		}
+		m := (b - a) * g // rows of the tile: (query, head)
+		if cap(t.s) < m*used {
+			t.s = make([]float32, m*used)
+		}
+		if cap(t.pv) < m*d {
+			t.pv = make([]float32, m*d)
+		}
+		s, pv := t.s[:m*used], t.pv[:m*d]
+		qa := t.q[(a-t.i0)*g*d : (b-t.i0)*g*d]
+		mulTile(m, qa, d, d, K, d, used, s, used)
+		for row := 0; row < m; row++ {
+			i := a + row/g
+			t.softmaxRow(s[row*used:(row+1)*used], pos[:used], int32(t.start+i), (i-t.i0)*g+row%g)
+			if t.st != nil {
+				t.record(s[row*used:(row+1)*used], i, row%g)
+			}
+		}
+		mulTile(m, s, used, used, vt, rows, d, pv, d)
+		addTo(t.acc[(a-t.i0)*g*d:(b-t.i0)*g*d], pv)
+	}
+}
+
+// softmaxRow turns one row of raw scores into weights e^(s·scale−max) (0 for
+// rows the query cannot see) and updates state st: the running maximum and
+// sum, with the accumulator rescaled when the maximum grows.
+func (t *attnTask) softmaxRow(row []float32, pos []int32, p int32, st int) {
+	bmax := negInf
+	for r := range row {
+		if pos[r] > p {
+			row[r] = negInf
+			continue
+		}
+		row[r] *= t.scale
+		bmax = max(bmax, row[r])
+	}
+	if bmax == negInf {
+		clear(row) // nothing visible in this block
+		return
+	}
+	old := t.mx[st]
+	mx := max(old, bmax)
+	if mx != old {
+		t.mx[st] = mx
+		if old != negInf {
+			corr := exp32(old - mx)
+			t.sum[st] *= corr
+			acc := t.acc[st*t.d : (st+1)*t.d]
+			for j := range acc {
+				acc[j] *= corr
+			}
+		}
+	}
+	for r := range row {
+		row[r] -= mx
+	}
+	kern.exp(row)
+	var l float32
+	for _, e := range row {
+		l += e
+	}
+	t.sum[st] += l
+}
+
+// record adds query i's probabilities (weights over the running sum) for head
+// h of the group to the statistics. It is only used when the new tokens form
+// the only block (prefill on an empty cache), so they are final.
+func (t *attnTask) record(w []float32, i, h int) {
+	st := t.st
+	inv := 1 / t.sum[(i-t.i0)*t.g+h]
+	base := (t.layer*st.Heads + t.head0 + h) * st.T
+	all := st.All[base : base+len(w)]
+	for r, e := range w {
+		all[r] += e * inv
+	}
+	if i >= st.T-st.Window {
+		obs := st.Obs[base : base+len(w)]
+		for r, e := range w {
+			obs[r] += e * inv
+		}
+	}
+	if i == st.T-1 {
+		last := st.Last[base : base+len(w)]
+		for r, e := range w {
+			last[r] = e * inv
+		}
+	}
+}
+
+// finish writes acc/sum for query i's heads into out (g×d).
+func (t *attnTask) finish(i int, out []float32) {
+	for h := 0; h < t.g; h++ {
+		st := (i-t.i0)*t.g + h
+		o := out[h*t.d : (h+1)*t.d]
+		if t.sum[st] == 0 {
+			clear(o)
+			continue
+		}
+		inv := 1 / t.sum[st]
+		for j, a := range t.acc[st*t.d : (st+1)*t.d] {
+			o[j] = a * inv
+		}
+	}
+}
+
+// attend computes the attention output of layer l for n new tokens at
+// positions start.. into out (n×H×d): q (n×H×d) and the new keys/values k, v
+// (n×Hkv×d) have RoPE applied; earlier positions come from c. Work is split
+// over (KV head, range of queries). When st is non-nil (prefill on an empty
+// cache) the probabilities are recorded in it.
+func (m *Model) attend(c Cache, l int, q, k, v []float32, n, start int, out []float32, st *AttnStats) error {
+	H, Hkv, d := m.Config.Heads, m.Config.KVHeads, m.Config.HeadDim
+	G := H / Hkv
+	threads := Threads()
+	chunks := 1
+	if st == nil && n >= 2*queryTile {
+		chunks = min((2*threads+Hkv-1)/Hkv, n/queryTile)
+	}
+	chunk := (n + chunks - 1) / chunks
+	chunks = (n + chunk - 1) / chunk
+	errs := make([]error, threads)
+	viewer, canView := c.(blockViewer)
+	pos := make([]int32, n)
+	for i := range pos {
+		pos[i] = int32(start + i)
+	}
+
+	parallel(Hkv*chunks, threads, func(worker, u int) {
+		kh, ck := u%Hkv, u/Hkv
+		i0, i1 := ck*chunk, min((ck+1)*chunk, n)
+		t := newAttnTask(q, i0, i1, start, kh, G, d, H)
+		t.st, t.layer = st, l
+
+		// Earlier positions: the cache, block by block.
+		var buf Block
+		for b := 0; b < c.NumBlocks(l, kh); b++ {
+			blk := &buf
+			if canView {
+				view := viewer.viewBlock(l, kh, b)
+				blk = &view
+			} else if err := c.ReadBlock(l, kh, b, &buf); err != nil {
+				errs[worker] = fmt.Errorf("engine: attention: layer %d head %d block %d: %w", l, kh, b, err)
+				return
+			}
+			if rows := len(blk.Pos); len(blk.K) != rows*d || len(blk.V) != rows*d {
+				errs[worker] = fmt.Errorf("engine: attention: layer %d head %d block %d has %d positions, %d key and %d value floats (head dim %d)", l, kh, b, rows, len(blk.K), len(blk.V), d)
+				return
+			}
+			t.block(blk.Pos, blk.K, blk.V, false)
+		}
+
+		// The new tokens' own rows (those up to the task's last query),
+		// in blocks; one block when recording statistics, so that the
+		// weights seen by record are final.
+		kg := make([]float32, i1*d)
+		vg := make([]float32, i1*d)
+		for r := 0; r < i1; r++ {
+			copy(kg[r*d:(r+1)*d], k[(r*Hkv+kh)*d:])
+			copy(vg[r*d:(r+1)*d], v[(r*Hkv+kh)*d:])
+		}
+		step := newBlockRows
+		if st != nil {
+			step = i1
+		}
+		for r0 := 0; r0 < i1; r0 += step {
+			r1 := min(r0+step, i1)
+			t.block(pos[r0:r1], kg[r0*d:r1*d], vg[r0*d:r1*d], true)
+		}
+		for i := i0; i < i1; i++ {
+			t.finish(i, out[(i*H+kh*G)*d:(i*H+kh*G+G)*d])
+		}
+	})
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,92 @@
+package engine
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+)
+
+// Benchmarks on the shared models, comparable with llama-bench -t 2 (pp128 and
+// tg). Run, for example:
+//
+//	NEXUSQUANT_TESTDATA=/work/shared go test ./engine -run '^$' -bench 'Prefill|Decode' -benchtime 20x
+var benchModels = []string{"stories260K.gguf", "syn-llama.f16.gguf", "syn-llama.Q8_0.gguf", "syn-llama.Q4_K_M.gguf"}
+
+// benchIDs returns n token ids of m's vocabulary, starting with BOS.
+func benchIDs(m *Model, n int) []int32 {
+	r := rand.New(rand.NewPCG(1, 2))
+	ids := make([]int32, n)
+	for i := range ids {
+		ids[i] = int32(r.IntN(m.Config.Vocab))
+	}
+	ids[0] = 1
+	return ids
+}
+
+// BenchmarkPrefill runs 128 tokens through an empty cache: tok/s.
+func BenchmarkPrefill(b *testing.B) {
+	for _, name := range benchModels {
+		b.Run(name, func(b *testing.B) {
+			m := loadModel(b, name)
+			ids := benchIDs(m, 128)
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, _, err := m.Forward(ctx, m.NewCache(), ids, 0, ForwardOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*len(ids))/b.Elapsed().Seconds(), "tok/s")
+			b.ReportMetric(float64(Threads()), "threads")
+		})
+	}
+}
+
+// BenchmarkDecode generates single tokens at positions 1…64 (then starts a
+// new cache), as llama-bench's tg runs do: tok/s.
+func BenchmarkDecode(b *testing.B) {
+	for _, name := range benchModels {
+		b.Run(name, func(b *testing.B) {
+			m := loadModel(b, name)
+			ids := benchIDs(m, 65)
+			ctx := context.Background()
+			var c *FloatCache
+			pos := 0
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if pos == 0 || pos == len(ids) {
+					b.StopTimer()
+					c = m.NewCache()
+					if _, _, err := m.Forward(ctx, c, ids[:1], 0, ForwardOptions{}); err != nil {
+						b.Fatal(err)
+					}
+					pos = 1
+					b.StartTimer()
+				}
+				if _, _, err := m.Forward(ctx, c, ids[pos:pos+1], pos, ForwardOptions{}); err != nil {
+					b.Fatal(err)
+				}
+				pos++
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+			b.ReportMetric(float64(Threads()), "threads")
+		})
+	}
+}
+
+// BenchmarkKernel compares the 4×2 tile kernel in assembly with its Go twin
+// on a 512-long dot: GFLOP/s.
+func BenchmarkKernel(b *testing.B) {
+	const k = 512
+	w := randVec(4*k, 1)
+	x := randVec(2*k, 2)
+	out := make([]float32, 2*4)
+	for _, ks := range kernelSets() {
+		b.Run(ks.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				ks.gemm4x2(k, w, k, x, k, out, 4)
+			}
+			b.ReportMetric(float64(b.N)*2*8*k/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

@@ -1,0 +1,168 @@
+package engine
+
+import "fmt"
+
+// Block is one run of cached rows for one (layer, KV head): row i has position
+// Pos[i], key K[i*d:(i+1)*d] (RoPE applied) and value V[i*d:(i+1)*d], where d is
+// the head dimension.
+type Block struct {
+	Pos  []int32
+	K, V []float32
+}
+
+// Rows is the number of rows in the block.
+func (b *Block) Rows() int { return len(b.Pos) }
+
+// Cache is what attention reads and appends to. Rows of one (layer, KV head)
+// are grouped in blocks; attention reads one block at a time with an online
+// softmax and never needs all rows of a layer at once, so an implementation may
+// decode blocks on demand from packed storage.
+type Cache interface {
+	// Dims returns the shape every row must have.
+	Dims() (layers, kvHeads, headDim int)
+	// NumBlocks is the number of blocks of (layer, head).
+	NumBlocks(layer, head int) int
+	// ReadBlock fills dst with block i of (layer, head), reusing dst's slices
+	// where they are large enough. Concurrent calls with distinct dst are safe.
+	ReadBlock(layer, head, i int, dst *Block) error
+	// Append stores one token of one layer: k and v hold KVHeads*HeadDim
+	// floats ([kvHead][dim]).
+	Append(layer int, pos int32, k, v []float32) error
+	// Len is the number of rows of (layer, head).
+	Len(layer, head int) int
+}
+
+// DefaultBlockRows is the block size of a FloatCache made by NewFloatCache.
+const DefaultBlockRows = 256
+
+// FloatCache keeps float32 rows per (layer, KV head) in blocks of BlockRows
+// rows. It is the cache of an uncompressed run and the source of the prefix
+// handed to the compression pipeline (Export).
+type FloatCache struct {
+	// BlockRows is the number of rows per block; change it only while the
+	// cache is empty.
+	BlockRows int
+
+	layers, kvHeads, headDim int
+	blocks                   [][]Block // [layer*kvHeads+head][block]
+	n                        []int     // rows per (layer, head)
+}
+
+// NewFloatCache returns an empty cache for the given shape with
+// DefaultBlockRows rows per block.
+func NewFloatCache(layers, kvHeads, headDim int) *FloatCache {
+	return &FloatCache{
+		BlockRows: DefaultBlockRows,
+		layers:    layers, kvHeads: kvHeads, headDim: headDim,
+		blocks: make([][]Block, layers*kvHeads),
+		n:      make([]int, layers*kvHeads),
+	}
+}
+
+// NewCache returns an empty FloatCache shaped for m.
+func (m *Model) NewCache() *FloatCache {
+	return NewFloatCache(m.Config.Layers, m.Config.KVHeads, m.Config.HeadDim)
+}
+
+// Dims implements Cache.
+func (c *FloatCache) Dims() (layers, kvHeads, headDim int) { return c.layers, c.kvHeads, c.headDim }
+
+// NumBlocks implements Cache.
+func (c *FloatCache) NumBlocks(layer, head int) int { return len(c.blocks[layer*c.kvHeads+head]) }
+
+// Len implements Cache.
+func (c *FloatCache) Len(layer, head int) int { return c.n[layer*c.kvHeads+head] }
+
+// ReadBlock implements Cache by copying block i into dst.
+func (c *FloatCache) ReadBlock(layer, head, i int, dst *Block) error {
+	if err := c.check(layer, head); err != nil {
+		return err
+	}
+	bs := c.blocks[layer*c.kvHeads+head]
+	if i < 0 || i >= len(bs) {
+		return fmt.Errorf("engine: cache block %d of layer %d head %d out of range (have %d)", i, layer, head, len(bs))
+	}
+	b := &bs[i]
+	dst.Pos = append(dst.Pos[:0], b.Pos...)
+	dst.K = append(dst.K[:0], b.K...)
+	dst.V = append(dst.V[:0], b.V...)
+	return nil
+}
+
+// viewBlock returns block i of (layer, head) without copying; attention uses
+// it (through blockViewer) and never writes to the result.
+func (c *FloatCache) viewBlock(layer, head, i int) Block {
+	return c.blocks[layer*c.kvHeads+head][i]
+}
+
+// blockViewer is implemented by caches that can lend a block read-only
+// without copying it.
+type blockViewer interface {
+	viewBlock(layer, head, i int) Block
+}
+
+// Append implements Cache.
+func (c *FloatCache) Append(layer int, pos int32, k, v []float32) error {
+	if err := c.check(layer, 0); err != nil {
+		return err
+	}
+	d := c.headDim
+	if len(k) != c.kvHeads*d || len(v) != c.kvHeads*d {
+		return fmt.Errorf("engine: cache append: k has %d and v %d floats, want %d (%d KV heads × %d)", len(k), len(v), c.kvHeads*d, c.kvHeads, d)
+	}
+	rows := c.BlockRows
+	if rows <= 0 {
+		rows = DefaultBlockRows
+	}
+	for h := 0; h < c.kvHeads; h++ {
+		idx := layer*c.kvHeads + h
+		bs := c.blocks[idx]
+		if len(bs) == 0 || len(bs[len(bs)-1].Pos) >= rows {
+			bs = append(bs, Block{
+				Pos: make([]int32, 0, rows),
+				K:   make([]float32, 0, rows*d),
+				V:   make([]float32, 0, rows*d),
+			})
+			c.blocks[idx] = bs
+		}
+		b := &bs[len(bs)-1]
+		b.Pos = append(b.Pos, pos)
+		b.K = append(b.K, k[h*d:(h+1)*d]...)
+		b.V = append(b.V, v[h*d:(h+1)*d]...)
+		c.n[idx]++
+	}
+	return nil
+}
+
+func (c *FloatCache) check(layer, head int) error {
+	if layer < 0 || layer >= c.layers || head < 0 || head >= c.kvHeads {
+		return fmt.Errorf("engine: cache has %d layers × %d KV heads, asked for layer %d head %d", c.layers, c.kvHeads, layer, head)
+	}
+	return nil
+}
+
+// Export returns the cache contents in the stages.KV layout: K and V each hold
+// layers*kvHeads*T*headDim floats indexed [layer][kvHead][t][d]. T is the row
+// count of (layer 0, head 0); row t is the t-th appended row, which for a
+// cache filled by Forward from position 0 is position t.
+func (c *FloatCache) Export() (layers, kvHeads, headDim, T int, K, V []float32) {
+	layers, kvHeads, headDim = c.layers, c.kvHeads, c.headDim
+	if len(c.n) > 0 {
+		T = c.n[0]
+	}
+	K = make([]float32, layers*kvHeads*T*headDim)
+	V = make([]float32, len(K))
+	for idx, bs := range c.blocks {
+		off := idx * T * headDim
+		end := off + T*headDim
+		for _, b := range bs {
+			if off >= end {
+				break
+			}
+			n := copy(K[off:end], b.K)
+			copy(V[off:end], b.V)
+			off += n
+		}
+	}
+	return
+}

@@ -1,0 +1,223 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math"
+)
+
+// LogitsMode selects which rows of logits Forward returns.
+type LogitsMode int
+
+const (
+	// LogitsLast returns the logits of the last token only (1×Vocab).
+	LogitsLast LogitsMode = iota
+	// LogitsAll returns the logits of every token (n×Vocab), or of tokens
+	// LogitsFrom.. when ForwardOptions.LogitsFrom is set.
+	LogitsAll
+)
+
+// AttnStats are attention statistics captured during a prefill (SPEC §1).
+// Obs, All and Last each hold Layers*Heads*T values indexed
+// [layer][queryHead][keyPos]: Obs sums the softmax probability on key t over
+// the last Window queries, All over all T queries (query p sees keys ≤ p), and
+// Last is the last query's row. The field set matches stages.AttnStats, so one
+// converts to the other.
+type AttnStats struct {
+	Layers, Heads, T, Window int
+	Obs, All, Last           []float32
+}
+
+// ForwardOptions tune one Forward call.
+type ForwardOptions struct {
+	Logits LogitsMode
+	// Stats > 0 captures AttnStats with Window = min(Stats, n). Only for a
+	// prefill from position 0 on an empty cache; it costs no extra pass.
+	Stats int
+	// Progress, when set, is called after each layer with (layers done, layers).
+	Progress func(done, total int)
+	// LogitsFrom, with LogitsAll, skips the output rows of the first
+	// LogitsFrom tokens: the result has n−LogitsFrom rows.
+	LogitsFrom int
+}
+
+// Forward runs ids at positions start, start+1, … through the model, all at
+// once per layer. Attention reads the cache for earlier positions and the new
+// tokens' own keys directly, then the new K/V rows are appended to c. It
+// returns logits (see LogitsMode) and, when opt.Stats > 0, attention
+// statistics. ctx is checked between layers; after any error the cache may
+// hold some layers' rows of the new tokens and should be discarded.
+func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, opt ForwardOptions) ([]float32, *AttnStats, error) {
+	cfg := m.Config
+	n := len(ids)
+	if err := m.checkForward(c, ids, start, opt); err != nil {
+		return nil, nil, err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	E, H, Hkv, d := cfg.Embd, cfg.Heads, cfg.KVHeads, cfg.HeadDim
+	round := !m.FloatActivations
+	qd, kvd := H*d, Hkv*d
+
+	x := make([]float32, n*E) // residual stream
+	for i, id := range ids {
+		if err := m.tokEmbd.dequant(int(id), int(id)+1, x[i*E:(i+1)*E]); err != nil {
+			return nil, nil, err
+		}
+	}
+	h := make([]float32, n*max(E, qd))
+	q := make([]float32, n*qd)
+	k := make([]float32, n*kvd)
+	v := make([]float32, n*kvd)
+	att := make([]float32, n*qd)
+	g := make([]float32, n*cfg.FF)
+	u := make([]float32, n*cfg.FF)
+	rd := m.rope.dims
+	cs := make([]float32, n*rd)
+	for i := 0; i < n; i++ {
+		m.rope.table(start+i, cs[i*rd:(i+1)*rd])
+	}
+	var st *AttnStats
+	if opt.Stats > 0 {
+		T := n
+		st = &AttnStats{Layers: cfg.Layers, Heads: H, T: T, Window: min(opt.Stats, T)}
+		st.Obs = make([]float32, cfg.Layers*H*T)
+		st.All = make([]float32, cfg.Layers*H*T)
+		st.Last = make([]float32, cfg.Layers*H*T)
+	}
+
+	for li := range m.layers {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		ly := &m.layers[li]
+		rmsNorm(h[:n*E], x, ly.attnNorm, E, cfg.NormEps)
+		if err := mul(n, round, mulJob{ly.wq, h, q}, mulJob{ly.wk, h, k}, mulJob{ly.wv, h, v}); err != nil {
+			return nil, nil, err
+		}
+		addBias(q, ly.bq)
+		addBias(k, ly.bk)
+		addBias(v, ly.bv)
+		for i := 0; i < n; i++ {
+			ci := cs[i*rd : (i+1)*rd]
+			for hh := 0; hh < H; hh++ {
+				m.rope.apply(q[(i*H+hh)*d:(i*H+hh+1)*d], ci, false)
+			}
+			for hh := 0; hh < Hkv; hh++ {
+				m.rope.apply(k[(i*Hkv+hh)*d:(i*Hkv+hh+1)*d], ci, false)
+			}
+		}
+		if err := m.attend(c, li, q, k, v, n, start, att, st); err != nil {
+			return nil, nil, err
+		}
+		for i := 0; i < n; i++ {
+			if err := c.Append(li, int32(start+i), k[i*kvd:(i+1)*kvd], v[i*kvd:(i+1)*kvd]); err != nil {
+				return nil, nil, err
+			}
+		}
+		if err := mul(n, round, mulJob{ly.wo, att, h}); err != nil {
+			return nil, nil, err
+		}
+		addTo(x, h[:n*E])
+		rmsNorm(h[:n*E], x, ly.ffnNorm, E, cfg.NormEps)
+		if err := mul(n, round, mulJob{ly.gate, h, g}, mulJob{ly.up, h, u}); err != nil {
+			return nil, nil, err
+		}
+		kern.siluMul(g, u)
+		if err := mul(n, round, mulJob{ly.down, g, h}); err != nil {
+			return nil, nil, err
+		}
+		addTo(x, h[:n*E])
+		if opt.Progress != nil {
+			opt.Progress(li+1, cfg.Layers)
+		}
+	}
+
+	from := n - 1
+	if opt.Logits == LogitsAll {
+		from = opt.LogitsFrom
+	}
+	rows := n - from
+	rmsNorm(h[:rows*E], x[from*E:], m.outputNorm, E, cfg.NormEps)
+	logits := make([]float32, rows*cfg.Vocab)
+	if err := mul(rows, round, mulJob{m.output, h, logits}); err != nil {
+		return nil, nil, err
+	}
+	return logits, st, nil
+}
+
+// checkForward validates a Forward call's arguments.
+func (m *Model) checkForward(c Cache, ids []int32, start int, opt ForwardOptions) error {
+	cfg := m.Config
+	n := len(ids)
+	if n == 0 {
+		return fmt.Errorf("engine: forward: no tokens")
+	}
+	if start < 0 || start+n > cfg.Ctx {
+		return fmt.Errorf("engine: forward: %d tokens at position %d exceed the context of %d tokens", n, start, cfg.Ctx)
+	}
+	for i, id := range ids {
+		if id < 0 || int(id) >= cfg.Vocab {
+			return fmt.Errorf("engine: forward: token %d (index %d) is outside the vocabulary of %d", id, i, cfg.Vocab)
+		}
+	}
+	if c == nil {
+		return fmt.Errorf("engine: forward: nil cache")
+	}
+	if L, kvh, d := c.Dims(); L != cfg.Layers || kvh != cfg.KVHeads || d != cfg.HeadDim {
+		return fmt.Errorf("engine: forward: cache is %d layers × %d KV heads × %d, the model needs %d × %d × %d", L, kvh, d, cfg.Layers, cfg.KVHeads, cfg.HeadDim)
+	}
+	if opt.Logits == LogitsAll && (opt.LogitsFrom < 0 || opt.LogitsFrom >= n) {
+		return fmt.Errorf("engine: forward: LogitsFrom %d is outside the %d tokens", opt.LogitsFrom, n)
+	}
+	if opt.Stats > 0 {
+		if start != 0 {
+			return fmt.Errorf("engine: forward: attention statistics need a prefill from position 0, not %d", start)
+		}
+		for l := 0; l < cfg.Layers; l++ {
+			for h := 0; h < cfg.KVHeads; h++ {
+				if c.Len(l, h) != 0 {
+					return fmt.Errorf("engine: forward: attention statistics need an empty cache (layer %d head %d holds %d rows)", l, h, c.Len(l, h))
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// rmsNorm sets dst row i to x_i/rms(x_i)·w for each row of len(w) values in x
+// (as many rows as dst holds), computed as ggml does: the mean of squares
+// summed in float64, then (x·scale)·w in float32.
+func rmsNorm(dst, x, w []float32, e int, eps float32) {
+	for i := 0; i < len(dst)/e; i++ {
+		xi, di := x[i*e:(i+1)*e], dst[i*e:(i+1)*e]
+		var sum float64
+		for _, v := range xi {
+			sum += float64(v * v)
+		}
+		mean := float32(sum / float64(e))
+		scale := 1 / float32(math.Sqrt(float64(mean+eps)))
+		for j, v := range xi {
+			di[j] = (v * scale) * w[j]
+		}
+	}
+}
+
+// addBias adds b to every len(b)-long row of x (no-op for a nil b).
+func addBias(x, b []float32) {
+	if len(b) == 0 {
+		return
+	}
+	for i := 0; i < len(x); i += len(b) {
+		addTo(x[i:i+len(b)], b)
+	}
+}
+
+// addTo sets dst += src element-wise.
+func addTo(dst, src []float32) {
+	src = src[:len(dst)]
+	for i := range dst {
+		dst[i] += src[i]
+	}
+}

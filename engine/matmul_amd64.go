@@ -1,0 +1,135 @@
+//go:build amd64
+
+package engine
+
+import "golang.org/x/sys/cpu"
+
+// The assembly kernels (matmul_amd64.s) need AVX2, FMA and F16C; cpu.X86
+// reports AVX2 only when the OS saves the YMM registers.
+var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
+
+func init() {
+	if hasAVX2 {
+		kern = avxKernels
+	}
+}
+
+//go:noescape
+func gemm4x2AVX(k int, w *float32, ldw int, x *float32, ldx int, out *float32, ldo int)
+
+//go:noescape
+func gemm4x1AVX(k int, w *float32, ldw int, x *float32, out *float32)
+
+//go:noescape
+func dotAVX(k int, a, b *float32) float32
+
+//go:noescape
+func axpyAVX(k int, alpha float32, x, y *float32)
+
+//go:noescape
+func f16AVX(k int, src *byte, dst *float32)
+
+//go:noescape
+func q80AVX(nb int, src *byte, dst *float32)
+
+var avxKernels = kernelSet{
+	name:     "avx2",
+	gemm4x2:  gemm4x2A,
+	gemm4x1:  gemm4x1A,
+	dot:      dotA,
+	axpy:     axpyA,
+	f16:      f16A,
+	q80:      q80A,
+	q4k:      q4kA,
+	q6k:      q6kA,
+	exp:      expA,
+	siluMul:  siluMulA,
+	roundF16: roundF16A,
+	roundQ80: roundQ80A,
+}
+
+// The wrappers below check bounds (by slicing, so a bad call panics in Go
+// rather than reading out of bounds in assembly), run the assembly on the
+// largest multiple of 8 and finish the tail with the Go twin.
+
+func gemm4x2A(k int, w []float32, ldw int, x []float32, ldx int, out []float32, ldo int) {
+	k8 := k &^ 7
+	_ = w[3*ldw : 3*ldw+k]
+	_ = x[ldx : ldx+k]
+	_ = out[ldo : ldo+4]
+	if k8 == 0 {
+		gemm4x2Go(k, w, ldw, x, ldx, out, ldo)
+		return
+	}
+	gemm4x2AVX(k8, &w[0], ldw, &x[0], ldx, &out[0], ldo)
+	if k8 < k {
+		for i := 0; i < 2; i++ {
+			for r := 0; r < 4; r++ {
+				out[i*ldo+r] += dotGo(w[r*ldw+k8:r*ldw+k], x[i*ldx+k8:])
+			}
+		}
+	}
+}
+
+func gemm4x1A(k int, w []float32, ldw int, x []float32, out []float32) {
+	k8 := k &^ 7
+	_ = w[3*ldw : 3*ldw+k]
+	_ = x[:k]
+	_ = out[:4]
+	if k8 == 0 {
+		gemm4x1Go(k, w, ldw, x, out)
+		return
+	}
+	gemm4x1AVX(k8, &w[0], ldw, &x[0], &out[0])
+	for r := 0; k8 < k && r < 4; r++ {
+		out[r] += dotGo(w[r*ldw+k8:r*ldw+k], x[k8:])
+	}
+}
+
+func dotA(a, b []float32) float32 {
+	k := len(a)
+	k8 := k &^ 7
+	b = b[:k]
+	var s float32
+	if k8 > 0 {
+		s = dotAVX(k8, &a[0], &b[0])
+	}
+	if k8 < k {
+		s += dotGo(a[k8:], b[k8:])
+	}
+	return s
+}
+
+func axpyA(alpha float32, x, y []float32) {
+	k := len(x)
+	k8 := k &^ 7
+	y = y[:k]
+	if k8 > 0 {
+		axpyAVX(k8, alpha, &x[0], &y[0])
+	}
+	if k8 < k {
+		axpyGo(alpha, x[k8:], y[k8:])
+	}
+}
+
+func f16A(dst []float32, src []byte) {
+	k := len(dst)
+	k8 := k &^ 7
+	src = src[:2*k]
+	if k8 > 0 {
+		f16AVX(k8, &src[0], &dst[0])
+	}
+	if k8 < k {
+		f16Go(dst[k8:], src[2*k8:])
+	}
+}
+
+func q80A(dst []float32, src []byte) {
+	nb := len(dst) / 32
+	if nb == 0 {
+		return
+	}
+	_ = src[:34*nb]
+	_ = dst[:32*nb]
+	q80AVX(nb, &src[0], &dst[0])
+}

@@ -1,0 +1,257 @@
+//go:build amd64
+
+#include "textflag.h"
+
+// AVX2 + FMA + F16C kernels. Each has a plain Go twin in matmul_generic.go
+// that states what it computes; lengths in elements are multiples of 8 and
+// the Go wrappers in matmul_amd64.go handle the rest.
+
+// func gemm4x2AVX(k int, w *float32, ldw int, x *float32, ldx int, out *float32, ldo int)
+// out[i*ldo+r] = Σ_{j<k} w[r*ldw+j]·x[i*ldx+j], r < 4, i < 2.
+TEXT ·gemm4x2AVX(SB), NOSPLIT, $0-56
+	MOVQ k+0(FP), CX
+	MOVQ w+8(FP), SI
+	MOVQ ldw+16(FP), DX
+	SHLQ $2, DX
+	MOVQ x+24(FP), DI
+	MOVQ ldx+32(FP), R12
+	SHLQ $2, R12
+	ADDQ DI, R12
+	MOVQ out+40(FP), R13
+	MOVQ ldo+48(FP), R11
+	SHLQ $2, R11
+	LEAQ (SI)(DX*1), R8
+	LEAQ (R8)(DX*1), R9
+	LEAQ (R9)(DX*1), R10
+	SHLQ $2, CX
+	XORQ BX, BX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+g42loop:
+	CMPQ BX, CX
+	JGE  g42done
+	VMOVUPS (DI)(BX*1), Y8
+	VMOVUPS (R12)(BX*1), Y9
+	VMOVUPS (SI)(BX*1), Y10
+	VFMADD231PS Y10, Y8, Y0
+	VFMADD231PS Y10, Y9, Y4
+	VMOVUPS (R8)(BX*1), Y11
+	VFMADD231PS Y11, Y8, Y1
+	VFMADD231PS Y11, Y9, Y5
+	VMOVUPS (R9)(BX*1), Y10
+	VFMADD231PS Y10, Y8, Y2
+	VFMADD231PS Y10, Y9, Y6
+	VMOVUPS (R10)(BX*1), Y11
+	VFMADD231PS Y11, Y8, Y3
+	VFMADD231PS Y11, Y9, Y7
+	ADDQ $32, BX
+	JMP  g42loop
+
+g42done:
+	VHADDPS Y1, Y0, Y0
+	VHADDPS Y3, Y2, Y2
+	VHADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVUPS X0, (R13)
+	VHADDPS Y5, Y4, Y4
+	VHADDPS Y7, Y6, Y6
+	VHADDPS Y6, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VADDPS X5, X4, X4
+	VMOVUPS X4, (R13)(R11*1)
+	VZEROUPPER
+	RET
+
+// func gemm4x1AVX(k int, w *float32, ldw int, x *float32, out *float32)
+// out[r] = Σ_{j<k} w[r*ldw+j]·x[j], r < 4.
+TEXT ·gemm4x1AVX(SB), NOSPLIT, $0-40
+	MOVQ k+0(FP), CX
+	MOVQ w+8(FP), SI
+	MOVQ ldw+16(FP), DX
+	SHLQ $2, DX
+	MOVQ x+24(FP), DI
+	MOVQ out+32(FP), R13
+	LEAQ (SI)(DX*1), R8
+	LEAQ (R8)(DX*1), R9
+	LEAQ (R9)(DX*1), R10
+	SHLQ $2, CX
+	MOVQ CX, AX
+	ANDQ $-64, AX
+	XORQ BX, BX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+g41loop:
+	CMPQ BX, AX
+	JGE  g41tail
+	VMOVUPS (DI)(BX*1), Y8
+	VMOVUPS 32(DI)(BX*1), Y9
+	VFMADD231PS (SI)(BX*1), Y8, Y0
+	VFMADD231PS 32(SI)(BX*1), Y9, Y4
+	VFMADD231PS (R8)(BX*1), Y8, Y1
+	VFMADD231PS 32(R8)(BX*1), Y9, Y5
+	VFMADD231PS (R9)(BX*1), Y8, Y2
+	VFMADD231PS 32(R9)(BX*1), Y9, Y6
+	VFMADD231PS (R10)(BX*1), Y8, Y3
+	VFMADD231PS 32(R10)(BX*1), Y9, Y7
+	ADDQ $64, BX
+	JMP  g41loop
+
+g41tail:
+	CMPQ BX, CX
+	JGE  g41done
+	VMOVUPS (DI)(BX*1), Y8
+	VFMADD231PS (SI)(BX*1), Y8, Y0
+	VFMADD231PS (R8)(BX*1), Y8, Y1
+	VFMADD231PS (R9)(BX*1), Y8, Y2
+	VFMADD231PS (R10)(BX*1), Y8, Y3
+
+g41done:
+	VADDPS Y4, Y0, Y0
+	VADDPS Y5, Y1, Y1
+	VADDPS Y6, Y2, Y2
+	VADDPS Y7, Y3, Y3
+	VHADDPS Y1, Y0, Y0
+	VHADDPS Y3, Y2, Y2
+	VHADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVUPS X0, (R13)
+	VZEROUPPER
+	RET
+
+// func dotAVX(k int, a, b *float32) float32
+// Σ_{j<k} a[j]·b[j].
+TEXT ·dotAVX(SB), NOSPLIT, $0-28
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	SHLQ $2, CX
+	MOVQ CX, AX
+	ANDQ $-64, AX
+	XORQ BX, BX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+dotloop:
+	CMPQ BX, AX
+	JGE  dottail
+	VMOVUPS (SI)(BX*1), Y2
+	VMOVUPS 32(SI)(BX*1), Y3
+	VFMADD231PS (DI)(BX*1), Y2, Y0
+	VFMADD231PS 32(DI)(BX*1), Y3, Y1
+	ADDQ $64, BX
+	JMP  dotloop
+
+dottail:
+	CMPQ BX, CX
+	JGE  dotdone
+	VMOVUPS (SI)(BX*1), Y2
+	VFMADD231PS (DI)(BX*1), Y2, Y0
+
+dotdone:
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	VMOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func axpyAVX(k int, alpha float32, x, y *float32)
+// y[j] += alpha·x[j], j < k.
+TEXT ·axpyAVX(SB), NOSPLIT, $0-32
+	MOVQ k+0(FP), CX
+	VBROADCASTSS alpha+8(FP), Y0
+	MOVQ x+16(FP), SI
+	MOVQ y+24(FP), DI
+	SHLQ $2, CX
+	XORQ BX, BX
+
+axpyloop:
+	CMPQ BX, CX
+	JGE  axpydone
+	VMOVUPS (DI)(BX*1), Y2
+	VFMADD231PS (SI)(BX*1), Y0, Y2
+	VMOVUPS Y2, (DI)(BX*1)
+	ADDQ $32, BX
+	JMP  axpyloop
+
+axpydone:
+	VZEROUPPER
+	RET
+
+// func f16AVX(k int, src *byte, dst *float32)
+// dst[j] = float32(half(src[2j:2j+2])), j < k.
+TEXT ·f16AVX(SB), NOSPLIT, $0-24
+	MOVQ k+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ dst+16(FP), DI
+	SHRQ $3, CX
+	JZ   f16done
+
+f16loop:
+	VCVTPH2PS (SI), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $16, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  f16loop
+
+f16done:
+	VZEROUPPER
+	RET
+
+// func q80AVX(nb int, src *byte, dst *float32)
+// Dequantizes nb Q8_0 blocks (float16 d, 32 int8 q): dst = d·q.
+TEXT ·q80AVX(SB), NOSPLIT, $0-24
+	MOVQ nb+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ dst+16(FP), DI
+	TESTQ CX, CX
+	JZ   q80done
+
+q80loop:
+	MOVWLZX (SI), AX
+	VMOVD AX, X0
+	VCVTPH2PS X0, X0
+	VBROADCASTSS X0, Y0
+	VPMOVSXBD 2(SI), Y1
+	VPMOVSXBD 10(SI), Y2
+	VPMOVSXBD 18(SI), Y3
+	VPMOVSXBD 26(SI), Y4
+	VCVTDQ2PS Y1, Y1
+	VCVTDQ2PS Y2, Y2
+	VCVTDQ2PS Y3, Y3
+	VCVTDQ2PS Y4, Y4
+	VMULPS Y0, Y1, Y1
+	VMULPS Y0, Y2, Y2
+	VMULPS Y0, Y3, Y3
+	VMULPS Y0, Y4, Y4
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y2, 32(DI)
+	VMOVUPS Y3, 64(DI)
+	VMOVUPS Y4, 96(DI)
+	ADDQ $34, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ  q80loop
+
+q80done:
+	VZEROUPPER
+	RET

@@ -1,0 +1,235 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"nexusquant/engine/gguf"
+	"nexusquant/engine/tokenizer"
+)
+
+// Config is a model's shape and numeric settings, read from GGUF metadata.
+type Config struct {
+	Arch                                                  string
+	Layers, Embd, Heads, KVHeads, HeadDim, FF, Vocab, Ctx int
+	RopeBase                                              float64
+	RopeScale                                             float64 // linear RoPE scaling factor (positions are divided by it); 1 when unscaled
+	RopeNeox                                              bool    // split-half pairs (i, i+RopeDims/2) instead of adjacent pairs
+	NormEps                                               float32
+	RopeDims                                              int // rotated dimensions per head (rope.dimension_count), ≤ HeadDim
+}
+
+// Model is a loaded model. Its weights alias the mapped file until Close.
+type Model struct {
+	Config Config
+	Tok    *tokenizer.Tokenizer // nil when the file has no tokenizer
+	Path   string
+	File   *gguf.File
+	// FloatActivations, when set, multiplies weights with float32
+	// activations instead of rounding them first as llama.cpp does (to the
+	// weight type's dot type: float16, Q8_0 or Q8_K blocks; see actround.go).
+	// The default (false) matches llama.cpp's logits closely.
+	FloatActivations bool
+
+	rope       rope
+	tokEmbd    *matrix
+	output     *matrix // token_embd when the output is tied
+	outputNorm []float32
+	layers     []layer
+}
+
+// layer holds one transformer block's weights.
+type layer struct {
+	attnNorm, ffnNorm []float32
+	wq, wk, wv, wo    *matrix
+	bq, bk, bv        []float32 // nil when the architecture has no bias
+	gate, up, down    *matrix
+}
+
+var (
+	regMu    sync.RWMutex
+	registry = map[string]func(f *gguf.File) (*Model, error){}
+)
+
+// Register makes an architecture loadable: build turns an open GGUF file whose
+// general.architecture is arch into a Model (Load fills Path, File and Tok).
+// Registering an architecture twice replaces the builder.
+func Register(arch string, build func(f *gguf.File) (*Model, error)) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	registry[arch] = build
+}
+
+// Architectures lists the registered architectures, sorted.
+func Architectures() []string {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	out := make([]string, 0, len(registry))
+	for a := range registry {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Load opens and maps a GGUF model, checks every tensor against the config
+// and builds its tokenizer. Errors name the file.
+func Load(path string) (*Model, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, err // gguf errors name the file
+	}
+	m, err := build(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("engine: %s: %w", path, err)
+	}
+	m.Path = path
+	return m, nil
+}
+
+// build runs the registered builder for f's architecture and attaches the
+// tokenizer.
+func build(f *gguf.File) (*Model, error) {
+	arch := f.Arch()
+	regMu.RLock()
+	b, ok := registry[arch]
+	regMu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("unsupported architecture %q (supported: %s)", arch, strings.Join(Architectures(), ", "))
+	}
+	m, err := b(f)
+	if err != nil {
+		return nil, err
+	}
+	m.File = f
+	if m.Tok == nil {
+		if _, has := f.Metadata["tokenizer.ggml.model"]; has {
+			if m.Tok, err = tokenizer.FromGGUF(f); err != nil {
+				return nil, fmt.Errorf("tokenizer: %w", err)
+			}
+		}
+	}
+	return m, nil
+}
+
+// Close unmaps the file; the model must not be used afterwards.
+func (m *Model) Close() error {
+	if m.File == nil {
+		return nil
+	}
+	err := m.File.Close()
+	m.File = nil
+	return err
+}
+
+// meta reads architecture-prefixed metadata for a builder.
+type meta struct {
+	f    *gguf.File
+	arch string
+	err  error
+}
+
+// uint reads <arch>.key; a missing required key records an error.
+func (r *meta) uint(key string, def int, required bool) int {
+	full := r.arch + "." + key
+	v, ok := r.f.Uint(full)
+	if !ok {
+		if _, present := r.f.Metadata[full]; present {
+			r.fail(fmt.Errorf("metadata %s is not a non-negative integer", full))
+		} else if required {
+			r.fail(fmt.Errorf("metadata %s is missing", full))
+		}
+		return def
+	}
+	if v > 1<<31 {
+		r.fail(fmt.Errorf("metadata %s = %d is out of range", full, v))
+		return def
+	}
+	return int(v)
+}
+
+// float reads <arch>.key as a number.
+func (r *meta) float(key string, def float64, required bool) float64 {
+	full := r.arch + "." + key
+	v, ok := r.f.Float(full)
+	if !ok {
+		if required {
+			r.fail(fmt.Errorf("metadata %s is missing", full))
+		}
+		return def
+	}
+	return v
+}
+
+func (r *meta) fail(err error) {
+	if r.err == nil {
+		r.err = err
+	}
+}
+
+// readConfig reads the llama-family config keys of arch.
+func readConfig(f *gguf.File, arch string) (Config, error) {
+	r := &meta{f: f, arch: arch}
+	c := Config{Arch: arch}
+	c.Ctx = r.uint("context_length", 0, true)
+	c.Embd = r.uint("embedding_length", 0, true)
+	c.Layers = r.uint("block_count", 0, true)
+	c.FF = r.uint("feed_forward_length", 0, true)
+	c.Heads = r.uint("attention.head_count", 0, true)
+	c.KVHeads = r.uint("attention.head_count_kv", c.Heads, false)
+	if c.Heads > 0 {
+		c.HeadDim = r.uint("attention.key_length", c.Embd/c.Heads, false)
+	}
+	if vd := r.uint("attention.value_length", c.HeadDim, false); vd != c.HeadDim {
+		r.fail(fmt.Errorf("metadata %s.attention.value_length = %d differs from key_length %d (unsupported)", arch, vd, c.HeadDim))
+	}
+	c.RopeBase = r.float("rope.freq_base", 10000, false)
+	c.RopeDims = r.uint("rope.dimension_count", c.HeadDim, false)
+	c.NormEps = float32(r.float("attention.layer_norm_rms_epsilon", 0, true))
+	c.RopeScale = 1
+	if typ, _ := f.String(arch + ".rope.scaling.type"); typ != "" && typ != "none" {
+		if typ != "linear" {
+			r.fail(fmt.Errorf("metadata %s.rope.scaling.type = %q is not supported (only linear)", arch, typ))
+		}
+		c.RopeScale = r.float("rope.scaling.factor", 1, true)
+	} else if s := r.float("rope.scale_linear", 1, false); s != 1 {
+		c.RopeScale = s
+	}
+	c.Vocab = r.uint("vocab_size", 0, false)
+	if c.Vocab == 0 {
+		if toks, ok := f.Strings("tokenizer.ggml.tokens"); ok {
+			c.Vocab = len(toks)
+		} else if t, ok := f.Tensor("token_embd.weight"); ok && len(t.Dims) == 2 {
+			c.Vocab = int(min(t.Dims[1], 1<<31))
+		}
+	}
+	if r.err != nil {
+		return c, r.err
+	}
+	switch {
+	case c.Layers <= 0 || c.Embd <= 0 || c.FF <= 0 || c.Heads <= 0 || c.KVHeads <= 0 || c.Vocab <= 0 || c.Ctx <= 0:
+		return c, fmt.Errorf("config has a zero size: %+v", c)
+	case c.Heads%c.KVHeads != 0:
+		return c, fmt.Errorf("head_count %d is not a multiple of head_count_kv %d", c.Heads, c.KVHeads)
+	case c.HeadDim <= 0:
+		return c, fmt.Errorf("head dimension %d is not positive", c.HeadDim)
+	case c.RopeDims <= 0 || c.RopeDims > c.HeadDim || c.RopeDims%2 != 0:
+		return c, fmt.Errorf("rope.dimension_count %d must be even and at most the head dimension %d", c.RopeDims, c.HeadDim)
+	case c.RopeBase <= 0:
+		return c, fmt.Errorf("rope.freq_base %g is not positive", c.RopeBase)
+	case c.RopeScale <= 0:
+		return c, fmt.Errorf("rope scaling factor %g is not positive", c.RopeScale)
+	case !(c.NormEps >= 0):
+		return c, fmt.Errorf("layer_norm_rms_epsilon %g is negative", c.NormEps)
+	}
+	return c, nil
+}
+
+// errMissing reports a required tensor that the file lacks.
+func errMissing(name string) error { return fmt.Errorf("tensor %s is missing", name) }
+
+var errNoTokenizer = errors.New("engine: the model has no tokenizer")

@@ -1,0 +1,80 @@
+package engine
+
+import "math"
+
+// rope is a model's rotary position embedding, computed as ggml computes it
+// (ggml_rope_cache_init): theta starts at the position and is multiplied by
+// base^(-2/dims) in float32 for each successive pair, divided by the pair's
+// frequency factor (rope_freqs) and scaled by 1/RopeScale (linear scaling).
+//
+// Pairs are adjacent, (2i, 2i+1), for GGUF llama "normal" mode, and split
+// halves, (i, i+dims/2), for NEOX mode (qwen2). Only the first dims coordinates
+// of a head rotate; the rest pass through.
+type rope struct {
+	dims       int
+	neox       bool
+	thetaScale float32
+	freqScale  float32
+	factors    []float32 // len dims/2 or nil
+}
+
+func newRope(dims int, base, scale float64, neox bool, factors []float32) rope {
+	if scale <= 0 {
+		scale = 1
+	}
+	return rope{
+		dims:       dims,
+		neox:       neox,
+		thetaScale: float32(math.Pow(float64(float32(base)), float64(float32(-2)/float32(dims)))),
+		freqScale:  float32(1 / scale),
+		factors:    factors,
+	}
+}
+
+// table fills cs (len dims) with cos, sin pairs for pair i at cs[2i], cs[2i+1].
+func (r *rope) table(pos int, cs []float32) {
+	theta := float32(pos)
+	for i := 0; i < r.dims/2; i++ {
+		t := theta
+		if r.factors != nil {
+			t /= r.factors[i]
+		}
+		t *= r.freqScale
+		cs[2*i] = float32(math.Cos(float64(t)))
+		cs[2*i+1] = float32(math.Sin(float64(t)))
+		theta *= r.thetaScale
+	}
+}
+
+// apply rotates x (one head) by the angles in cs; inverse rotates back.
+func (r *rope) apply(x, cs []float32, inverse bool) {
+	half := r.dims / 2
+	for i := 0; i < half; i++ {
+		c, s := cs[2*i], cs[2*i+1]
+		if inverse {
+			s = -s
+		}
+		a, b := 2*i, 2*i+1
+		if r.neox {
+			a, b = i, i+half
+		}
+		x0, x1 := x[a], x[b]
+		x[a] = x0*c - x1*s
+		x[b] = x0*s + x1*c
+	}
+}
+
+// RoPE rotates one head vector x (len HeadDim) in place by the model's rotary
+// embedding at position pos; inverse applies the inverse rotation. It is the
+// function the forward pass uses (same pairing, base, scaling and float32
+// arithmetic), so it matches stages.RoPEFunc.
+func (m *Model) RoPE(x []float32, pos int, inverse bool) {
+	var buf [256]float32
+	cs := buf[:]
+	if m.rope.dims > len(buf) {
+		cs = make([]float32, m.rope.dims)
+	}
+	cs = cs[:m.rope.dims]
+	m.rope.table(pos, cs)
+	m.rope.apply(x, cs, inverse)
+}

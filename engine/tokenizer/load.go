@@ -1,0 +1,261 @@
+package tokenizer
+
+import (
+	"fmt"
+
+	"nexusquant/engine/gguf"
+)
+
+// GGUF metadata keys read by FromGGUF.
+const (
+	keyModel          = "tokenizer.ggml.model"
+	keyPre            = "tokenizer.ggml.pre"
+	keyTokens         = "tokenizer.ggml.tokens"
+	keyScores         = "tokenizer.ggml.scores"
+	keyTokenType      = "tokenizer.ggml.token_type"
+	keyMerges         = "tokenizer.ggml.merges"
+	keyAddBOS         = "tokenizer.ggml.add_bos_token"
+	keyAddEOS         = "tokenizer.ggml.add_eos_token"
+	keyAddSpacePrefix = "tokenizer.ggml.add_space_prefix"
+)
+
+// FromGGUF builds the tokenizer described by f's tokenizer.ggml.* metadata.
+// Errors name the file and the missing or malformed key.
+func FromGGUF(f *gguf.File) (*Tokenizer, error) {
+	if f == nil {
+		return nil, fmt.Errorf("tokenizer: nil GGUF file")
+	}
+	errf := func(key, format string, args ...any) error {
+		return fmt.Errorf("tokenizer: %s: %s: %s", f.Path, key, fmt.Sprintf(format, args...))
+	}
+	model, err := metaString(f, keyModel, true)
+	if err != nil {
+		return nil, err
+	}
+	t := &Tokenizer{model: model}
+	switch model {
+	case "llama", "gpt2":
+	default:
+		return nil, errf(keyModel, "tokenizer model %q is not supported (supported: llama, gpt2)", model)
+	}
+	if err := t.loadVocab(f); err != nil {
+		return nil, err
+	}
+	n := int32(len(t.tokens))
+
+	ids := specialIDs{bos: -1, eos: -1, eot: -1, eom: -1, unk: -1, fimPre: -1, fimSuf: -1, fimMid: -1, fimPad: -1, fimRep: -1, fimSep: -1, sep: -1, pad: -1, mask: -1}
+	var arch, name string
+	if s, ok := f.String("general.architecture"); ok {
+		arch = s
+	}
+	if s, ok := f.String("general.name"); ok {
+		name = s
+	}
+	var pre string
+	if model == "llama" {
+		ids.bos, ids.eos, ids.unk = 1, 2, 0
+		t.addSpacePrefix, t.addBOS = true, true
+	} else {
+		if err := t.loadMerges(f); err != nil {
+			return nil, err
+		}
+		if pre, err = metaString(f, keyPre, false); err != nil {
+			return nil, err
+		}
+		if pre == "" {
+			pre = "default" // llama.cpp warns and uses the default expressions
+		}
+		p, ok := preTokenizers[pre]
+		if !ok {
+			return nil, errf(keyPre, "pre-tokenizer %q is not supported (supported: %s)", pre, supportedPre())
+		}
+		t.pre = p
+		ids.bos, ids.eos = 11, 11 // llama.cpp's defaults for BPE vocabularies
+		if p.noBOS {
+			ids.bos = -1
+		}
+		t.addBOS = p.addBOS
+	}
+	for _, id := range []*int32{&ids.bos, &ids.eos, &ids.unk} {
+		if *id >= n {
+			*id = -1
+		}
+	}
+	for key, id := range map[string]*int32{
+		"tokenizer.ggml.bos_token_id":       &ids.bos,
+		"tokenizer.ggml.eos_token_id":       &ids.eos,
+		"tokenizer.ggml.eot_token_id":       &ids.eot,
+		"tokenizer.ggml.eom_token_id":       &ids.eom,
+		"tokenizer.ggml.unknown_token_id":   &ids.unk,
+		"tokenizer.ggml.seperator_token_id": &ids.sep, // sic, as written by llama.cpp
+		"tokenizer.ggml.padding_token_id":   &ids.pad,
+		"tokenizer.ggml.mask_token_id":      &ids.mask,
+		"tokenizer.ggml.fim_pre_token_id":   &ids.fimPre,
+		"tokenizer.ggml.fim_suf_token_id":   &ids.fimSuf,
+		"tokenizer.ggml.fim_mid_token_id":   &ids.fimMid,
+		"tokenizer.ggml.fim_pad_token_id":   &ids.fimPad,
+		"tokenizer.ggml.fim_rep_token_id":   &ids.fimRep,
+		"tokenizer.ggml.fim_sep_token_id":   &ids.fimSep,
+	} {
+		// An id outside the vocabulary keeps the default, as in llama.cpp.
+		if v, ok := f.Uint(key); ok && v < uint64(n) {
+			*id = int32(v)
+		}
+	}
+	// Deprecated spellings, read after the current ones as llama.cpp does.
+	for key, id := range map[string]*int32{
+		"tokenizer.ggml.prefix_token_id": &ids.fimPre,
+		"tokenizer.ggml.suffix_token_id": &ids.fimSuf,
+		"tokenizer.ggml.middle_token_id": &ids.fimMid,
+	} {
+		if v, ok := f.Uint(key); ok && v < uint64(n) {
+			*id = int32(v)
+		}
+	}
+	for key, dst := range map[string]*bool{keyAddBOS: &t.addBOS, keyAddEOS: &t.addEOS, keyAddSpacePrefix: &t.addSpacePrefix} {
+		if v, ok := f.Metadata[key]; ok {
+			b, isBool := v.V.(bool)
+			if !isBool {
+				return nil, errf(key, "want a bool, have %s", v.Type)
+			}
+			*dst = b
+		}
+	}
+	if t.addBOS && ids.bos < 0 {
+		return nil, errf(keyAddBOS, "is true, but tokenizer.ggml.bos_token_id is not set")
+	}
+	if t.addEOS && ids.eos < 0 {
+		return nil, errf(keyAddEOS, "is true, but tokenizer.ggml.eos_token_id is not set")
+	}
+
+	t.detectSpecial(&ids)
+	t.buildSpecialCache()
+	t.applyStripRules(name, pre, arch)
+	t.bos, t.eos, t.unk = ids.bos, ids.eos, ids.unk
+	t.buildPieces()
+	if model == "llama" {
+		t.buildByteTokens()
+		t.buildSPMPairs()
+	}
+	return t, nil
+}
+
+// loadVocab reads the tokens, scores and token types.
+func (t *Tokenizer) loadVocab(f *gguf.File) error {
+	errf := func(key, format string, args ...any) error {
+		return fmt.Errorf("tokenizer: %s: %s: %s", f.Path, key, fmt.Sprintf(format, args...))
+	}
+	v, ok := f.Metadata[keyTokens]
+	if !ok {
+		return errf(keyTokens, "missing")
+	}
+	toks, ok := v.V.([]string)
+	if !ok {
+		return errf(keyTokens, "want an array of strings, have %s of %s", v.Type, v.Elem)
+	}
+	if len(toks) == 0 || len(toks) > 1<<30 {
+		return errf(keyTokens, "bad vocabulary size %d", len(toks))
+	}
+	n := len(toks)
+	t.tokens = make([]string, n)
+	t.ids = make(map[string]int32, n)
+	for i, s := range toks {
+		if s == "" {
+			s = fmt.Sprintf("[EMPTY_%d]", i) // as llama.cpp
+		}
+		if j, dup := t.ids[s]; dup {
+			return errf(keyTokens, "duplicate token %q at ids %d and %d", s, j, i)
+		}
+		t.tokens[i] = s
+		t.ids[s] = int32(i)
+	}
+
+	t.scores = make([]float32, n)
+	if v, ok := f.Metadata[keyScores]; ok {
+		switch s := v.V.(type) {
+		case []float32:
+			if len(s) < n {
+				return errf(keyScores, "%d scores for %d tokens", len(s), n)
+			}
+			copy(t.scores, s)
+		case []int32:
+			if len(s) < n {
+				return errf(keyScores, "%d scores for %d tokens", len(s), n)
+			}
+			for i := range t.scores {
+				t.scores[i] = float32(s[i])
+			}
+		default:
+			return errf(keyScores, "want an array of float32 or int32, have %s of %s", v.Type, v.Elem)
+		}
+	}
+
+	t.attrs = make([]tokenAttr, n)
+	if v, ok := f.Metadata[keyTokenType]; ok {
+		tt, ok := v.V.([]int32)
+		if !ok {
+			return errf(keyTokenType, "want an array of int32, have %s of %s", v.Type, v.Elem)
+		}
+		if len(tt) < n {
+			return errf(keyTokenType, "%d token types for %d tokens", len(tt), n)
+		}
+		for i := range t.attrs {
+			t.attrs[i] = attrFromType(tt[i])
+		}
+	} else {
+		for i := range t.attrs {
+			t.attrs[i] = attrNormal
+		}
+	}
+	return nil
+}
+
+// loadMerges reads the BPE merges; a merge's rank is its index, and the first
+// of duplicate merges wins, as in llama.cpp.
+func (t *Tokenizer) loadMerges(f *gguf.File) error {
+	v, ok := f.Metadata[keyMerges]
+	if !ok {
+		return fmt.Errorf("tokenizer: %s: %s: missing (required by tokenizer model gpt2)", f.Path, keyMerges)
+	}
+	merges, ok := v.V.([]string)
+	if !ok {
+		return fmt.Errorf("tokenizer: %s: %s: want an array of strings, have %s of %s", f.Path, keyMerges, v.Type, v.Elem)
+	}
+	t.ranks = make(map[string]int32, len(merges))
+	for i, m := range merges {
+		// llama.cpp splits at the first space after the first byte; a merge
+		// without one can never match.
+		if len(m) < 2 || !containsSpaceFrom1(m) {
+			continue
+		}
+		if _, dup := t.ranks[m]; !dup {
+			t.ranks[m] = int32(i)
+		}
+	}
+	return nil
+}
+
+func containsSpaceFrom1(s string) bool {
+	for i := 1; i < len(s); i++ {
+		if s[i] == ' ' {
+			return true
+		}
+	}
+	return false
+}
+
+// metaString reads a string key; a missing key is an error only if required.
+func metaString(f *gguf.File, key string, required bool) (string, error) {
+	v, ok := f.Metadata[key]
+	if !ok {
+		if required {
+			return "", fmt.Errorf("tokenizer: %s: %s: missing", f.Path, key)
+		}
+		return "", nil
+	}
+	s, ok := v.V.(string)
+	if !ok {
+		return "", fmt.Errorf("tokenizer: %s: %s: want a string, have %s", f.Path, key, v.Type)
+	}
+	return s, nil
+}

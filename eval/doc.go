@@ -1,0 +1,13 @@
+// Package eval connects the engine and the compression pipeline (SPEC §8):
+// prefill a prefix, hand its KV cache and attention statistics to
+// stages.Pipeline, continue the model from the packed cache it produces, and
+// compare the continuation's logits with an uncompressed baseline.
+//
+// An Explorer holds the expensive, settings-independent part — the tokenized
+// windows, each window's prefix cache, attention statistics and baseline
+// logits — so a settings change re-runs only the pipeline stages it affects
+// and the continuation pass.
+//
+// The compressed prefix is only ever read block by block (Overlay): the float
+// form of a whole layer's prefix never exists while decoding from it.
+package eval

@@ -1,0 +1,81 @@
+package eval
+
+import (
+	"fmt"
+
+	"nexusquant/engine"
+	"nexusquant/stages"
+)
+
+// BlockSource is a read-only, block-addressed prefix cache.
+type BlockSource interface {
+	Dims() (layers, kvHeads, headDim int)
+	NumBlocks(layer, head int) int
+	ReadBlock(layer, head, i int, dst *engine.Block) error
+	Len(layer, head int) int
+}
+
+// Overlay is the cache a continuation reads: a read-only prefix (float or
+// packed) followed by the tokens appended since, stored as float32. It
+// implements engine.Cache; blocks 0..n-1 come from the prefix, the rest from
+// the tail.
+type Overlay struct {
+	Prefix BlockSource
+	Tail   *engine.FloatCache
+}
+
+// NewOverlay returns an overlay with an empty tail shaped like prefix.
+func NewOverlay(prefix BlockSource) *Overlay {
+	l, h, d := prefix.Dims()
+	return &Overlay{Prefix: prefix, Tail: engine.NewFloatCache(l, h, d)}
+}
+
+// Dims implements engine.Cache.
+func (o *Overlay) Dims() (int, int, int) { return o.Prefix.Dims() }
+
+// NumBlocks implements engine.Cache.
+func (o *Overlay) NumBlocks(layer, head int) int {
+	return o.Prefix.NumBlocks(layer, head) + o.Tail.NumBlocks(layer, head)
+}
+
+// ReadBlock implements engine.Cache.
+func (o *Overlay) ReadBlock(layer, head, i int, dst *engine.Block) error {
+	if n := o.Prefix.NumBlocks(layer, head); i >= n {
+		return o.Tail.ReadBlock(layer, head, i-n, dst)
+	}
+	return o.Prefix.ReadBlock(layer, head, i, dst)
+}
+
+// Append implements engine.Cache: new tokens go to the float tail.
+func (o *Overlay) Append(layer int, pos int32, k, v []float32) error {
+	return o.Tail.Append(layer, pos, k, v)
+}
+
+// Len implements engine.Cache.
+func (o *Overlay) Len(layer, head int) int {
+	return o.Prefix.Len(layer, head) + o.Tail.Len(layer, head)
+}
+
+// packed adapts *stages.Compressed to BlockSource.
+type packed struct{ c *stages.Compressed }
+
+// Packed returns c as a BlockSource.
+func Packed(c *stages.Compressed) BlockSource { return packed{c} }
+
+func (p packed) Dims() (int, int, int)         { return p.c.Dims() }
+func (p packed) NumBlocks(layer, head int) int { return p.c.NumBlocks(layer, head) }
+func (p packed) ReadBlock(layer, head, i int, dst *engine.Block) error {
+	// engine.Block and stages.Block have identical fields, so the pointer converts.
+	return p.c.ReadBlock(layer, head, i, (*stages.Block)(dst))
+}
+func (p packed) Len(layer, head int) int { return p.c.Kept(layer, head) }
+
+// checkShape verifies that a packed prefix fits the model it is continued with.
+func checkShape(src BlockSource, m *engine.Model) error {
+	l, h, d := src.Dims()
+	c := m.Config
+	if l != c.Layers || h != c.KVHeads || d != c.HeadDim {
+		return fmt.Errorf("cache shape %d layers × %d KV heads × head_dim %d does not match the model's %d × %d × %d", l, h, d, c.Layers, c.KVHeads, c.HeadDim)
+	}
+	return nil
+}

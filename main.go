@@ -1,0 +1,15 @@
+// Command nexusquant runs a GGUF language model, compresses its KV cache with
+// the NexusQuant pipeline and measures what the compression costs.
+//
+// main only sets up logging and hands the command line to package cli.
+package main
+
+import (
+	"os"
+
+	"nexusquant/cli"
+)
+
+func main() {
+	os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}

@@ -1,0 +1,48 @@
+// Package stages implements the NexusQuant KV-cache compression pipeline
+// (SPEC §1–7) and the packed cache the model decodes from.
+//
+// # Stages
+//
+// Six stages run in order over a prefill cache (KV, keys with RoPE applied):
+//
+//	score     ComputeScores      one importance score per position (per layer/head)   score.go
+//	evict     Evict              keep set: BOS, the last W, the best-scored rest      evict.go
+//	rope      UndoRoPE           kept keys rotated back by the model's own RoPE      rope.go
+//	hadamard  Hadamard.Forward   padded Walsh–Hadamard rotation of keys and values   hadamard.go
+//	quantize  Quantizer.Encode   E8 / relaxed / scalar codes + a float16 scale/row  quantize.go, lattice.go
+//	entropy   (this package)     delta rows, zstd per block, positions, scales       entropy.go
+//
+// Pipeline (pipeline.go) chains them with Settings (settings.go), caching each
+// stage's output under the settings it depends on, so a change re-runs only
+// from the first stage whose inputs changed (FirstChangedStage). Run returns
+// the Compressed cache and a Report (report.go) with per-stage bytes, error
+// and time and the three ratios of SPEC §7.
+//
+// # The packed cache
+//
+// Compressed (compressed.go) stores, per (layer, K/V, KV head), the kept rows
+// as frames of block_tokens rows; ReadBlock decodes one block (zstd →
+// un-delta → dequantize → inverse Hadamard → RoPE at the original positions)
+// into a caller-owned Block, so the float form of a whole layer never exists.
+// The .nqkv byte layout (format.go) writes and reads it; readers validate
+// every field and return errors, never panic, on corrupt input. Other storage
+// methods (llama.cpp q8_0/q4_0, KIVI) plug in as a RowCodec.
+//
+// # Conventions
+//
+//   - Rows are row-major float32, n rows of HeadDim (or of the padded code
+//     width DPad inside the pipeline); positions are int32, strictly increasing.
+//   - Groups are indexed g = (layer·2 + kv)·KVHeads + head with kv 0 = K, 1 = V;
+//     keep lists are 1 (granularity global), Layers (layer) or Layers·KVHeads
+//     (head, layer-major).
+//   - Destination first; the caller allocates unless a doc comment says
+//     otherwise; functions that take slices do not keep them unless they say
+//     so.
+//   - Input (settings, caches, files) never causes a panic: errors name the
+//     field and the bad value. Panics are reserved for programmer errors such
+//     as wrong slice lengths between this package's own functions.
+//   - Work is parallel over (layer, KV head) on GOMAXPROCS goroutines and
+//     cancellable between tasks; results do not depend on the worker count.
+//   - zstd encoders (one per level) and the decoder are process-wide and
+//     reused; their memory is not counted in Compressed.ResidentBytes.
+package stages

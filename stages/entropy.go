@@ -1,0 +1,330 @@
+package stages
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Entropy stage (SPEC §6): delta coding of code rows, zstd frames per block,
+// and the encodings of the two side streams (kept positions, scales).
+//
+// Everything here works on byte matrices: a group (one layer, K or V, one KV
+// head) is n rows of rowBytes bytes, each row W codes of cb bytes (int8, or
+// int16 little-endian), or for float16 groups d halves of 2 bytes.
+
+// zstdLevels maps the zstd_level setting to klauspost/compress levels.
+var zstdLevels = map[string]zstd.EncoderLevel{
+	"fastest": zstd.SpeedFastest,
+	"default": zstd.SpeedDefault,
+	"better":  zstd.SpeedBetterCompression,
+	"best":    zstd.SpeedBestCompression,
+}
+
+// posLevel is the zstd level of the kept-positions stream. It is fixed, not
+// zstd_level, because the evict stage reports the position bytes and must not
+// depend on an entropy-stage setting; the stream is tiny either way.
+const posLevel = "best"
+
+var (
+	zstdEncMu sync.Mutex
+	zstdEncs  = map[string]*zstd.Encoder{}
+
+	zstdDecOnce sync.Once
+	zstdDec     *zstd.Decoder
+	zstdDecErr  error
+)
+
+// zstdEncoder returns the process-wide encoder for level, created on first use
+// and reused (EncodeAll is safe for concurrent use; it runs up to GOMAXPROCS
+// encodes at once). Frames carry no zstd checksum (every stream of the file
+// has its own CRC) and are single-segment, so their header always declares the
+// content size, which readers check before decoding.
+func zstdEncoder(level string) (*zstd.Encoder, error) {
+	lv, ok := zstdLevels[level]
+	if !ok {
+		return nil, fmt.Errorf("zstd_level %q: want one of %v", level, settingZstdLevels)
+	}
+	zstdEncMu.Lock()
+	defer zstdEncMu.Unlock()
+	if e := zstdEncs[level]; e != nil {
+		return e, nil
+	}
+	e, err := zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(lv),
+		zstd.WithEncoderCRC(false),
+		zstd.WithSingleSegment(true), // frame header always declares the content size
+		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
+	if err != nil {
+		return nil, fmt.Errorf("zstd encoder %s: %w", level, err)
+	}
+	zstdEncs[level] = e
+	return e, nil
+}
+
+// zstdDecoder returns the process-wide decoder. DecodeAll is limited to the
+// capacity of the destination, so a frame never decodes to more than the
+// caller expects.
+func zstdDecoder() (*zstd.Decoder, error) {
+	zstdDecOnce.Do(func() {
+		zstdDec, zstdDecErr = zstd.NewReader(nil,
+			zstd.WithDecoderConcurrency(0),
+			zstd.WithDecodeAllCapLimit(true))
+	})
+	return zstdDec, zstdDecErr
+}
+
+// errFrameSize is returned when a frame does not hold exactly the bytes its
+// place in the file implies.
+var errFrameSize = errors.New("decoded size differs from the expected size")
+
+// zstdHeader parses the header of the zstd frame at the start of frame.
+func zstdHeader(frame []byte) (zstd.Header, error) {
+	var h zstd.Header
+	if err := h.Decode(frame); err != nil {
+		return h, fmt.Errorf("zstd frame header: %w", err)
+	}
+	return h, nil
+}
+
+// zstdDecodeExact decodes one zstd frame into dst[:0] (grown to want if
+// needed) and checks that it holds exactly want bytes. The frame header must
+// declare its content size, equal to want, before anything is decoded.
+func zstdDecodeExact(dst, frame []byte, want int) ([]byte, error) {
+	if err := checkZstdFrame(frame, want); err != nil {
+		return dst, err
+	}
+	dec, err := zstdDecoder()
+	if err != nil {
+		return dst, err
+	}
+	if cap(dst) < want {
+		dst = make([]byte, 0, want)
+	}
+	out, err := dec.DecodeAll(frame, dst[:0])
+	if err != nil {
+		return dst, fmt.Errorf("zstd: %w", err)
+	}
+	if len(out) != want {
+		return out, errFrameSize
+	}
+	return out, nil
+}
+
+// deltaRows appends to dst the delta coding of src, n rows of rowBytes: row 0
+// as is, row t minus row t−1, per code of cb bytes (1: int8, 2: int16 LE), with
+// wrap-around in the code width.
+func deltaRows(dst, src []byte, rowBytes, cb int) []byte {
+	start := len(dst)
+	dst = append(dst, src...)
+	out := dst[start:]
+	if cb == 1 {
+		for t := len(out) - 1; t >= rowBytes; t-- {
+			out[t] -= src[t-rowBytes]
+		}
+		return dst
+	}
+	for t := rowBytes; t+1 < len(out); t += 2 {
+		v := binary.LittleEndian.Uint16(src[t:]) - binary.LittleEndian.Uint16(src[t-rowBytes:])
+		binary.LittleEndian.PutUint16(out[t:], v)
+	}
+	return dst
+}
+
+// undeltaRows inverts deltaRows in place.
+func undeltaRows(b []byte, rowBytes, cb int) {
+	if cb == 1 {
+		for t := rowBytes; t < len(b); t++ {
+			b[t] += b[t-rowBytes]
+		}
+		return
+	}
+	for t := rowBytes; t+1 < len(b); t += 2 {
+		v := binary.LittleEndian.Uint16(b[t:]) + binary.LittleEndian.Uint16(b[t-rowBytes:])
+		binary.LittleEndian.PutUint16(b[t:], v)
+	}
+}
+
+// frameWord packs a frame's stored length and its raw flag (bit 0) as the
+// file's frame table holds them.
+func frameWord(n int, raw bool) uint64 {
+	w := uint64(n) << 1
+	if raw {
+		w |= 1
+	}
+	return w
+}
+
+// appendFrame appends src to dst as one frame: a zstd frame when enc is non-nil
+// and that is smaller, else src itself (a raw frame). It returns the new dst
+// and the frame's word (see frameWord).
+func appendFrame(dst, src []byte, enc *zstd.Encoder) ([]byte, uint64) {
+	if enc != nil && len(src) > 0 {
+		start := len(dst)
+		dst = enc.EncodeAll(src, dst)
+		if n := len(dst) - start; n < len(src) {
+			return dst, frameWord(n, false)
+		}
+		dst = dst[:start]
+	}
+	return append(dst, src...), frameWord(len(src), true)
+}
+
+// groupEncoder turns one group's row bytes into frames. It owns a delta
+// scratch buffer, so use one per goroutine.
+type groupEncoder struct {
+	enc     *zstd.Encoder // nil: raw frames only (row codecs other than nexusquant)
+	delta   bool          // delta-code rows (quantized groups only)
+	block   int           // rows per frame (block_tokens)
+	scratch []byte        // delta-coded block
+	out     []byte        // frames of the group being encoded
+}
+
+// encode appends the frames of rows (n rows of rowBytes bytes, codes of cb
+// bytes) to dst and their words to words. With delta, the delta restarts at
+// every block.
+func (g *groupEncoder) encode(dst []byte, words []uint64, rows []byte, rowBytes, cb int, delta bool) ([]byte, []uint64) {
+	n := len(rows) / rowBytes
+	for r0 := 0; r0 < n; r0 += g.block {
+		r1 := min(n, r0+g.block)
+		src := rows[r0*rowBytes : r1*rowBytes]
+		if delta {
+			g.scratch = deltaRows(g.scratch[:0], src, rowBytes, cb)
+			src = g.scratch
+		}
+		var w uint64
+		dst, w = appendFrame(dst, src, g.enc)
+		words = append(words, w)
+	}
+	return dst, words
+}
+
+// unblockedSize is the stored size of rows as one frame (delta over the whole
+// group, no restarts): the figure blocking is compared against. Groups of one
+// block cost what their blocked frame cost, so pass that as blocked.
+func (g *groupEncoder) unblockedSize(rows []byte, rowBytes, cb int, delta bool, blocked int) int {
+	if len(rows) <= g.block*rowBytes || g.enc == nil {
+		return blocked
+	}
+	src := rows
+	if delta {
+		g.scratch = deltaRows(g.scratch[:0], rows, rowBytes, cb)
+		src = g.scratch
+	}
+	buf := g.enc.EncodeAll(src, make([]byte, 0, len(src)/2))
+	return min(len(buf), len(src))
+}
+
+// Kept-position encodings (SPEC §6). The stream holds one list per keep set:
+// one for granularity global, one per layer, or one per (layer, KV head).
+const (
+	posAll    byte = iota // every list is 0..T−1; the stream is empty
+	posGaps               // per list: uvarint count, first position, then gaps
+	posBitmap             // per list: ⌈T/8⌉ bytes, bit t (LSB first) set when t is kept
+)
+
+// posStream is an encoded kept-position stream.
+type posStream struct {
+	kind   byte
+	zstd   bool
+	raw    []byte // gaps or bitmap bytes before zstd (empty for posAll)
+	stored []byte // the bytes in the file (raw itself unless zstd)
+	// gapsBytes and bitmapBytes are the smallest sizes of the two encodings
+	// (with or without zstd) and the raw T-bit bitmap size the reference counts.
+	gapsBytes, bitmapBytes, bitmapRawBytes int
+}
+
+// name is the encoding as reports show it: all, gaps, gaps+zstd, bitmap,
+// bitmap+zstd.
+func (p *posStream) name() string { return posEncodingName(p.kind, p.zstd) }
+
+func posEncodingName(kind byte, z bool) string {
+	s := [...]string{posAll: "all", posGaps: "gaps", posBitmap: "bitmap"}[kind]
+	if z {
+		s += "+zstd"
+	}
+	return s
+}
+
+// gapsEncode appends the gaps encoding of lists (each strictly increasing).
+func gapsEncode(dst []byte, lists [][]int32) []byte {
+	for _, l := range lists {
+		dst = binary.AppendUvarint(dst, uint64(len(l)))
+		prev := int32(0)
+		for _, p := range l {
+			dst = binary.AppendUvarint(dst, uint64(p-prev))
+			prev = p
+		}
+	}
+	return dst
+}
+
+// bitmapEncode appends the bitmap encoding of lists (positions < T).
+func bitmapEncode(dst []byte, lists [][]int32, T int) []byte {
+	for _, l := range lists {
+		start := len(dst)
+		dst = append(dst, make([]byte, (T+7)/8)...)
+		for _, p := range l {
+			dst[start+int(p)/8] |= 1 << (p % 8)
+		}
+	}
+	return dst
+}
+
+// encodePositions picks the smallest encoding of the kept-position lists:
+// posAll when nothing is evicted, else the smallest of gaps and bitmap, each
+// raw or zstd-compressed.
+func encodePositions(lists [][]int32, T int) (*posStream, error) {
+	full := true
+	for _, l := range lists {
+		full = full && len(l) == T
+	}
+	bitmapRaw := len(lists) * ((T + 7) / 8)
+	if full {
+		return &posStream{kind: posAll, bitmapRawBytes: bitmapRaw}, nil
+	}
+	enc, err := zstdEncoder(posLevel)
+	if err != nil {
+		return nil, err
+	}
+	best := &posStream{bitmapRawBytes: bitmapRaw}
+	first := true
+	for _, kind := range []byte{posGaps, posBitmap} {
+		var raw []byte
+		if kind == posGaps {
+			raw = gapsEncode(nil, lists)
+		} else {
+			raw = bitmapEncode(nil, lists, T)
+		}
+		stored, z := raw, false
+		if c := enc.EncodeAll(raw, nil); len(c) < len(raw) {
+			stored, z = c, true
+		}
+		if kind == posGaps {
+			best.gapsBytes = len(stored)
+		} else {
+			best.bitmapBytes = len(stored)
+		}
+		if first || len(stored) < len(best.stored) {
+			best.kind, best.zstd, best.raw, best.stored = kind, z, raw, stored
+			first = false
+		}
+	}
+	return best, nil
+}
+
+// encodeAux returns the stored form of a side stream: zstd at enc when that
+// is smaller, else raw itself.
+func encodeAux(raw []byte, enc *zstd.Encoder) (stored []byte, z bool) {
+	if len(raw) == 0 {
+		return raw, false
+	}
+	if c := enc.EncodeAll(raw, nil); len(c) < len(raw) {
+		return c, true
+	}
+	return raw, false
+}

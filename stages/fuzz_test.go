@@ -1,0 +1,39 @@
+package stages
+
+import (
+	"testing"
+)
+
+// FuzzReadCompressed feeds mutated .nqkv encodings to the reader. Seeds are
+// real encodings covering gaps and bitmap positions, per-head lists, float16
+// layers, int16 codes, raw frames and method none. The reader must return an
+// error or a cache, never panic; with CRC checks off (so mutations reach the
+// field checks behind them) every block of an accepted cache must decode
+// without panicking.
+func FuzzReadCompressed(f *testing.F) {
+	seeds := [][]string{
+		{"block_tokens", "8", "sliding_window", "4"},
+		{"granularity", "head", "protect_boundary", "1", "block_tokens", "16", "eviction_rate", "0.9"},
+		{"key_bits", "8", "lattice", "relaxed", "delta", "false", "hadamard", "false"},
+		{"method", "none", "block_tokens", "16"},
+		{"eviction_rate", "0.1", "lattice", "scalar", "granularity", "layer", "rope_undo", "false"},
+	}
+	for i, s := range seeds {
+		f.Add(nqEncode(f, int64(i), 2, 2, 8, 40, s...))
+	}
+	// A no-op RoPE that accepts any head dimension a mutation may declare.
+	rope := func([]float32, int, bool) {}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if c, err := ReadCompressed(data, rope); err == nil {
+			if err := nqDecodeEverything(c); err != nil {
+				t.Fatalf("a cache that passed its CRCs fails to decode: %v", err)
+			}
+		}
+		c, err := readCompressed(data, rope, false)
+		if err != nil {
+			return
+		}
+		_ = nqDecodeEverything(c)
+		_ = c.ResidentBytes()
+	})
+}

@@ -1,0 +1,208 @@
+package stages
+
+import (
+	"fmt"
+	"math"
+	"sync"
+)
+
+// Hadamard is the orthonormal Sylvester–Walsh–Hadamard transform of size DPad,
+// the next power of two >= D (SPEC §4), optionally preceded by a seeded ±1
+// diagonal: Forward(x) = H·S·x and Inverse(y) = S·H·y, where H is the
+// normalised Sylvester matrix (H = Hᵀ = H⁻¹) and S the sign diagonal (identity
+// without signs). Vectors of length D are zero-padded to DPad before the
+// transform; Inverse drops the pad.
+//
+// A Hadamard is immutable after NewHadamard: any number of goroutines may call
+// Forward, Inverse and InverseScratch on one value at once.
+type Hadamard struct {
+	D, DPad int
+
+	// pre[i] = S_ii / sqrt(DPad): the signs and the normalisation folded into
+	// the one pass that loads the input.
+	pre []float32
+	// scratch holds *[]float32 of len DPad for Inverse when D < DPad.
+	scratch sync.Pool
+}
+
+// NewHadamard builds the transform for vectors of length d. With seededSigns
+// the diagonal S holds the signs drawn by hadamardSigns(seed, DPad); without,
+// S = I and seed is ignored. It panics if d < 1 (programmer error: the caller
+// validates the head dimension).
+func NewHadamard(d int, seededSigns bool, seed int64) *Hadamard {
+	if d < 1 {
+		panic(fmt.Sprintf("stages: NewHadamard(%d): dimension must be >= 1", d))
+	}
+	dPad := 1
+	for dPad < d {
+		dPad *= 2
+	}
+	norm := float32(1 / math.Sqrt(float64(dPad)))
+	pre := make([]float32, dPad)
+	for i := range pre {
+		pre[i] = norm
+	}
+	if seededSigns {
+		for i, neg := range hadamardSigns(seed, dPad) {
+			if neg {
+				pre[i] = -norm
+			}
+		}
+	}
+	h := &Hadamard{D: d, DPad: dPad, pre: pre}
+	h.scratch.New = func() any {
+		s := make([]float32, dPad)
+		return &s
+	}
+	return h
+}
+
+// hadamardSigns returns n sign flags (true = −1) for seed: flag i is bit i%64 of
+// the (i/64)-th output of splitmix64 seeded with seed. The rule is fixed so that
+// other implementations (GPU kernels, files written by older builds) agree.
+func hadamardSigns(seed int64, n int) []bool {
+	rng := splitMix64(uint64(seed))
+	neg := make([]bool, n)
+	var word uint64
+	for i := range neg {
+		if i%64 == 0 {
+			word = rng.next()
+		}
+		neg[i] = word>>(i%64)&1 == 1
+	}
+	return neg
+}
+
+// splitMix64 is Steele, Lea and Flood's SplitMix64 generator (the seeding
+// generator of xoshiro): small, fast and fully specified, so seeded streams never
+// change between Go versions.
+type splitMix64 uint64
+
+func (s *splitMix64) next() uint64 {
+	*s += 0x9e3779b97f4a7c15
+	z := uint64(*s)
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
+}
+
+// Forward writes H·S·x of src (len D) into dst (len DPad, caller-allocated).
+// dst may be src itself when D == DPad. It panics on wrong lengths.
+func (h *Hadamard) Forward(dst, src []float32) {
+	if len(src) != h.D || len(dst) != h.DPad {
+		panic(fmt.Sprintf("stages: Hadamard.Forward: len(src)=%d len(dst)=%d, want %d and %d", len(src), len(dst), h.D, h.DPad))
+	}
+	for i, v := range src {
+		dst[i] = v * h.pre[i]
+	}
+	clear(dst[h.D:])
+	fwht(dst)
+}
+
+// Inverse writes the first D coordinates of S·H·src (src len DPad) into dst
+// (len D, caller-allocated). src is not modified; dst may be src[:D] itself.
+// When D < DPad it borrows a DPad scratch vector from an internal pool, so it
+// does not allocate in steady state; InverseScratch lets the caller supply one.
+func (h *Hadamard) Inverse(dst, src []float32) {
+	if h.D == h.DPad {
+		h.InverseScratch(dst, src, nil)
+		return
+	}
+	s := h.scratch.Get().(*[]float32)
+	h.InverseScratch(dst, src, *s)
+	h.scratch.Put(s)
+}
+
+// InverseScratch is Inverse with a caller-owned scratch vector of len >= DPad
+// (ignored, and may be nil, when D == DPad). It panics on wrong lengths.
+func (h *Hadamard) InverseScratch(dst, src, scratch []float32) {
+	if len(src) != h.DPad || len(dst) != h.D {
+		panic(fmt.Sprintf("stages: Hadamard.Inverse: len(src)=%d len(dst)=%d, want %d and %d", len(src), len(dst), h.DPad, h.D))
+	}
+	buf := dst
+	if h.D < h.DPad {
+		buf = scratch[:h.DPad]
+	}
+	copy(buf, src)
+	fwht(buf)
+	for i := range dst {
+		dst[i] = buf[i] * h.pre[i]
+	}
+}
+
+// fwht applies the unnormalised Walsh–Hadamard transform (Sylvester order) to x
+// in place; len(x) must be a power of two. It computes what fwhtRef does, with
+// three butterfly stages at a time held in registers (radix 8), so that a
+// 128-vector is loaded and stored 3 times instead of 7. The stages act on
+// different bits of the index, so their order does not matter.
+func fwht(x []float32) {
+	n := len(x)
+	h := 1
+	if n >= 8 {
+		radix8Unit(x)
+		h = 8
+	}
+	for ; h*8 <= n; h *= 8 {
+		for blk := 0; blk < n; blk += 8 * h {
+			radix8(x[blk:blk+8*h], h)
+		}
+	}
+	for ; h < n; h *= 2 {
+		for i := 0; i < n; i += 2 * h {
+			butterfly(x[i:i+h], x[i+h:i+2*h])
+		}
+	}
+}
+
+// radix8Unit applies stages h = 1, 2, 4 to each block of 8 consecutive values.
+func radix8Unit(x []float32) {
+	for i := 0; i+8 <= len(x); i += 8 {
+		b := (*[8]float32)(x[i : i+8])
+		a0, a1, a2, a3 := b[0]+b[1], b[0]-b[1], b[2]+b[3], b[2]-b[3] // stage 1
+		a4, a5, a6, a7 := b[4]+b[5], b[4]-b[5], b[6]+b[7], b[6]-b[7]
+		c0, c1, c2, c3 := a0+a2, a1+a3, a0-a2, a1-a3 // stage 2
+		c4, c5, c6, c7 := a4+a6, a5+a7, a4-a6, a5-a7
+		b[0], b[1], b[2], b[3] = c0+c4, c1+c5, c2+c6, c3+c7 // stage 4
+		b[4], b[5], b[6], b[7] = c0-c4, c1-c5, c2-c6, c3-c7
+	}
+}
+
+// radix8 applies stages h, 2h, 4h to a block of 8h values: h interleaved
+// 8-point transforms on the values j, j+h, …, j+7h (radix8Unit with stride h).
+func radix8(b []float32, h int) {
+	s0, s1, s2, s3 := b[0:h], b[h:2*h], b[2*h:3*h], b[3*h:4*h]
+	s4, s5, s6, s7 := b[4*h:5*h], b[5*h:6*h], b[6*h:7*h], b[7*h:8*h]
+	s1, s2, s3, s4, s5, s6, s7 = s1[:len(s0)], s2[:len(s0)], s3[:len(s0)], s4[:len(s0)], s5[:len(s0)], s6[:len(s0)], s7[:len(s0)]
+	for j, x0 := range s0 {
+		x1, x2, x3, x4, x5, x6, x7 := s1[j], s2[j], s3[j], s4[j], s5[j], s6[j], s7[j]
+		a0, a1, a2, a3 := x0+x1, x0-x1, x2+x3, x2-x3 // stage h
+		a4, a5, a6, a7 := x4+x5, x4-x5, x6+x7, x6-x7
+		c0, c1, c2, c3 := a0+a2, a1+a3, a0-a2, a1-a3 // stage 2h
+		c4, c5, c6, c7 := a4+a6, a5+a7, a4-a6, a5-a7
+		s0[j], s1[j], s2[j], s3[j] = c0+c4, c1+c5, c2+c6, c3+c7 // stage 4h
+		s4[j], s5[j], s6[j], s7[j] = c0-c4, c1-c5, c2-c6, c3-c7
+	}
+}
+
+// butterfly sets (a, b) to (a+b, a−b) elementwise; len(b) must equal len(a).
+func butterfly(a, b []float32) {
+	b = b[:len(a)]
+	for j, u := range a {
+		v := b[j]
+		a[j], b[j] = u+v, u-v
+	}
+}
+
+// fwhtRef is the textbook in-place transform: for h = 1, 2, 4, …, combine each
+// element with the one h further on.
+func fwhtRef(x []float32) {
+	n := len(x)
+	for h := 1; h < n; h *= 2 {
+		for i := 0; i < n; i += 2 * h {
+			for j := i; j < i+h; j++ {
+				u, v := x[j], x[j+h]
+				x[j], x[j+h] = u+v, u-v
+			}
+		}
+	}
+}

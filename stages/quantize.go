@@ -1,0 +1,262 @@
+package stages
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+)
+
+// Quantizer quantizes one vector of length n (normally the padded head
+// dimension DPad, a multiple of 8) with one float16 scale per vector (SPEC §5).
+//
+// Lattice is "e8", "relaxed" or "scalar"; Bits is one of 2, 3, 4, 5, 6, 8.
+// Build it with NewQuantizer and treat the fields as read-only. A Quantizer
+// holds no mutable state: any number of goroutines may call Encode and Decode
+// on one value at once.
+type Quantizer struct {
+	Lattice string
+	Bits    int
+}
+
+// Valid values of Quantizer.Lattice and Quantizer.Bits, in the order error
+// messages list them.
+var (
+	quantLattices = []string{"e8", "relaxed", "scalar"}
+	quantBits     = []int{2, 3, 4, 5, 6, 8}
+)
+
+// NewQuantizer validates lattice and bits and returns the quantizer. The error
+// names the bad value and lists the valid ones.
+func NewQuantizer(lattice string, bits int) (*Quantizer, error) {
+	okLattice := false
+	for _, l := range quantLattices {
+		okLattice = okLattice || l == lattice
+	}
+	if !okLattice {
+		return nil, fmt.Errorf("lattice %q: want one of %v", lattice, quantLattices)
+	}
+	okBits := false
+	for _, b := range quantBits {
+		okBits = okBits || b == bits
+	}
+	if !okBits {
+		return nil, fmt.Errorf("bits %d: want one of %v", bits, quantBits)
+	}
+	return &Quantizer{Lattice: lattice, Bits: bits}, nil
+}
+
+// Levels is the number of distinct values one coordinate can take: 2^(bits+1)+1
+// for e8 and relaxed (the half-integers from −Lv/2 to Lv/2, Lv = 2^bits; 9 at
+// 2 bits, 17 at 3), 2^bits for scalar.
+func (q *Quantizer) Levels() int {
+	if q.Lattice == "scalar" {
+		return 1 << q.Bits
+	}
+	return 2<<q.Bits + 1
+}
+
+// PackedBits is ⌈log2(Levels())⌉, the width a packed code needs (SPEC §7).
+func (q *Quantizer) PackedBits() int {
+	return bits.Len(uint(q.Levels() - 1))
+}
+
+// CodeBytes is 1 when every code fits an int8 and 2 otherwise (only e8 and
+// relaxed at 8 bits, whose codes span −256…256).
+func (q *Quantizer) CodeBytes() int {
+	lo, hi := q.codeRange()
+	if lo >= math.MinInt8 && hi <= math.MaxInt8 {
+		return 1
+	}
+	return 2
+}
+
+// codeRange is the smallest and largest code Encode can write.
+func (q *Quantizer) codeRange() (lo, hi int) {
+	if q.Lattice == "scalar" {
+		return -1 << (q.Bits - 1), 1<<(q.Bits-1) - 1
+	}
+	return -1 << q.Bits, 1 << q.Bits
+}
+
+// Encode quantizes x (len n) into codes[:n] (caller-allocated, len >= n) and
+// returns the float16 bits of the scale. n is normally DPad, a multiple of 8;
+// otherwise the last 8-group is padded with zeros for the lattice search and
+// the pad's codes are dropped.
+//
+// e8/relaxed: amax = max|x_i| (at least 1e-8), Lv = 2^bits,
+// s = f16(amax/(Lv/2)); y = x/s (computed as x·(1/s)); each 8-group of y is
+// replaced by its nearest
+// lattice point, each coordinate clamped to [−Lv/2, Lv/2]; code = 2·coordinate.
+//
+// scalar: A = f16(amax); the 2^bits levels −A + k·2A/(2^bits−1), k = 0…2^bits−1;
+// code = k − 2^(bits−1), k the nearest level.
+//
+// Scales that float16 cannot hold are saturated: to the largest finite half
+// (65504) and to the smallest subnormal (2^−24). Non-finite inputs never panic
+// and always give in-range codes: they saturate the scale and NaN coordinates
+// encode as 0. Encode panics if codes is too short (programmer error). It does
+// not allocate.
+func (q *Quantizer) Encode(codes []int16, x []float32) (scale uint16) {
+	if len(codes) < len(x) {
+		panic(fmt.Sprintf("stages: Quantizer.Encode: len(codes)=%d < len(x)=%d", len(codes), len(x)))
+	}
+	// max|x_i| over bit patterns: without the sign bit, float bits order like
+	// the values, with NaN above +Inf, so a NaN input makes amax NaN.
+	var maxBits int32
+	for _, v := range x {
+		maxBits = max(maxBits, int32(math.Float32bits(v)&^(1<<31)))
+	}
+	amax := max(math.Float32frombits(uint32(maxBits)), 1e-8)
+	switch q.Lattice {
+	case "e8", "relaxed":
+		return q.encodeLattice(codes, x, amax)
+	case "scalar":
+		return q.encodeScalar(codes, x, amax)
+	}
+	panic("stages: Quantizer with lattice " + q.Lattice + "; build it with NewQuantizer")
+}
+
+// Decode writes the reconstruction of codes[:len(x)] with scale into x
+// (caller-allocated): (code/2)·s for e8 and relaxed, −A + (code+2^(bits−1))·step
+// for scalar. It is deterministic: the same codes and scale always give the
+// same floats. It panics if codes is shorter than x.
+func (q *Quantizer) Decode(x []float32, codes []int16, scale uint16) {
+	codes = codes[:len(x)]
+	s := F16ToF32(scale)
+	if q.Lattice == "scalar" {
+		half := 1 << (q.Bits - 1)
+		step := 2 * s / float32(2*half-1)
+		for i, c := range codes {
+			x[i] = -s + float32(int(c)+half)*step
+		}
+		return
+	}
+	halfS := s / 2 // exact: s is a normal float32
+	for i, c := range codes {
+		x[i] = float32(c) * halfS
+	}
+}
+
+// f16MaxFinite is the largest finite float16, 65504.
+const f16MaxFinite = 0x7bff
+
+// f16Scale rounds a positive scale to float16, saturating to the smallest
+// subnormal and the largest finite half instead of 0 and infinity (and NaN).
+func f16Scale(s float32) uint16 {
+	h := F32ToF16(s)
+	switch {
+	case s != s || h >= 0x7c00:
+		return f16MaxFinite
+	case h == 0:
+		return 0x0001
+	}
+	return h
+}
+
+// clampFinite maps NaN to nan and clamps v to [lo, hi]. Encode needs it only
+// when the scale saturated (huge or non-finite input); otherwise x/s is bounded
+// by the scale rule.
+func clampFinite(v, lo, hi, nan float32) float32 {
+	if v != v {
+		return nan
+	}
+	return min(max(v, lo), hi)
+}
+
+func (q *Quantizer) encodeLattice(codes []int16, x []float32, amax float32) uint16 {
+	half := float32(int(1) << (q.Bits - 1)) // Lv/2
+	lim := int32(1) << q.Bits               // largest code, 2·Lv/2
+	scale := f16Scale(amax / half)
+	inv := 1 / F16ToF32(scale)
+	saturated := scale == f16MaxFinite
+	nearest := nearestE8
+	if q.Lattice == "relaxed" {
+		nearest = nearestRelaxed
+	}
+	var y, p [8]float32
+	for g := 0; g < len(x); g += 8 {
+		group := x[g:min(g+8, len(x))]
+		clear(y[len(group):]) // a final partial group is padded with zeros
+		for i, v := range group {
+			y[i] = v * inv // |y| <= Lv/2, up to the f16 rounding of s
+			if saturated {
+				y[i] = clampFinite(y[i], -half-1, half+1, 0)
+			}
+		}
+		nearest(&p, &y)
+		for i := range group {
+			codes[g+i] = int16(min(max(int32(2*p[i]), -lim), lim))
+		}
+	}
+	return scale
+}
+
+func (q *Quantizer) encodeScalar(codes []int16, x []float32, amax float32) uint16 {
+	scale := f16Scale(amax)
+	a := F16ToF32(scale)
+	saturated := scale == f16MaxFinite
+	half := int32(1) << (q.Bits - 1)
+	top := float32(2*half - 1) // highest level index
+	inv := top / (2 * a)       // 1/step
+	for i, v := range x {
+		k := (v + a) * inv // level index in [0, top], up to the f16 rounding of a
+		if saturated {
+			k = clampFinite(k, 0, top, float32(half))
+		}
+		codes[i] = int16(min(max(int32(roundEven(k)), 0), 2*half-1) - half)
+	}
+	return scale
+}
+
+// F32ToF16 converts f to IEEE 754 binary16 bits, rounding to nearest, ties to
+// even; it keeps subnormals, overflows to ±Inf and maps NaN to a quiet NaN.
+func F32ToF16(f float32) uint16 {
+	b := math.Float32bits(f)
+	sign := uint16(b>>16) & 0x8000
+	exp := int(b>>23) & 0xff
+	man := b & 0x7fffff
+	if exp == 0xff { // Inf or NaN
+		if man == 0 {
+			return sign | 0x7c00
+		}
+		return sign | 0x7e00 | uint16(man>>13)
+	}
+	e := exp - 127 + 15 // biased half exponent
+	if e >= 31 {
+		return sign | 0x7c00
+	}
+	if e <= 0 { // half subnormal (or zero)
+		if e < -10 {
+			return sign // below half of the smallest subnormal
+		}
+		man |= 0x800000 // implicit leading one
+		shift := uint(14 - e)
+		h := man >> shift
+		rem, halfway := man&(1<<shift-1), uint32(1)<<(shift-1)
+		if rem > halfway || rem == halfway && h&1 == 1 {
+			h++ // may carry into the smallest normal, which is right
+		}
+		return sign | uint16(h)
+	}
+	h := uint32(e)<<10 | man>>13
+	rem := man & 0x1fff
+	if rem > 0x1000 || rem == 0x1000 && h&1 == 1 {
+		h++ // may carry into the exponent, up to Inf, which is right
+	}
+	return sign | uint16(h)
+}
+
+// F16ToF32 converts IEEE 754 binary16 bits to float32 exactly.
+func F16ToF32(h uint16) float32 {
+	sign := uint32(h&0x8000) << 16
+	exp := uint32(h>>10) & 0x1f
+	man := uint32(h & 0x3ff)
+	switch exp {
+	case 0x1f: // Inf or NaN
+		return math.Float32frombits(sign | 0x7f800000 | man<<13)
+	case 0: // zero or subnormal: man·2^−24
+		v := float32(man) * (1.0 / (1 << 24))
+		return math.Float32frombits(sign | math.Float32bits(v))
+	}
+	return math.Float32frombits(sign | (exp+127-15)<<23 | man<<13)
+}

@@ -1,0 +1,167 @@
+package stages
+
+import (
+	"time"
+)
+
+// StageReport is one bar of the memory chart (SPEC §7): the bytes the cache
+// would take if the pipeline stopped after this stage, the relative error of
+// the reconstruction through this stage's inverse, and the stage's run time.
+type StageReport struct {
+	// Name is the stage: score, evict, rope, hadamard, quantize, entropy.
+	Name string `json:"name"`
+	// Bytes per SPEC §7: score the baseline; evict, rope the float16 kept
+	// rows plus the stored positions; hadamard the same at DPad (protected
+	// layers at d); quantize the codes packed at PackedBits plus 2 bytes of
+	// scale per quantized row plus positions (protected layers as float16,
+	// row codecs at their EncodedLen); entropy the file size.
+	Bytes int64 `json:"bytes"`
+	// RelErrK and RelErrV: evict ‖evicted rows‖_F/‖all rows‖_F; later stages
+	// ‖reconstruction − original kept rows‖_F/‖original kept rows‖_F, the
+	// entropy stage measured by decoding the whole cache through ReadBlock.
+	RelErrK float64 `json:"rel_err_k"`
+	RelErrV float64 `json:"rel_err_v"`
+	// Duration is the stage's own work when it last ran, without the error
+	// and blocking-cost measurements (a cached stage keeps its time).
+	Duration time.Duration `json:"-"`
+	// Ms is Duration in milliseconds.
+	Ms float64 `json:"ms"`
+	// Cached is true when this Run served the stage from the cache.
+	Cached bool `json:"cached"`
+}
+
+func (r *StageReport) setDuration(d time.Duration) {
+	r.Duration = max(d, 0)
+	r.Ms = float64(r.Duration) / float64(time.Millisecond)
+}
+
+// Report is the outcome of one Pipeline.Run (SPEC §7): per-stage bytes, error
+// and time, the three ratios, and how the side streams were stored.
+type Report struct {
+	Method string        `json:"method"`
+	Stages []StageReport `json:"stages"`
+	// BaselineBytes = 2 · T · L · 2 · Hkv · d: float16 K and V of every prefix token.
+	BaselineBytes int64 `json:"baseline_bytes"`
+	// KeptRows is the number of kept (token, layer, KV head) rows, per K and V.
+	KeptRows int64 `json:"kept_rows"`
+	// Stored is the file by stream; Stored.Total() is the entropy stage's bytes.
+	Stored StoredSizes `json:"stored"`
+	// ResidentBytes is Compressed.ResidentBytes after decoding every block once
+	// on GOMAXPROCS goroutines, each with one Block from NewBlock: the decode
+	// scratch and decode buffers of GOMAXPROCS concurrent readers count.
+	ResidentBytes int64 `json:"resident_bytes"`
+	// RatioPayload = baseline / row-stream bytes (Stored.Codes + Stored.FP16Layers).
+	RatioPayload float64 `json:"ratio_payload"`
+	// RatioTotal = baseline / every stored byte (the file size).
+	RatioTotal float64 `json:"ratio_total"`
+	// RatioResident = baseline / ResidentBytes.
+	RatioResident float64 `json:"ratio_resident"`
+	// PositionEncoding is how the kept positions are stored: all, gaps,
+	// gaps+zstd, bitmap or bitmap+zstd (the smallest).
+	PositionEncoding string `json:"position_encoding"`
+	// PositionGapsBytes and PositionBitmapBytes are the two encodings'
+	// sizes (each the smaller of raw and zstd); PositionBitmapRawBytes is the
+	// plain T-bit-per-list bitmap the reference counts. 0 when nothing is evicted.
+	PositionGapsBytes      int64 `json:"position_gaps_bytes"`
+	PositionBitmapBytes    int64 `json:"position_bitmap_bytes"`
+	PositionBitmapRawBytes int64 `json:"position_bitmap_raw_bytes"`
+	// ScalesEncoding is raw or zstd.
+	ScalesEncoding string `json:"scales_encoding"`
+	// Blocking is the cost of block_tokens blocks against one frame per stream.
+	Blocking BlockingReport `json:"blocking"`
+	// Reran lists the stages this Run executed (the rest came from the cache).
+	Reran []string `json:"reran"`
+}
+
+// BlockingReport compares the row streams cut into blocks with the same
+// streams as one zstd frame per (layer, K/V, head) (delta not restarted).
+// Header bytes of the frame table are not included in either figure.
+type BlockingReport struct {
+	BlockTokens int `json:"block_tokens"`
+	// BlockedBytes: the row streams as stored.
+	BlockedBytes int64 `json:"blocked_bytes"`
+	// UnblockedBytes: the same rows as one frame per stream.
+	UnblockedBytes int64 `json:"unblocked_bytes"`
+	// CostPct = 100 · (BlockedBytes / UnblockedBytes − 1).
+	CostPct float64 `json:"cost_pct"`
+	// RatioTotalUnblocked is RatioTotal had the rows been stored unblocked.
+	RatioTotalUnblocked float64 `json:"ratio_total_unblocked"`
+}
+
+// report assembles the Report for s from the cached stage outputs.
+func (p *Pipeline) report(s Settings, reran []string) Report {
+	kv := p.kv
+	L, H, d, T := int64(kv.Layers), int64(kv.KVHeads), int64(kv.HeadDim), int64(kv.T)
+	ev := p.cache[1].out.(*evictOut)
+	ent := p.cache[5].out.(*entropyOut)
+	c := ent.c
+	w := int64(codeWidth(kv.HeadDim, s))
+	posBytes := int64(len(ev.pos.stored))
+
+	r := Report{Method: s.Method, BaselineBytes: 2 * T * L * 2 * H * d, Reran: reran}
+	var f16Kept, f16Pad, quantBytes int64
+	var qz [2]*Quantizer
+	if s.Method == MethodNexusQuant {
+		qz[0], _ = NewQuantizer(s.Lattice, s.KeyBits)
+		qz[1], _ = NewQuantizer(s.Lattice, s.ValueBits)
+	}
+	for layer := range kv.Layers {
+		rc := p.codecFor(s, layer)
+		for head := range kv.KVHeads {
+			n := int64(len(ev.list(s, kv.KVHeads, layer, head)))
+			r.KeptRows += n
+			for kvi := range 2 {
+				f16Kept += 2 * n * d
+				switch {
+				case rc != nil:
+					f16Pad += 2 * n * d
+					quantBytes += int64(rc.EncodedLen(int(n), kv.HeadDim))
+				default:
+					f16Pad += 2 * n * w
+					quantBytes += (n*w*int64(qz[kvi].PackedBits())+7)/8 + 2*n
+				}
+			}
+		}
+	}
+	stageBytes := [6]int64{r.BaselineBytes, f16Kept + posBytes, f16Kept + posBytes, f16Pad + posBytes,
+		quantBytes + posBytes, c.stored.Total()}
+	for i := range p.cache {
+		sr := p.cache[i].rep
+		sr.Bytes = stageBytes[i]
+		sr.Cached = true
+		for _, n := range reran {
+			if n == sr.Name {
+				sr.Cached = false
+			}
+		}
+		r.Stages = append(r.Stages, sr)
+	}
+	r.Stored = c.stored
+	r.ResidentBytes = c.ResidentBytes()
+	payload := c.stored.Codes + c.stored.FP16Layers
+	r.RatioPayload = ratio(r.BaselineBytes, payload)
+	r.RatioTotal = ratio(r.BaselineBytes, c.stored.Total())
+	r.RatioResident = ratio(r.BaselineBytes, r.ResidentBytes)
+	r.PositionEncoding = ev.pos.name()
+	r.PositionGapsBytes = int64(ev.pos.gapsBytes)
+	r.PositionBitmapBytes = int64(ev.pos.bitmapBytes)
+	r.PositionBitmapRawBytes = int64(ev.pos.bitmapRawBytes)
+	r.ScalesEncoding = c.ScalesEncoding()
+	r.Blocking = BlockingReport{
+		BlockTokens:         s.BlockTokens,
+		BlockedBytes:        payload,
+		UnblockedBytes:      ent.unblocked,
+		RatioTotalUnblocked: ratio(r.BaselineBytes, c.stored.Total()-payload+ent.unblocked),
+	}
+	if ent.unblocked > 0 {
+		r.Blocking.CostPct = 100 * (float64(payload)/float64(ent.unblocked) - 1)
+	}
+	return r
+}
+
+func ratio(a, b int64) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}

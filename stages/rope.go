@@ -1,0 +1,119 @@
+package stages
+
+import (
+	"fmt"
+	"math"
+)
+
+// UndoRoPE rotates each row i of rows (n = len(pos) rows of d floats,
+// row-major) back by the inverse of rope at position pos[i], in place (SPEC §3).
+// It panics if len(rows) != len(pos)*d (programmer error).
+func UndoRoPE(rows []float32, d int, pos []int32, rope RoPEFunc) {
+	applyRoPE(rows, d, pos, rope, true)
+}
+
+// RedoRoPE applies rope forward to each row i of rows at position pos[i], in
+// place: the inverse of UndoRoPE within float32 rounding.
+func RedoRoPE(rows []float32, d int, pos []int32, rope RoPEFunc) {
+	applyRoPE(rows, d, pos, rope, false)
+}
+
+func applyRoPE(rows []float32, d int, pos []int32, rope RoPEFunc, inverse bool) {
+	if d < 1 || len(rows) != len(pos)*d {
+		panic(fmt.Sprintf("stages: RoPE: len(rows)=%d, want len(pos)*d = %d*%d", len(rows), len(pos), d))
+	}
+	for i, p := range pos {
+		rope(rows[i*d:(i+1)*d], int(p), inverse)
+	}
+}
+
+// NormalRoPE returns the rotary embedding of GGUF llama-family models: pairs
+// (2i, 2i+1) of the first d coordinates of x are rotated by the angle
+// θ_i = pos·base^(−2i/d), i = 0…d/2−1, as (x0, x1) ← (x0·cos θ − x1·sin θ,
+// x0·sin θ + x1·cos θ). Coordinates past d (partial rotary) are left alone.
+// It panics unless d is positive and even and base > 0 (the caller validates
+// model hyperparameters). The function is safe for concurrent use.
+func NormalRoPE(d int, base float64) RoPEFunc {
+	t := newRopeTable(d, base)
+	return func(x []float32, pos int, inverse bool) {
+		t.rotate(x[0:d], x[1:d], 2, pos, inverse)
+	}
+}
+
+// NeoxRoPE returns the rotary embedding of NEOX-style models (qwen2 and others):
+// pairs (i, i+d/2) of the first d coordinates of x are rotated by the angle
+// pos·base^(−2i/d). Same rules as NormalRoPE otherwise.
+func NeoxRoPE(d int, base float64) RoPEFunc {
+	t := newRopeTable(d, base)
+	return func(x []float32, pos int, inverse bool) {
+		t.rotate(x[:d/2], x[d/2:d], 1, pos, inverse)
+	}
+}
+
+// ropeTable serves cos and sin of pos·freq[i] without a Sincos per pair: for
+// 0 <= pos < 2^16 it splits pos = 256·a + b and combines the two precomputed
+// angles 256·a·freq[i] and b·freq[i] by the addition formulas, exact to a few
+// float32 ulps. Other positions call math.Sincos. Read-only after construction,
+// so safe for concurrent use.
+type ropeTable struct {
+	half int
+	freq []float64 // freq[i] = base^(−2i/d)
+	// coarse*[a*half+i] = cos/sin(256·a·freq[i]); fine*[b*half+i] = cos/sin(b·freq[i])
+	coarseCos, coarseSin, fineCos, fineSin []float32
+}
+
+const ropeTableSide = 256 // positions below ropeTableSide² use the table
+
+func newRopeTable(d int, base float64) *ropeTable {
+	if d < 2 || d%2 != 0 || !(base > 0) {
+		panic(fmt.Sprintf("stages: RoPE with d=%d base=%g: want a positive even d and base > 0", d, base))
+	}
+	half := d / 2
+	t := &ropeTable{half: half, freq: make([]float64, half)}
+	for i := range half {
+		t.freq[i] = math.Pow(base, -2*float64(i)/float64(d))
+	}
+	n := ropeTableSide * half
+	t.coarseCos, t.coarseSin = make([]float32, n), make([]float32, n)
+	t.fineCos, t.fineSin = make([]float32, n), make([]float32, n)
+	for a := range ropeTableSide {
+		for i, f := range t.freq {
+			s, c := math.Sincos(float64(a*ropeTableSide) * f)
+			t.coarseCos[a*half+i], t.coarseSin[a*half+i] = float32(c), float32(s)
+			s, c = math.Sincos(float64(a) * f)
+			t.fineCos[a*half+i], t.fineSin[a*half+i] = float32(c), float32(s)
+		}
+	}
+	return t
+}
+
+// rotate rotates the pairs (lo[i·step], hi[i·step]), i = 0…half−1, by
+// pos·freq[i] (the negative angle when inverse).
+func (t *ropeTable) rotate(lo, hi []float32, step, pos int, inverse bool) {
+	sign := float32(1)
+	if inverse {
+		sign = -1
+	}
+	if pos < 0 || pos >= ropeTableSide*ropeTableSide {
+		for i, f := range t.freq {
+			s, c := math.Sincos(float64(pos) * f)
+			rotatePair(&lo[i*step], &hi[i*step], float32(c), sign*float32(s))
+		}
+		return
+	}
+	a, b := pos/ropeTableSide*t.half, pos%ropeTableSide*t.half
+	cc, cs := t.coarseCos[a:a+t.half], t.coarseSin[a:a+t.half]
+	fc, fs := t.fineCos[b:b+t.half], t.fineSin[b:b+t.half]
+	for i := range cc {
+		c := cc[i]*fc[i] - cs[i]*fs[i] // cos(α+β)
+		s := cs[i]*fc[i] + cc[i]*fs[i] // sin(α+β)
+		rotatePair(&lo[i*step], &hi[i*step], c, sign*s)
+	}
+}
+
+// rotatePair rotates the point (*x0, *x1) by the angle with cosine c and sine s.
+func rotatePair(x0, x1 *float32, c, s float32) {
+	u, v := *x0, *x1
+	*x0 = u*c - v*s
+	*x1 = u*s + v*c
+}
