@@ -2,6 +2,7 @@ package stages
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
@@ -110,6 +111,7 @@ func BenchmarkPipeline(b *testing.B) {
 						}
 						b.ReportMetric(float64(res.Compressed.Stored().Total()), "bytes")
 						b.ReportMetric(res.Report.RatioTotal, "ratio_total")
+						b.ReportMetric(res.Report.RatioResident, "ratio_resident")
 					})
 				})
 			}
@@ -256,4 +258,32 @@ func BenchmarkReadBlocks(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkReportK2V2 runs the default settings (K2V2, ρ 0.6, e8, zstd
+// best) once per iteration on a random cache of L=4, Hkv=8, d=128, T=1024 and
+// reports every stage's bytes, the three ratios and the blocking cost; -v
+// logs the report as JSON.
+func BenchmarkReportK2V2(b *testing.B) {
+	nqWarmEncoders(b)
+	kv := nqKV(1, 4, 8, 128, 1024)
+	s := DefaultSettings()
+	b.SetBytes(nqBaseline(kv))
+	var res *Result
+	for b.Loop() {
+		var err error
+		if res, err = NewPipeline(kv, nil, NormalRoPE(128, 1e6), "bench").Run(context.Background(), s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	r := res.Report
+	for _, st := range r.Stages {
+		b.ReportMetric(float64(st.Bytes), st.Name+"_bytes")
+	}
+	b.ReportMetric(r.RatioPayload, "ratio_payload")
+	b.ReportMetric(r.RatioTotal, "ratio_total")
+	b.ReportMetric(r.RatioResident, "ratio_resident")
+	b.ReportMetric(r.Blocking.CostPct, "blocking_cost_pct")
+	js, _ := json.MarshalIndent(r, "", "  ")
+	b.Logf("%s", js)
 }

@@ -141,6 +141,19 @@ func (c *Compressed) ResidentBytes() int64 {
 	return n
 }
 
+// readerBytes is what the pool holds for one reader: the largest pooled
+// scratch plus one Block's capacity.
+func (c *Compressed) readerBytes() int64 {
+	c.pool.mu.Lock()
+	defer c.pool.mu.Unlock()
+	var n int64
+	for _, s := range c.pool.free {
+		n = max(n, s.size)
+	}
+	rows := int64(min(c.s.BlockTokens, int(c.pos.maxCount)))
+	return n + 4*(rows+2*rows*int64(c.headDim))
+}
+
 // NewBlock returns a Block with room for the largest block of c, reusing one
 // given back with ReleaseBlock when there is one. Its bytes count in
 // ResidentBytes for the life of c (decode buffers are part of what the cache
@@ -357,6 +370,23 @@ func (p *scratchPool) get(c *Compressed) *blockScratch {
 	return s
 }
 
+// trim drops pooled scratch beyond keep and given-back Blocks beyond
+// keepBlocks, and stops counting them (the garbage collector frees them).
+func (p *scratchPool) trim(keep, keepBlocks int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.free) > keep {
+		s := p.free[len(p.free)-1]
+		p.free = p.free[:len(p.free)-1]
+		p.bytes -= s.size
+	}
+	for len(p.blocks) > keepBlocks {
+		b := p.blocks[len(p.blocks)-1]
+		p.blocks = p.blocks[:len(p.blocks)-1]
+		p.handed -= 4 * int64(cap(b.Pos)+cap(b.K)+cap(b.V))
+	}
+}
+
 func (p *scratchPool) put(s *blockScratch) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -558,7 +588,8 @@ type RowCodec interface {
 	// Encode appends the encoding of rows (len a multiple of d) to dst.
 	Encode(dst []byte, rows []float32, d int, isKey bool) []byte
 	// Decode fills rows (n rows of d) from src, which holds EncodedLen(n, d)
-	// bytes; it returns an error for malformed input.
+	// bytes; it returns an error for malformed input. src may be the stored
+	// frame itself: Decode must not modify or keep it.
 	Decode(rows []float32, src []byte, d int, isKey bool) error
 }
 

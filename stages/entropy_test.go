@@ -160,7 +160,7 @@ func TestEncodePositions(t *testing.T) {
 		{"nothing evicted", [][]int32{full, full}, posAll},
 		{"sparse", [][]int32{sparse}, posGaps},
 		{"dense", [][]int32{dense, dense, dense}, 255}, // periodic: gaps+zstd wins here
-		{"random 40%", [][]int32{mid}, 255}, // either; must be the smallest
+		{"random 40%", [][]int32{mid}, 255},            // either; must be the smallest
 	}
 	for _, c := range cases {
 		ps, err := encodePositions(c.lists, T)

@@ -29,10 +29,12 @@ type Pipeline struct {
 	rope    RoPEFunc
 	modelID string
 
-	mu      sync.Mutex
-	runs    map[string]int
+	mu      sync.Mutex // held for a whole Run
 	cache   [6]stageEntry
 	workers int // GOMAXPROCS when the current Run started
+
+	runsMu sync.Mutex // guards runs, so Runs answers during a Run
+	runs   map[string]int
 }
 
 // stageEntry is one stage's cached output.
@@ -60,8 +62,8 @@ func NewPipeline(kv *KV, stats *AttnStats, rope RoPEFunc, modelID string) *Pipel
 // Runs returns how many times each stage has run (not served from the
 // cache) since NewPipeline, keyed by stage name. The map is a copy.
 func (p *Pipeline) Runs() map[string]int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.runsMu.Lock()
+	defer p.runsMu.Unlock()
 	out := make(map[string]int, len(p.runs))
 	for k, v := range p.runs {
 		out[k] = v
@@ -101,7 +103,9 @@ func (p *Pipeline) Run(ctx context.Context, s Settings) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("stage %s: %w", name, err)
 		}
+		p.runsMu.Lock()
 		p.runs[name]++
+		p.runsMu.Unlock()
 		p.cache[i] = stageEntry{key: keys[i], out: out, rep: StageReport{Name: name}}
 		p.cache[i].rep.setDuration(time.Since(start) - measureTime(out))
 		p.cache[i].rep.RelErrK, p.cache[i].rep.RelErrV = relErrs(out)
@@ -758,9 +762,12 @@ func (p *Pipeline) runEntropy(ctx context.Context, s Settings) (any, error) {
 		}
 		return nil
 	})
+	// Keep the decode buffers of one reader (one scratch, one Block), so the
+	// report's ResidentBytes does not depend on this machine's core count.
 	for _, b := range blocks {
 		c.ReleaseBlock(b)
 	}
+	c.pool.trim(1, 1)
 	return out, err
 }
 

@@ -286,17 +286,21 @@ func TestByteAccountingByHand(t *testing.T) {
 			}
 			st := res.Compressed.Stored()
 			// entropy = the file: codes as stored + scales + positions + header.
-			// The header (see format.go): preamble 10, CRCs 16, and a body of
-			// model "m" 2 + shapes 1,1,8,8,10 → 5 + "nexusquant" 11 + rate 8 +
-			// window 1 + obs 1 + "keykey"… here "streaming" 10 + "global" 7 +
-			// seed 8 + flags 1 + "e8" 3 + bits 1+1 + "fastest" 8 + block 256 → 2 +
-			// protect 1 + positions 1+1+uv(raw)+uv(stored) + scales 1+uv+uv +
-			// frame count 1 + one uv per frame (2 frames) + rows length uv.
+			// The header (see format.go): preamble 10, CRCs 4·4 = 16, and a body:
+			//   model "m" 1+1 = 2; L, Hkv, d, DPad, T = 1, 1, 8, 8, 10 → 5;
+			//   "nexusquant" 1+10 = 11; eviction_rate 8; sliding_window 1;
+			//   obs_window 1; "streaming" 1+9 = 10; "global" 1+6 = 7; seed 8;
+			//   flags 1; "e8" 1+2 = 3; key_bits 1; value_bits 1;
+			//   "fastest" 1+7 = 8; block_tokens 256 → uvarint 2; protect 1
+			//   → 70 bytes of shapes and settings; then positions kind 1 + zstd
+			//   flag 1 + uv(raw) + uv(stored); scales flag 1 + uv(raw) +
+			//   uv(stored); frame count 1 (2 frames: K, V); one uv word per frame
+			//   (length<<1 | raw); uv(rows length).
 			uvl := func(v int64) int64 { return int64(len(binary.AppendUvarint(nil, uint64(v)))) }
 			fr0, raw0 := res.Compressed.frame(0)
 			fr1, raw1 := res.Compressed.frame(1)
 			word := func(fr []byte, raw bool) int64 { return uvl(int64(frameWord(len(fr), raw))) }
-			body := int64(2+5+11+8+1+1+10+7+8+1+3+1+1+8+2+1) +
+			body := int64(2+5+11+8+1+1+10+7+8+1+3+1+1+8+2+1) + // = 70
 				2 + uvl(tc.posBytes) + uvl(tc.posBytes) + // positions: raw == stored here
 				1 + uvl(tc.quantizeScales) + uvl(st.Scales) +
 				1 + word(fr0, raw0) + word(fr1, raw1) + uvl(int64(len(fr0)+len(fr1)))

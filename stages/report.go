@@ -46,10 +46,14 @@ type Report struct {
 	KeptRows int64 `json:"kept_rows"`
 	// Stored is the file by stream; Stored.Total() is the entropy stage's bytes.
 	Stored StoredSizes `json:"stored"`
-	// ResidentBytes is Compressed.ResidentBytes after decoding every block once
-	// on GOMAXPROCS goroutines, each with one Block from NewBlock: the decode
-	// scratch and decode buffers of GOMAXPROCS concurrent readers count.
+	// ResidentBytes is Compressed.ResidentBytes after every block was decoded,
+	// holding the decode buffers of one reader: one Block from NewBlock and
+	// one decode scratch. Each further concurrent reader adds ReaderBytes.
 	ResidentBytes int64 `json:"resident_bytes"`
+	// ReaderBytes is what one reader's decode buffers hold: its Block
+	// (block_tokens·d·(4+4)+block_tokens·4) and its scratch (about
+	// block_tokens·DPad·CodeBytes).
+	ReaderBytes int64 `json:"reader_bytes"`
 	// RatioPayload = baseline / row-stream bytes (Stored.Codes + Stored.FP16Layers).
 	RatioPayload float64 `json:"ratio_payload"`
 	// RatioTotal = baseline / every stored byte (the file size).
@@ -138,6 +142,7 @@ func (p *Pipeline) report(s Settings, reran []string) Report {
 	}
 	r.Stored = c.stored
 	r.ResidentBytes = c.ResidentBytes()
+	r.ReaderBytes = c.readerBytes()
 	payload := c.stored.Codes + c.stored.FP16Layers
 	r.RatioPayload = ratio(r.BaselineBytes, payload)
 	r.RatioTotal = ratio(r.BaselineBytes, c.stored.Total())

@@ -1,0 +1,184 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"nexusquant/internal/testdata"
+)
+
+// run executes the command line and returns stdout, stderr and the status.
+func run(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(args, strings.NewReader(""), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func isolate(t *testing.T) {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("NEXUSQUANT_LOG", "off")
+	t.Setenv("NEXUSQUANT_SESSIONS", filepath.Join(dir, "sessions"))
+	t.Setenv("NEXUSQUANT_PRESETS", filepath.Join(dir, "presets"))
+}
+
+func TestUsageErrors(t *testing.T) {
+	isolate(t)
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"frobnicate"}, 2, "unknown command"},
+		{[]string{"tokenize"}, 2, "--model is required"},
+		{[]string{"eval", "--model", "x.gguf"}, 2, "exactly one of --file or --prompt"},
+		{[]string{"eval", "--key-bits", "7", "--prompt", "x", "--model", "m"}, 2, "key_bits 7"},
+		{[]string{"eval", "--preset", "nope", "--prompt", "x", "--model", "m"}, 2, "no preset"},
+		{[]string{"tokenize", "--model", "/nonexistent/m.gguf", "--text", "hi"}, 1, "/nonexistent/m.gguf"},
+		{[]string{"perplexity", "--model", "m", "--file", "f", "--cache-type", "q3"}, 2, "--cache-type"},
+		{[]string{"sweep", "--bits", "2/x", "--prompt", "p", "--model", "m"}, 2, "--bits"},
+		{[]string{"presets", "export", "balanced", "--format", "yaml"}, 1, "yaml"},
+		{[]string{"sessions", "show"}, 2, "takes 1 name"},
+	}
+	for _, c := range cases {
+		_, errs, code := run(t, c.args...)
+		if code != c.code || !strings.Contains(errs, c.want) {
+			t.Errorf("%v: status %d, stderr %q; want %d and %q", c.args, code, errs, c.code, c.want)
+		}
+	}
+}
+
+func TestHostileModelFile(t *testing.T) {
+	isolate(t)
+	p := filepath.Join(t.TempDir(), "bad.gguf")
+	os.WriteFile(p, []byte("GGUF\x03\x00\x00\x00\xff\xff\xff\xff\xff\xff\xff\xff"), 0o644)
+	_, errs, code := run(t, "tokenize", "--model", p, "--text", "hi")
+	if code != 1 || !strings.Contains(errs, "bad.gguf") {
+		t.Errorf("status %d, stderr %q; want 1 and an error naming bad.gguf", code, errs)
+	}
+}
+
+func TestTokenizeGenerateStories(t *testing.T) {
+	isolate(t)
+	model := testdata.Path(t, "models/stories260K.gguf")
+	out, _, code := run(t, "tokenize", "--model", model, "--text", "Once upon a time")
+	var ids []int
+	if code != 0 || json.Unmarshal([]byte(out), &ids) != nil || len(ids) != 5 || ids[0] != 1 || ids[4] != 378 {
+		t.Errorf("tokenize: status %d, %q", code, out)
+	}
+	out, _, code = run(t, "generate", "--model", model, "--prompt", "Once upon a time", "--tokens", "16")
+	if code != 0 || !strings.HasPrefix(out, " Once upon a time, there was a little girl named Lily") {
+		t.Errorf("generate: status %d, %q", code, out)
+	}
+	_, errs, code := run(t, "generate", "--model", model, "--prompt", "Once upon a time", "--tokens", "600")
+	if code != 2 || !strings.Contains(errs, "context of 512") {
+		t.Errorf("over-long generate: status %d, %q", code, errs)
+	}
+}
+
+func TestPerplexityJSON(t *testing.T) {
+	isolate(t)
+	model := testdata.Path(t, "models/stories260K.gguf")
+	text := testdata.Path(t, "text/tinystories-sample.txt")
+	out, errs, code := run(t, "perplexity", "--model", model, "--file", text, "--ctx", "128", "--chunks", "3", "--json")
+	var r map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil {
+		t.Fatalf("status %d, %q %q", code, out, errs)
+	}
+	for _, k := range []string{"ppl", "ppl_err", "chunks", "tokens"} {
+		if _, ok := r[k]; !ok {
+			t.Errorf("missing key %s in %v", k, r)
+		}
+	}
+	// llama.cpp: running PPL after 3 chunks at ctx 128 is 4.2117.
+	ppl, _ := r["ppl"].(float64)
+	if r["chunks"] != 3.0 || r["tokens"] != 189.0 || ppl < 4.2117*0.999 || ppl > 4.2117*1.001 {
+		t.Errorf("3 chunks: %v, want ppl ≈ 4.2117 over 189 tokens", r)
+	}
+	_, errs, code = run(t, "perplexity", "--model", model, "--file", text, "--ctx", "128", "--cache-type", "q8_0")
+	if code != 1 || !strings.Contains(errs, "head_dim is 8") {
+		t.Errorf("q8_0 on head_dim 8: status %d, %q", code, errs)
+	}
+}
+
+// eval --json carries exactly the keys the issue fixes; compress → eval
+// --cache gives the same metrics; --save-session records the run.
+func TestEvalJSONCompressSession(t *testing.T) {
+	isolate(t)
+	model := testdata.Path(t, "models/stories260K.gguf")
+	prompt := "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends. One day"
+	common := []string{"--model", model, "--prompt", prompt, "--continuation", "24", "--eviction-rate", "0.5", "--sliding-window", "8", "--json"}
+	out, errs, code := run(t, append([]string{"eval", "--save-session", "s1"}, common...)...)
+	if code != 0 {
+		t.Fatalf("eval: %d %s", code, errs)
+	}
+	var r map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"ratio_payload", "ratio_total", "ratio_resident", "baseline_bytes", "stages", "ppl_base", "ppl",
+		"delta_ppl_pct", "delta_ppl_ci", "kld", "top1_agree", "prefix_tokens", "continuation_tokens", "settings"} {
+		if _, ok := r[k]; !ok {
+			t.Errorf("eval --json lacks %q", k)
+		}
+	}
+	var st []map[string]any
+	json.Unmarshal(r["stages"], &st)
+	names := []string{}
+	for _, s := range st {
+		names = append(names, s["name"].(string))
+		for _, k := range []string{"bytes", "rel_err_k", "rel_err_v", "ms"} {
+			if _, ok := s[k]; !ok {
+				t.Errorf("stage %v lacks %q", s["name"], k)
+			}
+		}
+	}
+	if strings.Join(names, ",") != "score,evict,rope,hadamard,quantize,entropy" {
+		t.Errorf("stages %v", names)
+	}
+	var settings map[string]any
+	json.Unmarshal(r["settings"], &settings)
+	if settings["eviction-rate"] != 0.5 || settings["sliding-window"] != 8.0 || settings["key-bits"] != 2.0 {
+		t.Errorf("settings %v do not carry the flags given", settings)
+	}
+
+	cache := filepath.Join(t.TempDir(), "c.nqkv")
+	if _, errs, code := run(t, "compress", "--model", model, "--prompt", prompt, "--eviction-rate", "0.5", "--sliding-window", "8", "--out", cache); code != 0 {
+		t.Fatalf("compress: %d %s", code, errs)
+	}
+	out2, errs, code := run(t, "eval", "--model", model, "--prompt", prompt, "--continuation", "24", "--cache", cache, "--json")
+	if code != 0 {
+		t.Fatalf("eval --cache: %d %s", code, errs)
+	}
+	var r2 map[string]json.RawMessage
+	json.Unmarshal([]byte(out2), &r2)
+	for _, k := range []string{"ppl", "kld", "top1_agree", "ratio_total"} {
+		if string(r[k]) != string(r2[k]) {
+			t.Errorf("%s in memory %s, from file %s", k, r[k], r2[k])
+		}
+	}
+
+	out, _, code = run(t, "sessions", "show", "s1", "--json")
+	if code != 0 || !strings.Contains(out, `"runs"`) || !strings.Contains(out, "ratio_total") {
+		t.Errorf("session not saved: %d %s", code, out)
+	}
+}
+
+func TestPresetsCommands(t *testing.T) {
+	isolate(t)
+	out, _, code := run(t, "presets", "list")
+	for _, n := range []string{"high", "asym", "balanced", "max"} {
+		if code != 0 || !strings.Contains(out, n) {
+			t.Errorf("presets list lacks %s: %q", n, out)
+		}
+	}
+	out, _, code = run(t, "presets", "export", "balanced", "--format", "python")
+	if code != 0 || !strings.Contains(out, `"scorer": "key-key"`) || !strings.Contains(out, `"quality": null`) {
+		t.Errorf("python export: %d %q", code, out)
+	}
+}
