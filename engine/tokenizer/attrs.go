@@ -63,15 +63,14 @@ type specialIDs struct {
 	bos, eos, eot, eom, unk int32
 	fimPre, fimSuf, fimMid  int32
 	fimPad, fimRep, fimSep  int32
-	sep, pad, mask          int32
 }
 
-// detectSpecial fills in the roles llama.cpp detects from token texts, forces
-// those tokens to control, and builds the end-of-generation set. (llama.cpp
-// also detects EOT and EOM by text, but all those texts are end-of-generation
-// texts, which get the same treatment below.) llama.cpp
-// walks a hash map, so when several texts could fill one role the one it picks
-// is unspecified; here the lowest id wins.
+// detectSpecial fills in the fill-in-the-middle roles llama.cpp detects from
+// token texts, forces those tokens to control, and builds the
+// end-of-generation set. (llama.cpp also detects EOT and EOM by text, but all
+// those texts are end-of-generation texts, which get the same treatment.)
+// llama.cpp walks a hash map, so when several texts could fill one role the
+// one it picks is unspecified; here the lowest id wins.
 func (t *Tokenizer) detectSpecial(ids *specialIDs) {
 	find := func(role *int32, texts []string) {
 		if *role >= 0 {

@@ -47,13 +47,17 @@
 // # Decoding
 //
 // Piece and Decode render tokens as llama.cpp's token_to_piece with
-// special=false: control and unknown tokens render as nothing, user-defined
-// tokens as their text, byte tokens as the raw byte, SentencePiece pieces with
-// ▁ turned into a space (the leading space of the first piece is kept, as in
-// llama-cli output) and byte-level BPE pieces mapped back to their bytes. No
-// clean-up of spaces is applied, so for byte-level BPE
-// Decode(Encode(s)) == s for valid UTF-8 s, and for SentencePiece
-// Decode(Encode(s)) == " "+s when the vocabulary adds a space prefix.
+// special=true (the default of its common_token_to_piece and
+// common_detokenize, which the reference generations were recorded with):
+// control, unknown and user-defined tokens render as their text (so a
+// generated "<unk>" shows as "<unk>"; callers stop at IsEOG before printing),
+// byte tokens as the raw byte, SentencePiece pieces with ▁ turned into a
+// space (the leading space of the first piece is kept, as in llama-cli output)
+// and byte-level BPE pieces mapped back to their bytes. Unused and undefined
+// tokens render as nothing. No clean-up of spaces is applied, so for
+// byte-level BPE Decode(Encode(s)) == s for valid UTF-8 s, and for
+// SentencePiece Decode(Encode(s)) == " "+s when the vocabulary adds a space
+// prefix and s is valid UTF-8 without "▁".
 //
 // A Tokenizer is immutable after FromGGUF and safe for concurrent use. No
 // input makes Encode, Decode or Piece panic: invalid UTF-8 is tokenized as

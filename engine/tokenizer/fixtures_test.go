@@ -1,7 +1,6 @@
 package tokenizer
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -91,5 +90,4 @@ func TestPieceConcatenation(t *testing.T) {
 			}
 		})
 	}
-	_ = fmt.Sprint()
 }

@@ -41,16 +41,10 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 	if err := t.loadVocab(f); err != nil {
 		return nil, err
 	}
-	n := int32(len(t.tokens))
 
-	ids := specialIDs{bos: -1, eos: -1, eot: -1, eom: -1, unk: -1, fimPre: -1, fimSuf: -1, fimMid: -1, fimPad: -1, fimRep: -1, fimSep: -1, sep: -1, pad: -1, mask: -1}
-	var arch, name string
-	if s, ok := f.String("general.architecture"); ok {
-		arch = s
-	}
-	if s, ok := f.String("general.name"); ok {
-		name = s
-	}
+	ids := specialIDs{bos: -1, eos: -1, eot: -1, eom: -1, unk: -1, fimPre: -1, fimSuf: -1, fimMid: -1, fimPad: -1, fimRep: -1, fimSep: -1}
+	arch, _ := f.String("general.architecture")
+	name, _ := f.String("general.name")
 	var pre string
 	if model == "llama" {
 		ids.bos, ids.eos, ids.unk = 1, 2, 0
@@ -76,49 +70,17 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 		}
 		t.addBOS = p.addBOS
 	}
-	for _, id := range []*int32{&ids.bos, &ids.eos, &ids.unk} {
-		if *id >= n {
-			*id = -1
-		}
-	}
-	for key, id := range map[string]*int32{
-		"tokenizer.ggml.bos_token_id":       &ids.bos,
-		"tokenizer.ggml.eos_token_id":       &ids.eos,
-		"tokenizer.ggml.eot_token_id":       &ids.eot,
-		"tokenizer.ggml.eom_token_id":       &ids.eom,
-		"tokenizer.ggml.unknown_token_id":   &ids.unk,
-		"tokenizer.ggml.seperator_token_id": &ids.sep, // sic, as written by llama.cpp
-		"tokenizer.ggml.padding_token_id":   &ids.pad,
-		"tokenizer.ggml.mask_token_id":      &ids.mask,
-		"tokenizer.ggml.fim_pre_token_id":   &ids.fimPre,
-		"tokenizer.ggml.fim_suf_token_id":   &ids.fimSuf,
-		"tokenizer.ggml.fim_mid_token_id":   &ids.fimMid,
-		"tokenizer.ggml.fim_pad_token_id":   &ids.fimPad,
-		"tokenizer.ggml.fim_rep_token_id":   &ids.fimRep,
-		"tokenizer.ggml.fim_sep_token_id":   &ids.fimSep,
-	} {
-		// An id outside the vocabulary keeps the default, as in llama.cpp.
-		if v, ok := f.Uint(key); ok && v < uint64(n) {
-			*id = int32(v)
-		}
-	}
-	// Deprecated spellings, read after the current ones as llama.cpp does.
-	for key, id := range map[string]*int32{
-		"tokenizer.ggml.prefix_token_id": &ids.fimPre,
-		"tokenizer.ggml.suffix_token_id": &ids.fimSuf,
-		"tokenizer.ggml.middle_token_id": &ids.fimMid,
-	} {
-		if v, ok := f.Uint(key); ok && v < uint64(n) {
-			*id = int32(v)
-		}
-	}
-	for key, dst := range map[string]*bool{keyAddBOS: &t.addBOS, keyAddEOS: &t.addEOS, keyAddSpacePrefix: &t.addSpacePrefix} {
-		if v, ok := f.Metadata[key]; ok {
+	readSpecialIDs(f, &ids, int32(len(t.tokens)))
+	for _, flag := range []struct {
+		key string
+		dst *bool
+	}{{keyAddBOS, &t.addBOS}, {keyAddEOS, &t.addEOS}, {keyAddSpacePrefix, &t.addSpacePrefix}} {
+		if v, ok := f.Metadata[flag.key]; ok {
 			b, isBool := v.V.(bool)
 			if !isBool {
-				return nil, errf(key, "want a bool, have %s", v.Type)
+				return nil, errf(flag.key, "want a bool, have %s", v.Type)
 			}
-			*dst = b
+			*flag.dst = b
 		}
 	}
 	if t.addBOS && ids.bos < 0 {
@@ -138,6 +100,41 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 		t.buildSPMPairs()
 	}
 	return t, nil
+}
+
+// readSpecialIDs overrides the default special ids with those in the file.
+// An id outside the vocabulary disables a default and is otherwise ignored,
+// as in llama.cpp.
+func readSpecialIDs(f *gguf.File, ids *specialIDs, n int32) {
+	for _, id := range []*int32{&ids.bos, &ids.eos, &ids.unk} {
+		if *id >= n {
+			*id = -1
+		}
+	}
+	// The deprecated fim spellings come last and win, as in llama.cpp.
+	for _, k := range []struct {
+		key string
+		dst *int32
+	}{
+		{"tokenizer.ggml.bos_token_id", &ids.bos},
+		{"tokenizer.ggml.eos_token_id", &ids.eos},
+		{"tokenizer.ggml.eot_token_id", &ids.eot},
+		{"tokenizer.ggml.eom_token_id", &ids.eom},
+		{"tokenizer.ggml.unknown_token_id", &ids.unk},
+		{"tokenizer.ggml.fim_pre_token_id", &ids.fimPre},
+		{"tokenizer.ggml.fim_suf_token_id", &ids.fimSuf},
+		{"tokenizer.ggml.fim_mid_token_id", &ids.fimMid},
+		{"tokenizer.ggml.fim_pad_token_id", &ids.fimPad},
+		{"tokenizer.ggml.fim_rep_token_id", &ids.fimRep},
+		{"tokenizer.ggml.fim_sep_token_id", &ids.fimSep},
+		{"tokenizer.ggml.prefix_token_id", &ids.fimPre},
+		{"tokenizer.ggml.suffix_token_id", &ids.fimSuf},
+		{"tokenizer.ggml.middle_token_id", &ids.fimMid},
+	} {
+		if v, ok := f.Uint(k.key); ok && v < uint64(n) {
+			*k.dst = int32(v)
+		}
+	}
 }
 
 // loadVocab reads the tokens, scores and token types.

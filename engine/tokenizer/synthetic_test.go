@@ -174,8 +174,8 @@ func TestSPMSpecialRules(t *testing.T) {
 	if ids := tok.Encode("<s>", Options{}); len(ids) < 2 {
 		t.Errorf("Encode(\"<s>\") without ParseSpecial = %q, want the text tokenized", tok.texts(ids))
 	}
-	if got := tok.Decode(tok.Encode("<s>hi</s>", Options{ParseSpecial: true})); got != " hi" {
-		t.Errorf("control tokens should decode to nothing, got %q", got)
+	if got := tok.Decode(tok.Encode("<s>hi</s>", Options{ParseSpecial: true})); got != "<s> hi</s>" {
+		t.Errorf("control tokens should decode to their text, got %q", got)
 	}
 	if !tok.AddBOS() || tok.BOS() != 1 || tok.EOS() != 2 || !tok.IsEOG(2) || tok.IsEOG(1) || tok.Model() != "llama" {
 		t.Errorf("AddBOS %v BOS %d EOS %d IsEOG(2) %v IsEOG(1) %v Model %q", tok.AddBOS(), tok.BOS(), tok.EOS(), tok.IsEOG(2), tok.IsEOG(1), tok.Model())

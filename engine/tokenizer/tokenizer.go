@@ -58,15 +58,17 @@ func (t *Tokenizer) Encode(text string, opt Options) []int32 {
 	return out
 }
 
-// Piece returns the bytes one token renders as (nothing for control and
-// unknown tokens and for ids outside the vocabulary). The caller owns the
+// Piece returns the bytes one token renders as (nothing for ids outside the
+// vocabulary). Control and unknown tokens render as their text, like
+// llama.cpp's common_token_to_piece default, which the reference generations
+// were recorded with; stop at IsEOG before printing. The caller owns the
 // returned slice.
 func (t *Tokenizer) Piece(id int32) []byte {
 	return []byte(t.piece(id))
 }
 
 func (t *Tokenizer) piece(id int32) string {
-	if id < 0 || int(id) >= len(t.tokens) || t.attrs[id]&(attrUnknown|attrControl) != 0 {
+	if id < 0 || int(id) >= len(t.pieces) {
 		return ""
 	}
 	return t.pieces[id]
@@ -102,7 +104,7 @@ func (t *Tokenizer) Size() int { return len(t.tokens) }
 func (t *Tokenizer) Model() string { return t.model }
 
 // buildPieces renders every token as llama.cpp's token_to_piece with
-// special=true; Piece hides control and unknown tokens.
+// special=true.
 func (t *Tokenizer) buildPieces() {
 	t.pieces = make([]string, len(t.tokens))
 	for id, text := range t.tokens {
