@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -117,36 +119,81 @@ func zstdDecodeExact(dst, frame []byte, want int) ([]byte, error) {
 
 // deltaRows appends to dst the delta coding of src, n rows of rowBytes: row 0
 // as is, row t minus row t−1, per code of cb bytes (1: int8, 2: int16 LE), with
-// wrap-around in the code width.
+// wrap-around in the code width. It works on 8 bytes at a time (SWAR lane
+// arithmetic, no carry between codes); deltaRowsRef is its plain twin.
 func deltaRows(dst, src []byte, rowBytes, cb int) []byte {
 	start := len(dst)
-	dst = append(dst, src...)
+	dst = slices.Grow(dst, len(src))[:start+len(src)]
 	out := dst[start:]
-	if cb == 1 {
-		for t := len(out) - 1; t >= rowBytes; t-- {
-			out[t] -= src[t-rowBytes]
-		}
-		return dst
+	copy(out, src[:min(rowBytes, len(src))])
+	h := swarHigh(cb)
+	words := (len(src) - rowBytes) / 8
+	for i := range max(words, 0) {
+		t := rowBytes + 8*i
+		x := binary.LittleEndian.Uint64(src[t : t+8])
+		y := binary.LittleEndian.Uint64(src[t-rowBytes : t-rowBytes+8])
+		binary.LittleEndian.PutUint64(out[t:t+8], ((x|h)-(y&^h))^((x^^y)&h))
 	}
-	for t := rowBytes; t+1 < len(out); t += 2 {
-		v := binary.LittleEndian.Uint16(src[t:]) - binary.LittleEndian.Uint16(src[t-rowBytes:])
-		binary.LittleEndian.PutUint16(out[t:], v)
-	}
+	deltaTail(out, src, rowBytes, cb, rowBytes+8*max(words, 0))
 	return dst
 }
 
 // undeltaRows inverts deltaRows in place.
 func undeltaRows(b []byte, rowBytes, cb int) {
+	h := swarHigh(cb)
+	t := rowBytes
+	if rowBytes >= 8 { // lanes of one word never depend on each other
+		for ; t+8 <= len(b); t += 8 {
+			x := binary.LittleEndian.Uint64(b[t:])
+			y := binary.LittleEndian.Uint64(b[t-rowBytes:])
+			binary.LittleEndian.PutUint64(b[t:], ((x&^h)+(y&^h))^((x^y)&h))
+		}
+	}
+	undeltaTail(b, rowBytes, cb, t)
+}
+
+// swarHigh is the mask of each lane's top bit for lanes of cb bytes.
+func swarHigh(cb int) uint64 {
 	if cb == 1 {
-		for t := rowBytes; t < len(b); t++ {
+		return 0x8080808080808080
+	}
+	return 0x8000800080008000
+}
+
+// deltaTail and undeltaTail are the scalar code from byte t on.
+func deltaTail(out, src []byte, rowBytes, cb, t int) {
+	if cb == 1 {
+		for ; t < len(out); t++ {
+			out[t] = src[t] - src[t-rowBytes]
+		}
+		return
+	}
+	for ; t+1 < len(out); t += 2 {
+		v := binary.LittleEndian.Uint16(src[t:]) - binary.LittleEndian.Uint16(src[t-rowBytes:])
+		binary.LittleEndian.PutUint16(out[t:], v)
+	}
+}
+
+func undeltaTail(b []byte, rowBytes, cb, t int) {
+	if cb == 1 {
+		for ; t < len(b); t++ {
 			b[t] += b[t-rowBytes]
 		}
 		return
 	}
-	for t := rowBytes; t+1 < len(b); t += 2 {
+	for ; t+1 < len(b); t += 2 {
 		v := binary.LittleEndian.Uint16(b[t:]) + binary.LittleEndian.Uint16(b[t-rowBytes:])
 		binary.LittleEndian.PutUint16(b[t:], v)
 	}
+}
+
+// deltaRowsRef is deltaRows one code at a time: the definition the fast
+// version is tested against.
+func deltaRowsRef(dst, src []byte, rowBytes, cb int) []byte {
+	start := len(dst)
+	dst = append(dst, src...)
+	deltaTail(dst[start:], src, rowBytes, cb, rowBytes)
+	return dst
 }
 
 // frameWord packs a frame's stored length and its raw flag (bit 0) as the
@@ -327,4 +374,177 @@ func encodeAux(raw []byte, enc *zstd.Encoder) (stored []byte, z bool) {
 		return c, true
 	}
 	return raw, false
+}
+
+// posIndex holds the kept positions in memory in their compact gaps form
+// (uvarints: per list a count, the first position, then gaps) with an index
+// of where each block starts, so a block's positions decode without touching
+// the others. Lists: one (granularity global), one per layer, or one per
+// (layer, KV head).
+type posIndex struct {
+	all       bool // every list is 0..T−1; gaps is empty
+	T, block  int
+	perLayer  bool // one list per layer
+	perHead   bool // one list per (layer, head)
+	kvHeads   int
+	gaps      []byte
+	count     []int32  // kept positions per list
+	listBlock []int32  // list l owns blocks [listBlock[l], listBlock[l+1])
+	blkOff    []uint32 // offset in gaps of the block's first entry
+	blkPrev   []int32  // position before the block (0 for block 0: its first entry is raw)
+	maxCount  int32
+}
+
+func (p *posIndex) list(layer, head int) int {
+	switch {
+	case p.perHead:
+		return layer*p.kvHeads + head
+	case p.perLayer:
+		return layer
+	}
+	return 0
+}
+
+func (p *posIndex) bytes() int64 {
+	return int64(cap(p.gaps)) + 4*int64(cap(p.count)+cap(p.listBlock)+cap(p.blkOff)+cap(p.blkPrev))
+}
+
+// decodeBlock writes the positions of block i of list li into out (len = rows
+// in the block). The index was validated when it was built.
+func (p *posIndex) decodeBlock(li, i int, out []int32) {
+	if p.all {
+		for r := range out {
+			out[r] = int32(i*p.block + r)
+		}
+		return
+	}
+	b := int(p.listBlock[li]) + i
+	off, prev := int(p.blkOff[b]), p.blkPrev[b]
+	for r := range out {
+		v, n := binary.Uvarint(p.gaps[off:])
+		off += n
+		prev += int32(v)
+		out[r] = prev
+	}
+}
+
+// lists returns every list decoded (for writing the stream again).
+func (p *posIndex) lists() [][]int32 {
+	out := make([][]int32, len(p.count))
+	for li := range out {
+		n := int(p.count[li])
+		l := make([]int32, n)
+		for i := 0; i*p.block < n; i++ {
+			p.decodeBlock(li, i, l[i*p.block:min(n, (i+1)*p.block)])
+		}
+		out[li] = l
+	}
+	return out
+}
+
+// buildPosIndex parses the raw kept-position stream of kind (gaps or bitmap,
+// empty for all) into the in-memory index, checking every field: list count
+// for the granularity, counts in 1..T, positions strictly increasing and < T,
+// nothing left over.
+func buildPosIndex(kind byte, raw []byte, granularity string, layers, kvHeads, T, block int) (posIndex, error) {
+	p := posIndex{T: T, block: block, kvHeads: kvHeads,
+		perLayer: granularity == "layer", perHead: granularity == "head"}
+	nLists := 1
+	switch granularity {
+	case "layer":
+		nLists = layers
+	case "head":
+		nLists = layers * kvHeads
+	}
+	switch kind {
+	case posAll:
+		if len(raw) != 0 {
+			return p, fmt.Errorf("positions: kind all with %d stream bytes, want 0", len(raw))
+		}
+		p.all = true
+		p.count = make([]int32, nLists)
+		for i := range p.count {
+			p.count[i] = int32(T)
+		}
+		p.maxCount = int32(T)
+		return p, nil
+	case posBitmap:
+		per := (T + 7) / 8
+		if len(raw) != nLists*per {
+			return p, fmt.Errorf("positions: bitmap of %d bytes, want %d lists × %d", len(raw), nLists, per)
+		}
+		if T%8 != 0 {
+			for l := range nLists {
+				if raw[(l+1)*per-1]>>(T%8) != 0 {
+					return p, fmt.Errorf("positions: bitmap list %d has bits at or past T=%d", l, T)
+				}
+			}
+		}
+		// Convert to the gaps form, which is what the index holds.
+		lists := make([][]int32, nLists)
+		for l := range lists {
+			var ps []int32
+			for j, b := range raw[l*per : (l+1)*per] {
+				for b != 0 {
+					t := bits.TrailingZeros8(b)
+					ps = append(ps, int32(j*8+t))
+					b &= b - 1
+				}
+			}
+			lists[l] = ps
+		}
+		raw = gapsEncode(nil, lists)
+	case posGaps:
+	default:
+		return p, fmt.Errorf("positions: unknown kind %d", kind)
+	}
+	if uint64(len(raw)) >= 1<<32 {
+		return p, fmt.Errorf("positions: stream of %d bytes, want < 4 GiB", len(raw))
+	}
+	p.gaps = raw
+	p.count = make([]int32, nLists)
+	p.listBlock = make([]int32, nLists+1)
+	off := 0
+	uv := func(what string, l int) (uint64, error) {
+		v, n := binary.Uvarint(raw[off:])
+		if n <= 0 {
+			return 0, fmt.Errorf("positions: list %d %s at stream byte %d: truncated or overlong uvarint", l, what, off)
+		}
+		off += n
+		return v, nil
+	}
+	for l := range nLists {
+		n, err := uv("count", l)
+		if err != nil {
+			return p, err
+		}
+		if n < 1 || n > uint64(T) {
+			return p, fmt.Errorf("positions: list %d count %d, want 1..T=%d", l, n, T)
+		}
+		p.count[l] = int32(n)
+		p.maxCount = max(p.maxCount, int32(n))
+		prev := int64(0)
+		for i := range int(n) {
+			if i%block == 0 {
+				p.blkOff = append(p.blkOff, uint32(off))
+				p.blkPrev = append(p.blkPrev, int32(prev))
+			}
+			g, err := uv("position", l)
+			if err != nil {
+				return p, err
+			}
+			if i > 0 && g == 0 {
+				return p, fmt.Errorf("positions: list %d entry %d: gap 0 (positions must increase)", l, i)
+			}
+			if g >= uint64(T) || prev+int64(g) >= int64(T) {
+				return p, fmt.Errorf("positions: list %d entry %d: position past T=%d", l, i, T)
+			}
+			prev += int64(g)
+		}
+		p.listBlock[l+1] = int32(len(p.blkOff))
+	}
+	if off != len(raw) {
+		return p, fmt.Errorf("positions: %d bytes left after %d lists", len(raw)-off, nLists)
+	}
+	return p, nil
 }

@@ -24,6 +24,18 @@ func TestDeltaRows(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	for _, cb := range []int{1, 2} {
 		for _, rows := range []int{1, 2, 7, 64} {
+			for _, rowBytes := range []int{cb, 2 * cb, 6, 8, 16 * cb, 24, 136} {
+				src := make([]byte, rows*rowBytes)
+				rng.Read(src)
+				fast := deltaRows(nil, src, rowBytes, cb)
+				if ref := deltaRowsRef(nil, src, rowBytes, cb); !bytes.Equal(fast, ref) {
+					t.Fatalf("cb %d rows %d rowBytes %d: deltaRows differs from deltaRowsRef", cb, rows, rowBytes)
+				}
+				undeltaRows(fast, rowBytes, cb)
+				if !bytes.Equal(fast, src) {
+					t.Fatalf("cb %d rows %d rowBytes %d: undelta(delta(x)) != x", cb, rows, rowBytes)
+				}
+			}
 			rowBytes := 16 * cb
 			src := make([]byte, rows*rowBytes)
 			rng.Read(src)

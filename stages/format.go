@@ -161,6 +161,9 @@ func assemble(p *parts, rope RoPEFunc) (*Compressed, error) {
 	} else {
 		c.codec, _ = lookupRowCodec(s.Method) // Validate checked it exists
 	}
+	if p.posKind == posAll && (p.posZstd || p.posStoredLen != 0) {
+		return nil, fmt.Errorf("positions: kind all with a %d-byte stream (zstd %t), want none", p.posStoredLen, p.posZstd)
+	}
 	groups := 2 * p.layers * p.kvHeads
 	// Every list keeps at least one token, so every group has a frame: this
 	// bounds every allocation below by the frame table's size.

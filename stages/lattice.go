@@ -79,49 +79,64 @@ func nearestD8(dst, y *[8]float32) float32 {
 }
 
 // nearestE8 is NearestE8 on arrays (dst must not alias y); it returns the
-// squared distance. nearestHalfCosets does the work.
+// squared distance.
 func nearestE8(dst, y *[8]float32) float32 {
-	return nearestHalfCosets(dst, y, true)
+	twice, dist := nearestDoubled(y, true)
+	for i, c := range twice {
+		dst[i] = float32(c) / 2
+	}
+	return dist
 }
 
 // nearestRelaxed is NearestRelaxed on arrays (dst must not alias y); it returns
 // the squared distance.
 func nearestRelaxed(dst, y *[8]float32) float32 {
-	return nearestHalfCosets(dst, y, false)
+	twice, dist := nearestDoubled(y, false)
+	for i, c := range twice {
+		dst[i] = float32(c) / 2
+	}
+	return dist
 }
 
-// nearestHalfCosets returns the nearest point of D8 ∪ (D8+½) (halfParity) or
-// of D8 ∪ (Z+½)^8 (not halfParity) in one rounding pass, about 1.7 times as
-// fast as two. Its plain twin, which runs Conway–Sloane once per coset, is
-// nearestTwoPass in lattice_test.go; the tests check that both agree.
+// nearestDoubled returns twice the nearest point of D8 ∪ (D8+½) (halfParity)
+// or of D8 ∪ (Z+½)^8 (not halfParity), so that every coordinate is an integer
+// (the quantizer's codes before clamping), and the squared distance. It does
+// both cosets in one rounding pass, about 1.7 times as fast as two. Its plain
+// twin, which runs Conway–Sloane once per coset, is nearestTwoPass in
+// lattice_test.go; the tests check that both agree.
 //
 // With r_i = round(y_i) and e_i = y_i − r_i ∈ [−½, ½]:
 //   - Integer coset: r, at squared distance Σe_i²; an odd Σr_i is fixed at
 //     the largest |e_i| (moved one step towards y), costing 1 − 2|e_i|.
 //   - Half-integer coset: the nearest half-integer is h_i = r_i + ½·sgn(e_i)
-//     (sgn(+0) = +1), at distance ½ − |e_i| per coordinate, so the squared
-//     distance is Σ(½ − |e_i|)² = 2 − Σ|e_i| + Σe_i². For D8+½ the parity of
-//     Σ(h_i − ½) = Σr_i − #{e_i < 0} must be even; if not, the coordinate with
-//     the largest error ½ − |e_i|, that is the smallest |e_i|, is re-rounded
-//     the other way, to r_i − ½·sgn(e_i), costing 1 − 2(½ − |e_i|) = 2|e_i|.
-func nearestHalfCosets(dst, y *[8]float32, halfParity bool) float32 {
-	var r, e [8]float32
-	var dist, sumAbs float32
+//     (sgn(+0) = +1, sgn(−0) = −1), at distance ½ − |e_i| per coordinate, so
+//     the squared distance is Σ(½ − |e_i|)² = 2 − Σ|e_i| + Σe_i². For D8+½ the
+//     parity of Σ(h_i − ½) = Σr_i − #{e_i < 0} must be even; if not, the
+//     coordinate with the largest error ½ − |e_i|, that is the smallest |e_i|,
+//     is re-rounded the other way, to r_i − ½·sgn(e_i), costing
+//     1 − 2(½ − |e_i|) = 2|e_i|.
+func nearestDoubled(y *[8]float32, halfParity bool) (twice [8]int32, dist float32) {
+	var r, sgn [8]int32 // r_i and sgn(e_i) = ±1
+	var sumAbs float32
 	var parity, negs uint32 // bit 0: parity of Σr_i and of #{e_i < 0}
 	// Keys |e_i| bits·8 + i: float bits of non-negative floats order like the
 	// floats, so the integer max and min of the keys give the arg-max and
 	// arg-min of |e_i|.
 	maxKey, minKey := int64(0), int64(math.MaxInt64)
 	for i, v := range y {
-		t := float32(v + roundMagic) // as roundEven; the last mantissa bit of t is r_i mod 2
-		ri := t - roundMagic
-		ei := v - ri
-		r[i], e[i] = ri, ei
-		dist += ei * ei
-		sumAbs += abs32(ei)
+		// As roundEven. t lies in [2^23, 2^24), where consecutive integers have
+		// consecutive bit patterns: r_i is the difference of the bits, and the
+		// last bit of t is r_i mod 2.
+		t := float32(v + roundMagic)
+		r[i] = int32(math.Float32bits(t)) - int32(math.Float32bits(roundMagic))
+		e := v - (t - roundMagic)
+		neg := math.Float32bits(e) >> 31
+		sgn[i] = 1 - 2*int32(neg)
+		dist += e * e
+		sumAbs += abs32(e)
 		parity ^= math.Float32bits(t)
-		negs ^= math.Float32bits(ei) >> 31
-		key := int64(math.Float32bits(abs32(ei)))<<3 | int64(i)
+		negs ^= neg
+		key := int64(math.Float32bits(abs32(e)))<<3 | int64(i)
 		maxKey = max(maxKey, key)
 		minKey = min(minKey, key)
 	}
@@ -135,26 +150,23 @@ func nearestHalfCosets(dst, y *[8]float32, halfParity bool) float32 {
 		dHalf += 2 * math.Float32frombits(uint32(minKey>>3))
 	}
 	if dInt <= dHalf {
-		*dst = r
+		for i, ri := range r {
+			twice[i] = 2 * ri
+		}
 		if oddInt {
 			w := maxKey & 7
-			dst[w] += copySign32(1, e[w])
+			twice[w] += 2 * sgn[w]
 		}
-		return dInt
+		return twice, dInt
 	}
-	for i := range dst {
-		dst[i] = r[i] + copySign32(0.5, e[i])
+	for i, ri := range r {
+		twice[i] = 2*ri + sgn[i]
 	}
 	if oddHalf {
 		w := minKey & 7
-		dst[w] = r[w] - copySign32(0.5, e[w])
+		twice[w] = 2*r[w] - sgn[w]
 	}
-	return dHalf
-}
-
-// copySign32 is |m| with the sign bit of s.
-func copySign32(m, s float32) float32 {
-	return math.Float32frombits(math.Float32bits(m)&^(1<<31) | math.Float32bits(s)&(1<<31))
+	return twice, dHalf
 }
 
 func abs32(v float32) float32 {

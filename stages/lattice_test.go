@@ -193,7 +193,7 @@ func TestNearestAliasing(t *testing.T) {
 	}
 }
 
-// nearestTwoPass is the plain twin of nearestHalfCosets: Conway–Sloane on each
+// nearestTwoPass is the plain twin of nearestDoubled: Conway–Sloane on each
 // coset separately (the half-integer coset as D8 on y − ½, or plain rounding
 // to Z+½ without parity), then the closer point, D8 on a tie.
 func nearestTwoPass(dst, y *[8]float32, halfParity bool) float32 {
@@ -239,7 +239,10 @@ func TestNearestFusedMatchesTwoPass(t *testing.T) {
 			}
 		}
 		for _, parity := range []bool{true, false} {
-			da := nearestHalfCosets(&a, &y, parity)
+			twice, da := nearestDoubled(&y, parity)
+			for i, c := range twice {
+				a[i] = float32(c) / 2
+			}
 			db := nearestTwoPass(&b, &y, parity)
 			ta, tb := dist64(&y, &a), dist64(&y, &b)
 			if math.Abs(ta-tb) > 1e-5*(1+tb) || math.Abs(float64(da)-ta) > 1e-4*(1+ta) || math.Abs(float64(db)-tb) > 1e-4*(1+tb) {

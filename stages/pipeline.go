@@ -142,22 +142,6 @@ func (p *Pipeline) checkShapes(s Settings) error {
 
 // Stage outputs. Groups are indexed g = (layer·2 + kv)·Hkv + head, kv 0 = K.
 
-// errSums are the squared Frobenius norms behind a stage's relative errors.
-type errSums struct {
-	diff, ref [2]float64 // per K, V
-	measure   time.Duration
-}
-
-func (e *errSums) relErrs() (k, v float64) {
-	f := func(i int) float64 {
-		if e.ref[i] == 0 {
-			return 0
-		}
-		return math.Sqrt(e.diff[i] / e.ref[i])
-	}
-	return f(0), f(1)
-}
-
 type scoreOut struct {
 	sc *Scores // nil when the method does not evict
 	errSums
@@ -272,18 +256,6 @@ func (p *Pipeline) gather(dst []float32, isKey bool, layer, head int, pos []int3
 		copy(dst[i*d:(i+1)*d], p.kv.Row(isKey, layer, head, int(t)))
 	}
 	return dst
-}
-
-// addErr adds |got − ref|² and |ref|² to t for K (kv 0) or V.
-func addErr(t *errSums, kv int, got, ref []float32) {
-	var d, r float64
-	for i, v := range ref {
-		x := float64(got[i]) - float64(v)
-		d += x * x
-		r += float64(v) * float64(v)
-	}
-	t.diff[kv] += d
-	t.ref[kv] += r
 }
 
 func (p *Pipeline) evicts(s Settings) bool {

@@ -169,11 +169,8 @@ func (q *Quantizer) encodeLattice(codes []int16, x []float32, amax float32) uint
 	scale := f16Scale(amax / half)
 	inv := 1 / F16ToF32(scale)
 	saturated := scale == f16MaxFinite
-	nearest := nearestE8
-	if q.Lattice == "relaxed" {
-		nearest = nearestRelaxed
-	}
-	var y, p [8]float32
+	halfParity := q.Lattice == "e8" // relaxed: (Z+½)^8 without parity
+	var y [8]float32
 	for g := 0; g < len(x); g += 8 {
 		group := x[g:min(g+8, len(x))]
 		clear(y[len(group):]) // a final partial group is padded with zeros
@@ -183,9 +180,9 @@ func (q *Quantizer) encodeLattice(codes []int16, x []float32, amax float32) uint
 				y[i] = clampFinite(y[i], -half-1, half+1, 0)
 			}
 		}
-		nearest(&p, &y)
+		twice, _ := nearestDoubled(&y, halfParity) // 2·(nearest point)
 		for i := range group {
-			codes[g+i] = int16(min(max(int32(2*p[i]), -lim), lim))
+			codes[g+i] = int16(min(max(twice[i], -lim), lim))
 		}
 	}
 	return scale

@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"math"
 	"time"
 )
 
@@ -169,4 +170,32 @@ func ratio(a, b int64) float64 {
 		return 0
 	}
 	return float64(a) / float64(b)
+}
+
+// errSums are the squared Frobenius norms behind a stage's relative errors.
+type errSums struct {
+	diff, ref [2]float64 // per K, V
+	measure   time.Duration
+}
+
+func (e *errSums) relErrs() (k, v float64) {
+	f := func(i int) float64 {
+		if e.ref[i] == 0 {
+			return 0
+		}
+		return math.Sqrt(e.diff[i] / e.ref[i])
+	}
+	return f(0), f(1)
+}
+
+// addErr adds |got − ref|² and |ref|² to t for K (kv 0) or V.
+func addErr(t *errSums, kv int, got, ref []float32) {
+	var d, r float64
+	for i, v := range ref {
+		x := float64(got[i]) - float64(v)
+		d += x * x
+		r += float64(v) * float64(v)
+	}
+	t.diff[kv] += d
+	t.ref[kv] += r
 }
