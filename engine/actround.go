@@ -47,7 +47,6 @@ func actKindOf(t gguf.Type) actKind {
 // because the weight rows have the same block structure.
 func roundActs(kind actKind, x, dst []float32) {
 	dst = dst[:len(x)]
-
 	switch kind {
 	case actNone:
 		copy(dst, x)

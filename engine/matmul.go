@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"sync"
+
+	"nexusquant/engine/gguf"
 )
 
 // kernelSet is one implementation of the inner loops: the assembly kernels
@@ -21,6 +23,9 @@ type kernelSet struct {
 	siluMul  func(g, u []float32)
 	roundF16 func(x, dst []float32)
 	roundQ80 func(x, dst []float32)
+	// gemvF16 sets out[r] = Σ_{j<k} half(w[r*ldw+2j:])·x[j] for r < 4 (ldw
+	// in bytes): the decode product for F16 weights, converting in place.
+	gemvF16 func(k int, w []byte, ldw int, x []float32, out []float32)
 }
 
 var goKernels = kernelSet{
@@ -37,6 +42,7 @@ var goKernels = kernelSet{
 	siluMul:  siluMulGo,
 	roundF16: roundF16Go,
 	roundQ80: roundQ80Go,
+	gemvF16:  gemvF16Go,
 }
 
 // kern is the kernel set in use; init in matmul_amd64.go upgrades it.
@@ -103,6 +109,11 @@ func mul(n int, round bool, jobs ...mulJob) error {
 		tr := tileRows(w.cols)
 		r0 := (u - first[j]) * tr
 		r1 := min(r0+tr, w.rows)
+		if n == 1 && w.typ == gguf.F16 {
+			// Decode: convert float16 rows on the fly, no tile.
+			mulF16Row(w, jb.x, r0, r1, jb.out)
+			return
+		}
 		var tile []float32
 		if w.f32 != nil {
 			tile = w.f32[r0*w.cols : r1*w.cols]
@@ -126,6 +137,19 @@ func mul(n int, round bool, jobs ...mulJob) error {
 		}
 	}
 	return nil
+}
+
+// mulF16Row sets out[r] = w_r·x for rows [r0, r1) of an F16 matrix.
+func mulF16Row(w *matrix, x []float32, r0, r1 int, out []float32) {
+	r := r0
+	for ; r+4 <= r1; r += 4 {
+		kern.gemvF16(w.cols, w.data[r*w.rowBytes:], w.rowBytes, x, out[r:])
+	}
+	for ; r < r1; r++ {
+		var o [4]float32
+		gemvF16Go(w.cols, w.data[r*w.rowBytes:], 0, x, o[:])
+		out[r] = o[0]
+	}
 }
 
 // mulTile sets out[i*ldo+r] = Σ_{j<k} x[i*ldx+j]·wt[r*ldw+j] for i < n and

@@ -2,14 +2,19 @@
 
 package engine
 
-import "golang.org/x/sys/cpu"
+import (
+	"os"
 
-// The assembly kernels (matmul_amd64.s) need AVX2, FMA and F16C; cpu.X86
-// reports AVX2 only when the OS saves the YMM registers.
+	"golang.org/x/sys/cpu"
+)
+
+// The assembly kernels (matmul_amd64.s, vecmath_amd64.s) need AVX2, FMA and
+// F16C; cpu.X86 reports AVX2 only when the OS saves the YMM registers.
+// NEXUSQUANT_NOASM=1 forces the Go twins (for debugging and comparison).
 var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
 
 func init() {
-	if hasAVX2 {
+	if hasAVX2 && os.Getenv("NEXUSQUANT_NOASM") == "" {
 		kern = avxKernels
 	}
 }
@@ -19,6 +24,9 @@ func gemm4x2AVX(k int, w *float32, ldw int, x *float32, ldx int, out *float32, l
 
 //go:noescape
 func gemm4x1AVX(k int, w *float32, ldw int, x *float32, out *float32)
+
+//go:noescape
+func gemv4F16AVX(k int, w *byte, ldw int, x *float32, out *float32)
 
 //go:noescape
 func dotAVX(k int, a, b *float32) float32
@@ -46,6 +54,7 @@ var avxKernels = kernelSet{
 	siluMul:  siluMulA,
 	roundF16: roundF16A,
 	roundQ80: roundQ80A,
+	gemvF16:  gemvF16A,
 }
 
 // The wrappers below check bounds (by slicing, so a bad call panics in Go
@@ -132,4 +141,23 @@ func q80A(dst []float32, src []byte) {
 	_ = src[:34*nb]
 	_ = dst[:32*nb]
 	q80AVX(nb, &src[0], &dst[0])
+}
+
+func gemvF16A(k int, w []byte, ldw int, x []float32, out []float32) {
+	k8 := k &^ 7
+	_ = w[3*ldw : 3*ldw+2*k]
+	_ = x[:k]
+	_ = out[:4]
+	if k8 == 0 {
+		gemvF16Go(k, w, ldw, x, out)
+		return
+	}
+	gemv4F16AVX(k8, &w[0], ldw, &x[0], &out[0])
+	if k8 < k {
+		var tail [4]float32
+		gemvF16Go(k-k8, w[2*k8:], ldw, x[k8:], tail[:])
+		for r := range tail {
+			out[r] += tail[r]
+		}
+	}
 }

@@ -61,3 +61,16 @@ func q80Go(dst []float32, src []byte) {
 		}
 	}
 }
+
+// gemvF16Go sets out[r] = Σ_{j<k} half(w[r*ldw+2j:])·x[j] for r < 4 (ldw in
+// bytes; with ldw 0 all four are row 0).
+func gemvF16Go(k int, w []byte, ldw int, x []float32, out []float32) {
+	for r := 0; r < 4; r++ {
+		row := w[r*ldw : r*ldw+2*k]
+		var s float32
+		for j := 0; j < k; j++ {
+			s += gguf.F16ToF32(uint16(row[2*j])|uint16(row[2*j+1])<<8) * x[j]
+		}
+		out[r] = s
+	}
+}

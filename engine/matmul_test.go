@@ -21,10 +21,20 @@ func randVec(n int, seed uint64) []float32 {
 // always, the assembly where supported.
 func kernelSets() []kernelSet {
 	sets := []kernelSet{goKernels}
-	if kern.name != goKernels.name {
-		sets = append(sets, kern)
+	if hasAVX2 {
+		sets = append(sets, avxKernels)
 	}
 	return sets
+}
+
+// forEachKernels runs f once with each kernel set in use.
+func forEachKernels(t *testing.T, f func(t *testing.T)) {
+	saved := kern
+	defer func() { kern = saved }()
+	for _, ks := range kernelSets() {
+		kern = ks
+		t.Run(ks.name, f)
+	}
 }
 
 // close32 reports |a−b| ≤ tol·(1+|b|).

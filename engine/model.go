@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -13,13 +12,22 @@ import (
 
 // Config is a model's shape and numeric settings, read from GGUF metadata.
 type Config struct {
-	Arch                                                  string
+	Arch string
+	// Layers … Ctx: blocks, embedding width, query heads, KV heads, head
+	// dimension, feed-forward width, vocabulary size, context length.
 	Layers, Embd, Heads, KVHeads, HeadDim, FF, Vocab, Ctx int
-	RopeBase                                              float64
-	RopeScale                                             float64 // linear RoPE scaling factor (positions are divided by it); 1 when unscaled
-	RopeNeox                                              bool    // split-half pairs (i, i+RopeDims/2) instead of adjacent pairs
-	NormEps                                               float32
-	RopeDims                                              int // rotated dimensions per head (rope.dimension_count), ≤ HeadDim
+
+	RopeBase float64
+	// RopeScale is the linear RoPE scaling factor (positions are divided
+	// by it); 1 when unscaled.
+	RopeScale float64
+	// RopeNeox selects split-half pairs (i, i+RopeDims/2) instead of
+	// adjacent pairs (2i, 2i+1).
+	RopeNeox bool
+	NormEps  float32
+	// RopeDims is the number of rotated dimensions per head
+	// (rope.dimension_count), at most HeadDim.
+	RopeDims int
 }
 
 // Model is a loaded model. Its weights alias the mapped file until Close.
@@ -31,7 +39,7 @@ type Model struct {
 	// FloatActivations, when set, multiplies weights with float32
 	// activations instead of rounding them first as llama.cpp does (to the
 	// weight type's dot type: float16, Q8_0 or Q8_K blocks; see actround.go).
-	// The default (false) matches llama.cpp's logits closely.
+	// The default (false) computes as llama.cpp does.
 	FloatActivations bool
 
 	rope       rope
@@ -231,5 +239,3 @@ func readConfig(f *gguf.File, arch string) (Config, error) {
 
 // errMissing reports a required tensor that the file lacks.
 func errMissing(name string) error { return fmt.Errorf("tensor %s is missing", name) }
-
-var errNoTokenizer = errors.New("engine: the model has no tokenizer")

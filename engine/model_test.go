@@ -200,6 +200,10 @@ func tinyIDs(n int) []int32 {
 // TestForwardMatchesReference: batched Forward (LogitsAll) against the
 // float64 reference, for both architectures.
 func TestForwardMatchesReference(t *testing.T) {
+	forEachKernels(t, testForwardMatchesReference)
+}
+
+func testForwardMatchesReference(t *testing.T) {
 	for _, arch := range []string{"llama", "qwen2"} {
 		t.Run(arch, func(t *testing.T) {
 			m := randomModel(arch, 1)
@@ -312,6 +316,10 @@ func TestAttnStats(t *testing.T) {
 // 256 rows equals a plain full softmax over all rows (float64), for one and
 // several new queries.
 func TestBlockAttention(t *testing.T) {
+	forEachKernels(t, testBlockAttention)
+}
+
+func testBlockAttention(t *testing.T) {
 	m := randomModel("llama", 4)
 	c := m.Config
 	H, Hkv, d := c.Heads, c.KVHeads, c.HeadDim

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -121,5 +120,5 @@ func loadModel(t testing.TB, name string) *Model {
 
 // refPath returns reference/<rel>.
 func refPath(t testing.TB, rel string) string {
-	return testdata.Path(t, filepath.ToSlash(filepath.Join("reference", rel)))
+	return testdata.Path(t, "reference/"+rel)
 }

@@ -89,6 +89,9 @@ func (m *Model) Generate(ctx context.Context, prompt []int32, n int, sampler Sam
 	if len(prompt) > m.Config.Ctx {
 		return nil, fmt.Errorf("engine: generate: prompt of %d tokens is longer than the context of %d", len(prompt), m.Config.Ctx)
 	}
+	if n <= 0 {
+		return nil, nil
+	}
 	rng := rand.New(rand.NewPCG(uint64(sampler.Seed), 0x6e657875737175))
 	c := m.NewCache()
 	logits, _, err := m.Forward(ctx, c, prompt, 0, ForwardOptions{})

@@ -18,6 +18,13 @@ import (
 // llama.cpp's text.
 func TestStoriesGreedy(t *testing.T) {
 	m := loadModel(t, "stories260K.gguf")
+	for text, want := range map[string][]int32{
+		"Lily and Ben are friends. They like to play in the park.": {1, 317, 269, 368, 302, 261, 276, 374, 419, 426, 342, 397, 354, 267, 337, 322, 265, 282, 295, 433, 426},
+	} {
+		if ids := m.Tok.Encode(text, tokenizer.Options{AddSpecial: true}); !slices.Equal(ids, want) {
+			t.Errorf("%q encodes to %v, llama.cpp %v", text, ids, want)
+		}
+	}
 	prompt := m.Tok.Encode("Once upon a time", tokenizer.Options{AddSpecial: true})
 	if want := []int32{1, 403, 407, 261, 378}; !slices.Equal(prompt, want) {
 		t.Fatalf("prompt ids %v, want %v", prompt, want)

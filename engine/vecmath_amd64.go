@@ -2,8 +2,6 @@
 
 package engine
 
-import "nexusquant/engine/gguf"
-
 //go:noescape
 func expAVX(k int, x *float32)
 
@@ -17,10 +15,10 @@ func roundF16AVX(k int, x, dst *float32)
 func roundQ80AVX(nb int, x, dst *float32)
 
 //go:noescape
-func q4kAVX(nb int, src *byte, dm *float32, dst *float32)
+func q4kAVX(nb int, src *byte, dst *float32)
 
 //go:noescape
-func q6kAVX(nb int, src *byte, sc *float32, dst *float32)
+func q6kAVX(nb int, src *byte, dst *float32)
 
 func expA(x []float32) {
 	k8 := len(x) &^ 7
@@ -56,54 +54,18 @@ func roundQ80A(x, dst []float32) {
 	}
 }
 
-// kBlocks is how many K-quant blocks the wrappers prepare scales for at once.
-const kBlocks = 16
-
 func q4kA(dst []float32, src []byte) {
 	nb := len(dst) / 256
-	src = src[:nb*144]
-	var dm [16 * kBlocks]float32
-	for b0 := 0; b0 < nb; b0 += kBlocks {
-		n := min(kBlocks, nb-b0)
-		for b := 0; b < n; b++ {
-			blk := (*[144]byte)(src[(b0+b)*144:])
-			d := gguf.F16ToF32(uint16(blk[0]) | uint16(blk[1])<<8)
-			dmin := gguf.F16ToF32(uint16(blk[2]) | uint16(blk[3])<<8)
-			sc, mn := unpackQ4KScales((*[12]byte)(blk[4:16]))
-			for j := 0; j < 8; j++ {
-				dm[16*b+2*j] = d * float32(sc[j])
-				dm[16*b+2*j+1] = dmin * float32(mn[j])
-			}
-		}
-		q4kAVX(n, &src[b0*144], &dm[0], &dst[b0*256])
+	if nb > 0 {
+		_ = src[:nb*144]
+		q4kAVX(nb, &src[0], &dst[0])
 	}
 }
 
 func q6kA(dst []float32, src []byte) {
 	nb := len(dst) / 256
-	src = src[:nb*210]
-	var sc [16 * kBlocks]float32
-	for b0 := 0; b0 < nb; b0 += kBlocks {
-		n := min(kBlocks, nb-b0)
-		for b := 0; b < n; b++ {
-			blk := (*[210]byte)(src[(b0+b)*210:])
-			d := gguf.F16ToF32(uint16(blk[208]) | uint16(blk[209])<<8)
-			for i := 0; i < 16; i++ {
-				sc[16*b+i] = d * float32(int8(blk[192+i]))
-			}
-		}
-		q6kAVX(n, &src[b0*210], &sc[0], &dst[b0*256])
+	if nb > 0 {
+		_ = src[:nb*210]
+		q6kAVX(nb, &src[0], &dst[0])
 	}
-}
-
-// unpackQ4KScales decodes the 12-byte scale field of a Q4_K block into 8
-// six-bit scales and mins (ggml's get_scale_min_k4).
-func unpackQ4KScales(s *[12]byte) (sc, mn [8]uint8) {
-	for j := 0; j < 4; j++ {
-		sc[j] = s[j] & 63
-		mn[j] = s[j+4] & 63
-		sc[j+4] = s[j+8]&0xF | (s[j]>>6)<<4
-		mn[j+4] = s[j+8]>>4 | (s[j+4]>>6)<<4
-	}
-	return sc, mn
 }

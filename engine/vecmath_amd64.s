@@ -347,29 +347,72 @@ rq8done:
 	VZEROUPPER
 	RET
 
-// func q4kAVX(nb int, src *byte, dm *float32, dst *float32)
-// Dequantizes nb Q4_K blocks (144 bytes: d, dmin, scales, then qs at 16).
-// dm holds 16 floats per block: for each 64-element group c, the scale and
-// min of its low-nibble sub-block (d1, m1) and of its high-nibble one (d2,
-// m2). dst[64c+l] = d1·(qs[32c+l]&15) − m1, dst[64c+32+l] = d2·(qs[32c+l]>>4) − m2.
-TEXT ·q4kAVX(SB), NOSPLIT, $0-32
+// func q4kAVX(nb int, src *byte, dst *float32)
+// Dequantizes nb Q4_K blocks (144 bytes: d, dmin (float16), 12 bytes of
+// packed 6-bit scales and mins, qs[128]). Scales unpack as ggml's
+// get_scale_min_k4 (the 32-bit form of ggml's AVX2 dot product); for each
+// 64-element group c with sub-block scales/mins (d1, m1), (d2, m2) of
+// sub-blocks 2c and 2c+1 (dj = d·scale, mj = dmin·min):
+// dst[64c+l] = d1·(qs[32c+l]&15) − m1, dst[64c+32+l] = d2·(qs[32c+l]>>4) − m2.
+// Frame: 0(SP) packed bytes, 16(SP) the 8 scales, 48(SP) the 8 mins.
+TEXT ·q4kAVX(SB), NOSPLIT, $80-24
 	MOVQ nb+0(FP), CX
 	MOVQ src+8(FP), SI
-	MOVQ dm+16(FP), DX
-	MOVQ dst+24(FP), DI
+	MOVQ dst+16(FP), DI
 	TESTQ CX, CX
 	JZ   q4kdone
 	VMOVUPS vconst<>+544(SB), Y15
 
 q4kblock:
+	MOVWLZX (SI), AX
+	VMOVD   AX, X0
+	VCVTPH2PS X0, X0
+	VBROADCASTSS X0, Y6
+	MOVWLZX 2(SI), AX
+	VMOVD   AX, X0
+	VCVTPH2PS X0, X0
+	VBROADCASTSS X0, Y7
+	MOVL 4(SI), R8
+	MOVL 8(SI), R9
+	MOVL 12(SI), R10
+	MOVL R10, R11
+	SHRL $4, R11
+	ANDL $0x0f0f0f0f, R11
+	MOVL R9, R12
+	SHRL $6, R12
+	ANDL $0x03030303, R12
+	SHLL $4, R12
+	ORL  R12, R11
+	MOVL R9, R12
+	ANDL $0x3f3f3f3f, R12
+	ANDL $0x0f0f0f0f, R10
+	MOVL R8, R13
+	SHRL $6, R13
+	ANDL $0x03030303, R13
+	SHLL $4, R13
+	ORL  R13, R10
+	ANDL $0x3f3f3f3f, R8
+	MOVL R8, 0(SP)
+	MOVL R10, 4(SP)
+	MOVL R12, 8(SP)
+	MOVL R11, 12(SP)
+	VPMOVZXBD 0(SP), Y8
+	VCVTDQ2PS Y8, Y8
+	VMULPS    Y6, Y8, Y8
+	VMOVUPS   Y8, 16(SP)
+	VPMOVZXBD 8(SP), Y9
+	VCVTDQ2PS Y9, Y9
+	VMULPS    Y7, Y9, Y9
+	VMOVUPS   Y9, 48(SP)
+
 	LEAQ 16(SI), R8
-	MOVQ $4, BX
+	XORQ DX, DX
 
 q4kgroup:
-	VBROADCASTSS (DX), Y11
-	VBROADCASTSS 4(DX), Y12
-	VBROADCASTSS 8(DX), Y13
-	VBROADCASTSS 12(DX), Y14
+	VBROADCASTSS 16(SP)(DX*8), Y11
+	VBROADCASTSS 48(SP)(DX*8), Y12
+	VBROADCASTSS 20(SP)(DX*8), Y13
+	VBROADCASTSS 52(SP)(DX*8), Y14
 	XORQ AX, AX
 
 q4kchunk:
@@ -389,10 +432,10 @@ q4kchunk:
 	JL   q4kchunk
 
 	ADDQ $32, R8
-	ADDQ $16, DX
 	ADDQ $256, DI
-	DECQ BX
-	JNZ  q4kgroup
+	INCQ DX
+	CMPQ DX, $4
+	JL   q4kgroup
 
 	ADDQ $144, SI
 	DECQ CX
@@ -402,20 +445,21 @@ q4kdone:
 	VZEROUPPER
 	RET
 
-// func q6kAVX(nb int, src *byte, sc *float32, dst *float32)
-// Dequantizes nb Q6_K blocks (210 bytes: ql[128], qh[64], scales, d). sc
-// holds the 16 sub-block scales d·scales[i] of each block. For each half h
-// (128 elements: ql+64h, qh+32h, sc+8h) and l < 32, with s(j) = sc[8h+l/16+j]:
+// func q6kAVX(nb int, src *byte, dst *float32)
+// Dequantizes nb Q6_K blocks (210 bytes: ql[128], qh[64], int8 scales[16],
+// d float16). With sc[i] = d·scales[i], for each half h (128 elements:
+// ql+64h, qh+32h, sc+8h) and l < 32, s(j) = sc[8h+l/16+j]:
 //
 //	dst[l]    = s(0)·((ql[l]&15    | (qh[l]&3)<<4)    − 32)
 //	dst[l+32] = s(2)·((ql[l+32]&15 | (qh[l]>>2&3)<<4) − 32)
 //	dst[l+64] = s(4)·((ql[l]>>4    | (qh[l]>>4&3)<<4) − 32)
 //	dst[l+96] = s(6)·((ql[l+32]>>4 | (qh[l]>>6)<<4)   − 32)
-TEXT ·q6kAVX(SB), NOSPLIT, $0-32
+//
+// Frame: 0(SP) the 16 scales.
+TEXT ·q6kAVX(SB), NOSPLIT, $64-24
 	MOVQ nb+0(FP), CX
 	MOVQ src+8(FP), SI
-	MOVQ sc+16(FP), DX
-	MOVQ dst+24(FP), DI
+	MOVQ dst+16(FP), DI
 	TESTQ CX, CX
 	JZ   q6kdone
 	VMOVUPS vconst<>+544(SB), Y13
@@ -423,21 +467,34 @@ TEXT ·q6kAVX(SB), NOSPLIT, $0-32
 	VMOVUPS vconst<>+608(SB), Y15
 
 q6kblock:
+	MOVWLZX 208(SI), AX
+	VMOVD   AX, X0
+	VCVTPH2PS X0, X0
+	VBROADCASTSS X0, Y6
+	VPMOVSXBD 192(SI), Y8
+	VPMOVSXBD 200(SI), Y9
+	VCVTDQ2PS Y8, Y8
+	VCVTDQ2PS Y9, Y9
+	VMULPS    Y6, Y8, Y8
+	VMULPS    Y6, Y9, Y9
+	VMOVUPS   Y8, 0(SP)
+	VMOVUPS   Y9, 32(SP)
 	MOVQ SI, R8
 	LEAQ 128(SI), R9
-	MOVQ $2, BX
+	XORQ DX, DX
 
 q6khalf:
 	XORQ AX, AX
 
 q6kchunk:
-	// Scales for l in [AX, AX+8): index l/16 = AX>>4.
+	// Scales for l in [AX, AX+8): index 8h + l/16.
 	MOVQ AX, R10
 	SHRQ $4, R10
-	VBROADCASTSS (DX)(R10*4), Y8
-	VBROADCASTSS 8(DX)(R10*4), Y9
-	VBROADCASTSS 16(DX)(R10*4), Y10
-	VBROADCASTSS 24(DX)(R10*4), Y11
+	ADDQ DX, R10
+	VBROADCASTSS 0(SP)(R10*4), Y8
+	VBROADCASTSS 8(SP)(R10*4), Y9
+	VBROADCASTSS 16(SP)(R10*4), Y10
+	VBROADCASTSS 24(SP)(R10*4), Y11
 
 	VPMOVZXBD (R8)(AX*1), Y0
 	VPMOVZXBD 32(R8)(AX*1), Y1
@@ -485,10 +542,10 @@ q6kchunk:
 
 	ADDQ $64, R8
 	ADDQ $32, R9
-	ADDQ $32, DX
 	ADDQ $512, DI
-	DECQ BX
-	JNZ  q6khalf
+	ADDQ $8, DX
+	CMPQ DX, $16
+	JL   q6khalf
 
 	ADDQ $210, SI
 	DECQ CX

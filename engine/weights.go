@@ -18,19 +18,12 @@ type matrix struct {
 	f32        []float32 // F32 weights viewed in place (nil for other types)
 }
 
-// weightTypes are the tensor types a matrix product can read.
-var weightTypes = map[gguf.Type]bool{
-	gguf.F32: true, gguf.F16: true, gguf.BF16: true, gguf.Q8_0: true, gguf.Q4_0: true,
-	gguf.Q4_1: true, gguf.Q5_0: true, gguf.Q5_1: true,
-	gguf.Q2_K: true, gguf.Q3_K: true, gguf.Q4_K: true, gguf.Q5_K: true, gguf.Q6_K: true,
-}
-
 // newMatrix wraps tensor t, which must have GGUF dims [cols, rows].
 func newMatrix(t *gguf.TensorInfo, rows, cols int) (*matrix, error) {
 	if err := checkDims(t, cols, rows); err != nil {
 		return nil, err
 	}
-	if !weightTypes[t.Type] || !gguf.CanDequantize(t.Type) {
+	if !gguf.CanDequantize(t.Type) {
 		return nil, fmt.Errorf("tensor %s: type %s is not supported for weights", t.Name, t.Type)
 	}
 	rb, err := t.Type.RowBytes(cols)
