@@ -32,6 +32,15 @@ type Cache interface {
 	Len(layer, head int) int
 }
 
+// RowRounder is implemented by caches that store rows lossily (a quantized
+// KV cache). Forward passes the new tokens' key and value rows (n×KVHeads×
+// HeadDim each, RoPE applied) through RoundRows before attention, so the new
+// tokens attend to exactly the values the cache will hold — as llama.cpp does,
+// which writes a batch into its cache before attending to it.
+type RowRounder interface {
+	RoundRows(k, v []float32)
+}
+
 // DefaultBlockRows is the block size of a FloatCache made by NewFloatCache.
 const DefaultBlockRows = 256
 

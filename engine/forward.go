@@ -108,6 +108,9 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 				m.rope.apply(k[(i*Hkv+hh)*d:(i*Hkv+hh+1)*d], ci, false)
 			}
 		}
+		if rr, ok := c.(RowRounder); ok {
+			rr.RoundRows(k[:n*kvd], v[:n*kvd])
+		}
 		if err := m.attend(c, li, q, k, v, n, start, att, st); err != nil {
 			return nil, nil, err
 		}

@@ -3,9 +3,25 @@ package stages
 import (
 	"context"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"testing"
 )
+
+// nqRaceEnabled reports whether the test binary was built with -race, under
+// which sync.Pool (inside zstd) drops items and allocation counts mean nothing.
+func nqRaceEnabled() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-race" && s.Value == "true" {
+			return true
+		}
+	}
+	return false
+}
 
 // TestReadBlockBoundedScratch checks that block decoding never builds a
 // layer-sized float buffer: ReadBlock does not allocate in steady state, the
@@ -35,7 +51,7 @@ func TestReadBlockBoundedScratch(t *testing.T) {
 				}
 			}
 		})
-		if allocs != 0 {
+		if allocs != 0 && !nqRaceEnabled() {
 			t.Errorf("%v: ReadBlock allocates %.1f times per pass in steady state", sets, allocs)
 		}
 		// Concurrent readers each borrow one scratch.

@@ -5,7 +5,10 @@
 // the same forward pass reads it block by block.
 //
 // Rows are quantized once, when appended, and dequantized into the caller's
-// Block on every read; the cache holds only the quantized bytes.
+// Block on every read; the cache holds only the quantized bytes. As in
+// llama.cpp, a batch's own rows are written before it attends to them: the
+// cache implements engine.RowRounder, so new tokens see the quantized values
+// too.
 package kvquant
 
 import (
@@ -132,4 +135,18 @@ func grow(s []float32, n int) []float32 {
 		return make([]float32, n)
 	}
 	return s[:n]
+}
+
+// RoundRows implements engine.RowRounder: every head row of k and v is
+// replaced by its quantize → dequantize round trip.
+func (c *Cache) RoundRows(k, v []float32) {
+	buf := make([]byte, c.rowBytes)
+	for _, x := range [][]float32{k, v} {
+		for off := 0; off+c.d <= len(x); off += c.d {
+			row := x[off : off+c.d]
+			// Sizes match by construction (checked in New).
+			_ = gguf.QuantizeRow(c.typ, row, buf)
+			_ = gguf.DequantizeRow(c.typ, buf, row)
+		}
+	}
 }
