@@ -113,8 +113,9 @@ func printSweep(w io.Writer, rows []*eval.Report) {
 	}
 }
 
-// sweepPlot draws ΔPPL % against ratio_total, one line per lattice (or
-// baseline method), each through its points in ratio order.
+// sweepPlot draws ΔPPL % against ratio_total: for each lattice (or baseline
+// method) its own Pareto front — the best ΔPPL reached at each ratio — as a
+// line drawn with the series' initial, so the plot reads without colour.
 func sweepPlot(rows []*eval.Report, width, height int) string {
 	if len(rows) < 2 {
 		return ""
@@ -138,30 +139,53 @@ func sweepPlot(rows []*eval.Report, width, height int) string {
 	sort.Strings(names)
 	col := func(x float64) int { return int(math.Round((x - lo) / (hi - lo) * float64(width-1))) }
 	var data [][]float64
+	var chars []asciigraph.CharSet
+	var legend []string
 	for _, name := range names {
+		front := frontOf(groups[name])
 		line := make([]float64, width)
 		for i := range line {
 			line[i] = math.NaN()
 		}
-		pts := groups[name]
-		sort.Slice(pts, func(i, j int) bool { return pts[i].RatioTotal < pts[j].RatioTotal })
-		for i, p := range pts {
+		for i, p := range front {
 			c := col(p.RatioTotal)
-			if math.IsNaN(line[c]) || p.DeltaPPLPct < line[c] {
-				line[c] = p.DeltaPPLPct
-			}
-			if i > 0 { // join to the previous point
-				c0, y0 := col(pts[i-1].RatioTotal), pts[i-1].DeltaPPLPct
+			line[c] = p.DeltaPPLPct
+			if i > 0 { // join to the previous front point
+				c0, y0 := col(front[i-1].RatioTotal), front[i-1].DeltaPPLPct
 				for x := c0 + 1; x < c; x++ {
 					line[x] = y0 + (p.DeltaPPLPct-y0)*float64(x-c0)/float64(c-c0)
 				}
 			}
 		}
 		data = append(data, line)
+		mark := name[:1]
+		chars = append(chars, asciigraph.CreateCharSet(mark))
+		legend = append(legend, mark+" "+name)
 	}
-	return asciigraph.PlotMany(data, asciigraph.Height(height), asciigraph.Width(width),
-		asciigraph.XAxisRange(lo, hi), asciigraph.XAxisTickCount(5),
-		asciigraph.SeriesLegends(names...), asciigraph.Caption("ΔPPL % against ratio_total (×)"))
+	plot := asciigraph.PlotMany(data, asciigraph.Height(height), asciigraph.Width(width),
+		asciigraph.XAxisRange(lo, hi), asciigraph.XAxisTickCount(5), asciigraph.SeriesChars(chars...),
+		asciigraph.Caption("ΔPPL % (each series' Pareto front) against ratio_total (×)"))
+	return plot + "\n  " + strings.Join(legend, "   ")
+}
+
+// frontOf returns the rows no other row of the same set beats on both ratio
+// and ΔPPL, in ratio order.
+func frontOf(rows []*eval.Report) []*eval.Report {
+	var out []*eval.Report
+	for _, r := range rows {
+		dominated := false
+		for _, o := range rows {
+			if o.RatioTotal > r.RatioTotal && o.DeltaPPLPct < r.DeltaPPLPct {
+				dominated = true
+				break
+			}
+		}
+		if !dominated {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].RatioTotal < out[j].RatioTotal })
+	return out
 }
 
 func writeSweepCSV(w io.Writer, rows []*eval.Report) error {
