@@ -52,6 +52,20 @@ var kern = goKernels
 // "go" (the portable twins).
 func Kernels() string { return kern.name }
 
+// UseKernels switches the inner loops to "avx2" or "go" (for side-by-side
+// benchmarks). It must not be called while a Forward runs.
+func UseKernels(name string) error {
+	switch {
+	case name == "go":
+		kern = goKernels
+	case name == "avx2" && hasAVX2:
+		kern = avxKernels
+	default:
+		return fmt.Errorf("engine: kernels %q are not available on this CPU (have: go%s)", name, map[bool]string{true: ", avx2"}[hasAVX2])
+	}
+	return nil
+}
+
 // mulJob is one matrix product out = x·wᵀ over n rows: x is n×w.cols, out is
 // n×w.rows, both row-major.
 type mulJob struct {
