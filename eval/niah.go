@@ -37,6 +37,8 @@ type NeedleDepth struct {
 	Found         int      `json:"found"`
 	BaselineFound int      `json:"baseline_found"`
 	Answers       []string `json:"answers"`
+	// BaselineAnswers are the uncompressed cache's answers.
+	BaselineAnswers []string `json:"baseline_answers"`
 }
 
 const defaultHaystack = "The village sat at the edge of a wide green valley. Every morning the baker opened his shop, the children walked to school, and the old clock in the square rang eight times. " +
@@ -123,7 +125,9 @@ func Needle(ctx context.Context, m *engine.Model, s stages.Settings, o NeedleOpt
 			if strings.Contains(a, num) {
 				d.Found++
 			}
-			if strings.Contains(m.Tok.Decode(base), num) {
+			b := m.Tok.Decode(base)
+			d.BaselineAnswers = append(d.BaselineAnswers, b)
+			if strings.Contains(b, num) {
 				d.BaselineFound++
 			}
 		}
