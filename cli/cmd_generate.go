@@ -43,7 +43,11 @@ func runGenerate(env *Env, args []string) error {
 	s := engine.Sampler{Temp: float32(*temp), TopK: *topK, TopP: float32(*topP), Seed: *seed}
 	if !*ids {
 		// Echo the prompt as llama.cpp does (without BOS), then stream pieces.
-		fmt.Fprint(env.Stdout, m.Tok.Decode(promptIDs))
+		echo := promptIDs
+		if m.Tok.AddBOS() && len(echo) > 0 && echo[0] == m.Tok.BOS() {
+			echo = echo[1:]
+		}
+		fmt.Fprint(env.Stdout, m.Tok.Decode(echo))
 	}
 	out, err := m.Generate(context.Background(), promptIDs, *n, s, func(id int32) bool {
 		if !*ids {

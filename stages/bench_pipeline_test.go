@@ -287,3 +287,41 @@ func BenchmarkReportK2V2(b *testing.B) {
 	js, _ := json.MarshalIndent(r, "", "  ")
 	b.Logf("%s", js)
 }
+
+// BenchmarkReadRows prices the read-block rule (Compressed.ReadBlockRows):
+// one goroutine decodes every read block of the BenchmarkReportK2V2 cache
+// (L=4, Hkv=8, d=128, T=1024: 1.4 MB stored, so the rule picks a small R)
+// at the R the rule picked and at R = block_tokens, and reports one reader's
+// buffers at each.
+func BenchmarkReadRows(b *testing.B) {
+	nqWarmEncoders(b)
+	kv := nqKV(1, 4, 8, 128, 1024)
+	res, err := NewPipeline(kv, nil, NormalRoPE(128, 1e6), "bench").Run(context.Background(), DefaultSettings())
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := res.Compressed
+	picked := c.ReadBlockRows()
+	for _, R := range []int{picked, c.Settings().BlockTokens} {
+		b.Run(fmt.Sprintf("R=%d", R), func(b *testing.B) {
+			nqSetReadRows(c, R)
+			defer nqSetReadRows(c, picked)
+			blk := &Block{}
+			b.SetBytes(nqBaseline(kv))
+			b.ReportAllocs()
+			for b.Loop() {
+				for l := range kv.Layers {
+					for h := range kv.KVHeads {
+						for j := range c.NumBlocks(l, h) {
+							if err := c.ReadBlock(l, h, j, blk); err != nil {
+								b.Fatal(err)
+							}
+						}
+					}
+				}
+			}
+			b.ReportMetric(float64(c.readerBytesAt(R)), "reader_bytes")
+			b.ReportMetric(float64(c.Stored().Total()), "stored_bytes")
+		})
+	}
+}

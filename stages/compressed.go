@@ -3,6 +3,7 @@ package stages
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"slices"
 	"sync"
 )
@@ -17,11 +18,14 @@ type Block struct {
 	K, V []float32
 }
 
-// Compressed is the packed prefix cache the model decodes from, one block at a
-// time (SPEC §6–7). For every (layer, K/V, KV head) it holds the kept rows as
-// frames of block_tokens rows (zstd or raw), plus the per-row float16 scales
-// and the kept positions. The float form of a layer never exists: ReadBlock
-// decodes one block into the caller's Block using a small pooled scratch.
+// Compressed is the packed prefix cache the model decodes from, one read
+// block at a time (SPEC §6–7). For every (layer, K/V, KV head) it holds the
+// kept rows as frames of block_tokens rows (zstd or raw), each frame of a
+// quantized layer with its scale frame (the rows' float16 scales), plus the
+// kept positions. Nothing is held decoded: ReadBlock decodes one read block —
+// R consecutive rows of one frame, see ReadBlockRows — into the caller's
+// Block using a small pooled scratch, so the float form of a layer never
+// exists and the decode buffers stay a small share of the stored bytes.
 //
 // A Compressed is immutable after construction (Pipeline.Run or
 // ReadCompressed); any number of goroutines may call its methods at once.
@@ -34,30 +38,46 @@ type Compressed struct {
 	codec                               RowCodec      // the method's codec; nil for nexusquant
 	q                                   [2]*Quantizer // nexusquant: key and value quantizers
 	had                                 *Hadamard     // nexusquant with hadamard=true
-	frames                              []byte        // every frame, group order
+	frames                              []byte        // every row frame, group order
 	frameEnd                            []uint64      // frame f is frames[frameEnd[f-1]:frameEnd[f]]
 	frameRaw                            []uint64      // bit f set: frame f is stored raw
 	groupFrame                          []int32       // group g owns frames [groupFrame[g], groupFrame[g+1])
-	scales                              []uint16      // float16 scales of the quantized groups, group order
-	scaleStart                          []int64       // group g's scales start at scaleStart[g]
+	scaleFrames                         []byte        // the scale frame of every frame of a quantized group, frame order
+	scaleEnd                            []uint64      // scale frame s is scaleFrames[scaleEnd[s-1]:scaleEnd[s]]
+	scaleRaw                            []uint64      // bit s set: scale frame s's high-byte plane is stored raw
+	scaleBase                           int           // frame f of a quantized group has scale frame f − scaleBase
+	readRows, perFrame                  int           // R, and read blocks per full frame ⌈B/R⌉
+	maxRaw, maxHi                       int           // scratch sizes: largest frame and high-byte plane decoded into scratch
 	pos                                 posIndex
 	posKind                             byte
-	posZstd, scalesZstd                 bool
-	posStored, scalesStored             []byte // the file's side streams; only for caches read from a file
+	posZstd                             bool
+	posStored                           []byte // the file's positions stream; only for caches read from a file
 	stored                              StoredSizes
 	pool                                scratchPool
 }
+
+// Read-block rule (see ReadBlockRows).
+const (
+	// readerShare: one reader's decode buffers may hold at most 1/readerShare
+	// of the stored bytes (≈ 3%) when R can be chosen to make them.
+	readerShare = 32
+	// minReadRows is the smallest R the rule picks (unless block_tokens is
+	// smaller): below it the per-call cost of ReadBlock and of attention's
+	// per-block bookkeeping dominates.
+	minReadRows = 8
+)
 
 // StoredSizes are the bytes of the .nqkv encoding by stream; they sum to the
 // file size.
 type StoredSizes struct {
 	// Codes: the row frames of quantized layers (and of a RowCodec method).
 	Codes int64 `json:"codes"`
-	// Scales: the float16 scale stream as stored (raw or zstd).
+	// Scales: the scale frames as stored (high-byte planes raw or zstd, low
+	// bytes raw).
 	Scales int64 `json:"scales"`
 	// Positions: the kept-position stream as stored.
 	Positions int64 `json:"positions"`
-	// Header: magic, version, header, frame table and the four CRCs.
+	// Header: magic, version, header, frame tables and the four CRCs.
 	Header int64 `json:"header"`
 	// FP16Layers: the row frames stored as float16 (protect_boundary layers,
 	// method none).
@@ -89,12 +109,27 @@ func (c *Compressed) Settings() Settings { return c.s }
 // gaps+zstd, bitmap or bitmap+zstd.
 func (c *Compressed) PositionEncoding() string { return posEncodingName(c.posKind, c.posZstd) }
 
-// ScalesEncoding names how the scale stream is stored: raw or zstd.
+// ScalesEncoding names how the scales are stored: "none" when no layer is
+// quantized; else each block's scales are one scale frame, the high bytes of
+// the float16 values followed by the low bytes, and the name says whether the
+// high-byte planes are zstd ("hi-zstd/lo-raw"), raw ("raw"), or zstd in only
+// some frames ("hi-zstd/lo-raw in k of n frames").
 func (c *Compressed) ScalesEncoding() string {
-	if c.scalesZstd {
-		return "zstd"
+	n := len(c.scaleEnd)
+	if n == 0 {
+		return "none"
 	}
-	return "raw"
+	raw := 0
+	for _, w := range c.scaleRaw {
+		raw += bits.OnesCount64(w)
+	}
+	switch raw {
+	case 0:
+		return "hi-zstd/lo-raw"
+	case n:
+		return "raw"
+	}
+	return fmt.Sprintf("hi-zstd/lo-raw in %d of %d frames", n-raw, n)
 }
 
 // Kept returns the number of kept tokens of (layer, head), or 0 when out of range.
@@ -105,12 +140,54 @@ func (c *Compressed) Kept(layer, head int) int {
 	return int(c.pos.count[c.pos.list(layer, head)])
 }
 
-// NumBlocks returns the number of blocks of (layer, head), or 0 when out of
-// range. Block i holds kept tokens i·block_tokens … (i+1)·block_tokens−1.
+// ReadBlockRows returns R, the rows of a read block. ReadBlock serves each
+// frame of B = block_tokens rows as ⌈B/R⌉ read blocks of R rows (the last of
+// a frame may be shorter); a read block never crosses a frame.
+//
+// R is the largest of ⌈B/2^k⌉, k = 0, 1, …, at least 8 (B itself when B < 8),
+// whose reader bytes (ReaderBytes at that R: one decode scratch plus one
+// Block of R rows) are at most 1/32 of the stored bytes, or the smallest of
+// them when none is. It depends only on the stored sizes, so a cache read
+// from its file has the R it was written with. Large caches get R = B: on a
+// Mistral-7B-shaped cache of 1024 tokens (K2V2, ρ 0.6) one reader holds
+// 2.6% of the file at R = B. Tiny ones get small R: on stories260K (head_dim
+// 8, 480 tokens, 40 frames of 212 rows) a frame's decompressed codes alone
+// are 4% of the file, so R = 8. Methods other than nexusquant keep R = B: a
+// RowCodec decodes only whole frames.
+//
+// The price of R < B is decode time. A read block needs its frame
+// decompressed and un-delta'd up to its last row, and a reader's scratch holds
+// one decompressed frame: it keeps the last frame it decoded (and how far it
+// is un-delta'd), and ReadBlock decodes K and V in the order that starts with
+// that frame, so reading a frame's s read blocks in order decompresses its K
+// and V frames s+1 times in all instead of twice (the scale frames' high-byte
+// planes likewise); un-delta and dequantization are done once per row.
+func (c *Compressed) ReadBlockRows() int { return c.readRows }
+
+// NumBlocks returns the number of read blocks of (layer, head), or 0 when out
+// of range: ⌈B/R⌉ per full frame of B = block_tokens kept tokens, then
+// ⌈m/R⌉ for a last frame of m < B. Read block i holds the kept tokens
+// f·B + j·R … min(f·B + (j+1)·R, f·B + B, kept) − 1 with f = i / ⌈B/R⌉ and
+// j = i mod ⌈B/R⌉ (see ReadBlockRows).
 func (c *Compressed) NumBlocks(layer, head int) int {
-	n := c.Kept(layer, head)
-	b := c.s.BlockTokens
-	return (n + b - 1) / b
+	return c.numReadBlocks(c.Kept(layer, head))
+}
+
+// numReadBlocks is the number of read blocks of a list of n kept tokens.
+func (c *Compressed) numReadBlocks(n int) int {
+	B, R := c.s.BlockTokens, c.readRows
+	return n/B*c.perFrame + (n%B+R-1)/R
+}
+
+// locate returns where read block i of a list of n kept tokens lies: frame f
+// of its groups, the frame's rows, and the read block's first row within the
+// frame and its row count.
+func (c *Compressed) locate(n, i int) (f, frameRows, r0, nr int) {
+	B := c.s.BlockTokens
+	f, j := i/c.perFrame, i%c.perFrame
+	frameRows = min(B, n-f*B)
+	r0 = j * c.readRows
+	return f, frameRows, r0, min(c.readRows, frameRows-r0)
 }
 
 // StoredBytes returns the stored size of each stream (see StoredSizes).
@@ -123,14 +200,15 @@ func (c *Compressed) StoredBytes() (codes, scales, positions, header, fp16Layers
 func (c *Compressed) Stored() StoredSizes { return c.stored }
 
 // ResidentBytes is the memory the object holds, measured: the capacity of
-// every byte, integer and float slice it owns, including the decode scratch it
+// every byte, integer and float slice it owns — the row and scale frames as
+// stored, the frame and position indexes — including the decode scratch it
 // has pooled and the Blocks it handed out with NewBlock. Not included: the
 // process-wide zstd decoder (shared by every Compressed) and Blocks the caller
 // allocated itself.
 func (c *Compressed) ResidentBytes() int64 {
-	n := int64(cap(c.frames)) + 8*int64(cap(c.frameEnd)+cap(c.frameRaw)) +
-		4*int64(cap(c.groupFrame)) + 2*int64(cap(c.scales)) + 8*int64(cap(c.scaleStart)) +
-		int64(cap(c.posStored)+cap(c.scalesStored)) + int64(len(c.modelID)) + c.pos.bytes()
+	n := int64(cap(c.frames)+cap(c.scaleFrames)) +
+		8*int64(cap(c.frameEnd)+cap(c.frameRaw)+cap(c.scaleEnd)+cap(c.scaleRaw)) +
+		4*int64(cap(c.groupFrame)) + int64(cap(c.posStored)) + int64(len(c.modelID)) + c.pos.bytes()
 	if c.had != nil {
 		n += 4 * int64(c.had.DPad) // its sign/normalisation vector
 	}
@@ -140,24 +218,50 @@ func (c *Compressed) ResidentBytes() int64 {
 	return n
 }
 
-// readerBytes is what the pool holds for one reader: the largest pooled
-// scratch plus one Block's capacity.
-func (c *Compressed) readerBytes() int64 {
-	c.pool.mu.Lock()
-	defer c.pool.mu.Unlock()
-	var n int64
-	for _, s := range c.pool.free {
-		n = max(n, s.size)
-	}
-	rows := int64(min(c.s.BlockTokens, int(c.pos.maxCount)))
-	return n + 4*(rows+2*rows*int64(c.headDim))
+// ReaderBytes is what one reader's decode buffers hold: one decode scratch
+// (the largest frame and high-byte scale plane that decode through scratch,
+// and three DPad vectors) and one Block of min(R, kept) rows. Each concurrent
+// reader holds this much.
+func (c *Compressed) ReaderBytes() int64 { return c.readerBytesAt(c.readRows) }
+
+// readerBytesAt is ReaderBytes for read blocks of R rows.
+func (c *Compressed) readerBytesAt(R int) int64 {
+	rows := int64(min(R, int(c.pos.maxCount)))
+	return c.scratchBytes() + 4*(rows+2*rows*int64(c.headDim))
 }
 
-// NewBlock returns a Block with room for the largest block of c, reusing one
-// given back with ReleaseBlock when there is one. Its bytes count in
-// ResidentBytes for the life of c (decode buffers are part of what the cache
-// costs); use it for every Block that reads from c so the measurement stays
-// complete, and ReleaseBlock when done.
+// scratchBytes is the size of one blockScratch (see scratchPool.get).
+func (c *Compressed) scratchBytes() int64 {
+	hs := 0
+	if c.had != nil {
+		hs = c.had.DPad
+	}
+	return int64(c.maxRaw+c.maxHi) + 2*int64(c.width) + 4*int64(c.width+hs)
+}
+
+// chooseReadRows sets R by the rule of ReadBlockRows; call it once the
+// stored sizes and the scratch sizes are known.
+func (c *Compressed) chooseReadRows() {
+	B := c.s.BlockTokens
+	R := B
+	if c.codec == nil {
+		limit := c.stored.Total() / readerShare
+		for k := 1; k < 31 && c.readerBytesAt(R) > limit; k++ {
+			r := (B + 1<<k - 1) >> k
+			if r < minReadRows {
+				break
+			}
+			R = r
+		}
+	}
+	c.readRows, c.perFrame = R, (B+R-1)/R
+}
+
+// NewBlock returns a Block with room for the largest read block of c,
+// reusing one given back with ReleaseBlock when there is one. Its bytes count
+// in ResidentBytes for the life of c (decode buffers are part of what the
+// cache costs); use it for every Block that reads from c so the measurement
+// stays complete, and ReleaseBlock when done.
 func (c *Compressed) NewBlock() *Block {
 	p := &c.pool
 	p.mu.Lock()
@@ -167,7 +271,7 @@ func (c *Compressed) NewBlock() *Block {
 		p.blocks = p.blocks[:n-1]
 		return b
 	}
-	rows := min(c.s.BlockTokens, int(c.pos.maxCount))
+	rows := min(c.readRows, int(c.pos.maxCount))
 	b := &Block{
 		Pos: make([]int32, 0, rows),
 		K:   make([]float32, 0, rows*c.headDim),
@@ -189,31 +293,42 @@ func (c *Compressed) ReleaseBlock(b *Block) {
 	p.blocks = append(p.blocks, b)
 }
 
-// ReadBlock decodes block i of (layer, head) into dst: zstd → un-delta →
-// dequantize with each row's scale → inverse Hadamard → RoPE at the original
-// positions (keys, when rope_undo). Protected layers decode from float16. It
-// reuses dst's slices, growing them only when too small, and touches no other
-// block. Concurrent calls are safe when each has its own dst. A corrupt frame
-// gives an error, never a panic.
+// ReadBlock decodes read block i of (layer, head) (see NumBlocks and
+// ReadBlockRows) into dst: zstd → un-delta → dequantize with each row's scale
+// → inverse Hadamard → RoPE at the original positions (keys, when
+// rope_undo). Protected layers decode from float16. It reuses dst's slices,
+// growing them only when too small, and touches no other frame. Concurrent
+// calls are safe when each has its own dst. A corrupt frame gives an error,
+// never a panic.
 func (c *Compressed) ReadBlock(layer, head, i int, dst *Block) error {
 	if layer < 0 || layer >= c.layers || head < 0 || head >= c.kvHeads {
 		return fmt.Errorf("ReadBlock: (layer %d, head %d) outside %d layers × %d KV heads", layer, head, c.layers, c.kvHeads)
 	}
-	if nb := c.NumBlocks(layer, head); i < 0 || i >= nb {
+	li := c.pos.list(layer, head)
+	n := int(c.pos.count[li])
+	if nb := c.numReadBlocks(n); i < 0 || i >= nb {
 		return fmt.Errorf("ReadBlock: block %d of (layer %d, head %d) outside 0..%d", i, layer, head, nb-1)
 	}
-	li := c.pos.list(layer, head)
-	r0 := i * c.s.BlockTokens
-	nr := min(c.s.BlockTokens, int(c.pos.count[li])-r0)
+	f, frameRows, r0, nr := c.locate(n, i)
 	dst.Pos = growSlice(dst.Pos, nr)
-	c.pos.decodeBlock(li, i, dst.Pos)
+	c.pos.decodeRows(li, f, r0, dst.Pos)
 	dst.K = growSlice(dst.K, nr*c.headDim)
 	dst.V = growSlice(dst.V, nr*c.headDim)
 	sc := c.pool.get(c)
 	defer c.pool.put(sc)
-	for kv, out := range [2][]float32{dst.K, dst.V} {
-		if err := c.decodeFrame(sc, layer, kv, head, i, r0, dst.Pos, out); err != nil {
-			return fmt.Errorf("ReadBlock (layer %d, %s, head %d) block %d: %w", layer, kvName(kv), head, i, err)
+	// Start with the frame the scratch holds, if it holds one of the two.
+	order := [2]int{0, 1}
+	if sc.frame == c.frameIndex(layer, 1, head, f) {
+		order = [2]int{1, 0}
+	}
+	for _, kv := range order {
+		out := dst.K
+		if kv == 1 {
+			out = dst.V
+		}
+		if err := c.decodeRows(sc, layer, kv, head, f, frameRows, r0, dst.Pos, out); err != nil {
+			return fmt.Errorf("ReadBlock (layer %d, %s, head %d) block %d (frame %d, rows %d…%d): %w",
+				layer, kvName(kv), head, i, f, r0, r0+nr-1, err)
 		}
 	}
 	return nil
@@ -232,17 +347,19 @@ func growSlice[T any](s []T, n int) []T {
 // group is the index of (layer, K/V, head) in stream order.
 func (c *Compressed) group(layer, kv, head int) int { return (layer*2+kv)*c.kvHeads + head }
 
+// frameIndex is the index of frame f of group (layer, kv, head).
+func (c *Compressed) frameIndex(layer, kv, head, f int) int {
+	return int(c.groupFrame[c.group(layer, kv, head)]) + f
+}
+
 // rowCodecFor returns the codec storing layer's rows, or nil for quantized
 // layers.
 func (c *Compressed) rowCodecFor(layer int) RowCodec {
-	if c.codec != nil {
-		if isProtected(layer, c.layers, c.s.ProtectBoundary) {
-			return f16Codec{}
-		}
-		return c.codec
-	}
 	if isProtected(layer, c.layers, c.s.ProtectBoundary) {
 		return f16Codec{}
+	}
+	if c.codec != nil {
+		return c.codec
 	}
 	return nil
 }
@@ -260,50 +377,82 @@ func (c *Compressed) frameWant(layer, kv, nr int) int {
 
 // frame returns frame f's bytes and whether it is stored raw.
 func (c *Compressed) frame(f int) ([]byte, bool) {
-	start := uint64(0)
-	if f > 0 {
-		start = c.frameEnd[f-1]
-	}
-	return c.frames[start:c.frameEnd[f]], c.frameRaw[f/64]>>(f%64)&1 == 1
+	return sliceFrame(c.frames, c.frameEnd, c.frameRaw, f)
 }
 
-// decodeFrame decodes block i (rows r0…r0+len(pos)−1) of group (layer, kv,
-// head) into out (len(pos) rows of headDim).
-func (c *Compressed) decodeFrame(sc *blockScratch, layer, kv, head, i, r0 int, pos []int32, out []float32) error {
+// scaleFrame returns scale frame s's bytes and whether its high-byte plane
+// is stored raw.
+func (c *Compressed) scaleFrame(s int) ([]byte, bool) {
+	return sliceFrame(c.scaleFrames, c.scaleEnd, c.scaleRaw, s)
+}
+
+func sliceFrame(b []byte, end, raw []uint64, f int) ([]byte, bool) {
+	start := uint64(0)
+	if f > 0 {
+		start = end[f-1]
+	}
+	return b[start:end[f]], raw[f/64]>>(f%64)&1 == 1
+}
+
+// decodeRows decodes rows r0 … r0+len(pos)−1 of frame f (frameRows rows) of
+// group (layer, kv, head) into out (len(pos) rows of headDim). It does only
+// what those rows need: the frame is decompressed into sc (or, raw and
+// delta-coded, copied up to the last row) unless sc holds it already, and
+// un-delta'd only up to the last row.
+func (c *Compressed) decodeRows(sc *blockScratch, layer, kv, head, f, frameRows, r0 int, pos []int32, out []float32) error {
 	nr := len(pos)
-	g := c.group(layer, kv, head)
-	frame, raw := c.frame(int(c.groupFrame[g]) + i)
-	want := c.frameWant(layer, kv, nr)
+	r1 := r0 + nr
+	fi := c.frameIndex(layer, kv, head, f)
+	frame, raw := c.frame(fi)
+	want := c.frameWant(layer, kv, frameRows)
+	if raw && len(frame) != want {
+		return fmt.Errorf("raw frame of %d bytes, want %d", len(frame), want)
+	}
+	rc := c.rowCodecFor(layer)
+	d := c.headDim
 	data := frame
-	if raw {
-		if len(frame) != want {
-			return fmt.Errorf("raw frame of %d bytes, want %d", len(frame), want)
+	if !raw || (rc == nil && c.s.Delta) {
+		if sc.frame != fi {
+			sc.frame, sc.done = -1, 0
+			if raw {
+				sc.raw = sc.raw[:0]
+			} else {
+				var err error
+				if sc.raw, err = zstdDecodeExact(sc.raw, frame, want); err != nil {
+					return err
+				}
+			}
+			sc.frame = fi
 		}
-	} else {
-		var err error
-		if sc.raw, err = zstdDecodeExact(sc.raw, frame, want); err != nil {
-			return err
+		if raw { // copy the delta-coded rows up to r1; never modify the stored frame
+			if end := r1 * c.width * c.q[kv].CodeBytes(); len(sc.raw) < end {
+				sc.raw = append(sc.raw, frame[len(sc.raw):end]...)
+			}
 		}
 		data = sc.raw
 	}
-	if rc := c.rowCodecFor(layer); rc != nil {
-		return rc.Decode(out, data, c.headDim, kv == 0)
+	if rc != nil {
+		if r0 == 0 && nr == frameRows {
+			return rc.Decode(out, data, d, kv == 0)
+		}
+		// Only float16 frames are read in parts: R = B for RowCodec methods.
+		return f16Codec{}.Decode(out, data[2*d*r0:2*d*r1], d, kv == 0)
 	}
 	q := c.q[kv]
 	cb := q.CodeBytes()
 	rowBytes := c.width * cb
-	if c.s.Delta {
-		if raw { // never modify the stored frame
-			sc.raw = append(sc.raw[:0], frame...)
-			data = sc.raw
-		}
-		undeltaRows(data, rowBytes, cb)
+	if c.s.Delta && sc.done < r1 {
+		undeltaFrom(data[:r1*rowBytes], rowBytes, cb, max(sc.done, 1)*rowBytes)
+		sc.done = r1
 	}
-	w, d := c.width, c.headDim
-	codes, f := sc.codes[:w], sc.f[:w]
-	scales := c.scales[c.scaleStart[g]+int64(r0):]
+	hi, lo, err := c.scalePlanes(sc, fi, frameRows)
+	if err != nil {
+		return fmt.Errorf("scales: %w", err)
+	}
+	w := c.width
+	codes, fv := sc.codes[:w], sc.f[:w]
 	for r := range nr {
-		row := data[r*rowBytes : (r+1)*rowBytes]
+		row := data[(r0+r)*rowBytes : (r0+r+1)*rowBytes]
 		if cb == 1 {
 			for j, b := range row {
 				codes[j] = int16(int8(b))
@@ -313,12 +462,12 @@ func (c *Compressed) decodeFrame(sc *blockScratch, layer, kv, head, i, r0 int, p
 				codes[j] = int16(binary.LittleEndian.Uint16(row[2*j:]))
 			}
 		}
-		q.Decode(f, codes, scales[r])
+		q.Decode(fv, codes, uint16(hi[r0+r])<<8|uint16(lo[r0+r]))
 		dstRow := out[r*d : (r+1)*d]
 		if c.had != nil {
-			c.had.InverseScratch(dstRow, f[:c.had.DPad], sc.hs)
+			c.had.InverseScratch(dstRow, fv[:c.had.DPad], sc.hs)
 		} else {
-			copy(dstRow, f[:d])
+			copy(dstRow, fv[:d])
 		}
 	}
 	if kv == 0 && c.s.RoPEUndo {
@@ -327,17 +476,50 @@ func (c *Compressed) decodeFrame(sc *blockScratch, layer, kv, head, i, r0 int, p
 	return nil
 }
 
-// blockScratch is the decode scratch of one ReadBlock call: the decompressed
-// frame (at most block_tokens·DPad·2 bytes) and three DPad vectors.
+// scalePlanes returns the high and low byte planes of the scales of frame fi
+// (m rows): the low plane and a raw high plane from the stored scale frame, a
+// zstd high plane decompressed into sc (which keeps it for the next call).
+func (c *Compressed) scalePlanes(sc *blockScratch, fi, m int) (hi, lo []byte, err error) {
+	si := fi - c.scaleBase
+	fr, raw := c.scaleFrame(si)
+	if len(fr) < m {
+		return nil, nil, fmt.Errorf("scale frame of %d bytes, want at least %d", len(fr), m)
+	}
+	hi, lo = fr[:len(fr)-m], fr[len(fr)-m:]
+	if raw {
+		if len(hi) != m {
+			return nil, nil, fmt.Errorf("raw scale frame of %d bytes, want %d", len(fr), 2*m)
+		}
+		return hi, lo, nil
+	}
+	if sc.hiFrame != si {
+		sc.hiFrame = -1
+		if sc.hi, err = zstdDecodeExact(sc.hi, hi, m); err != nil {
+			return nil, nil, err
+		}
+		sc.hiFrame = si
+	}
+	return sc.hi, lo, nil
+}
+
+// blockScratch is the decode scratch of one reader: the decoded bytes of one
+// frame (at most block_tokens·DPad·2), the high-byte plane of one scale frame
+// (at most block_tokens bytes) and three DPad vectors. It remembers which
+// frame and scale frame it holds, so consecutive read blocks of a frame
+// reuse them.
 type blockScratch struct {
-	raw   []byte
-	codes []int16
-	f, hs []float32
-	size  int64 // bytes last counted in scratchPool.bytes
+	raw     []byte
+	frame   int // the frame raw holds (delta-coded rows past done), or −1
+	done    int // rows of raw already un-delta'd (row 0 never needs it)
+	hi      []byte
+	hiFrame int // the scale frame whose high-byte plane hi holds, or −1
+	codes   []int16
+	f, hs   []float32
+	size    int64 // bytes last counted in scratchPool.bytes
 }
 
 func (s *blockScratch) bytes() int64 {
-	return int64(cap(s.raw)) + 2*int64(cap(s.codes)) + 4*int64(cap(s.f)+cap(s.hs))
+	return int64(cap(s.raw)+cap(s.hi)) + 2*int64(cap(s.codes)) + 4*int64(cap(s.f)+cap(s.hs))
 }
 
 // scratchPool keeps the decode scratch of a Compressed: one blockScratch per
@@ -350,6 +532,8 @@ type scratchPool struct {
 	handed int64    // every Block NewBlock created, at its creation capacity
 }
 
+// get returns a pooled scratch or a new one at its full size (so ReadBlock
+// never grows it, and its size is scratchBytes).
 func (p *scratchPool) get(c *Compressed) *blockScratch {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -363,7 +547,8 @@ func (p *scratchPool) get(c *Compressed) *blockScratch {
 	if c.had != nil {
 		hs = c.had.DPad
 	}
-	s := &blockScratch{codes: make([]int16, w), f: make([]float32, w), hs: make([]float32, hs)}
+	s := &blockScratch{raw: make([]byte, 0, c.maxRaw), frame: -1, hi: make([]byte, 0, c.maxHi), hiFrame: -1,
+		codes: make([]int16, w), f: make([]float32, w), hs: make([]float32, hs)}
 	s.size = s.bytes()
 	p.bytes += s.size
 	return s

@@ -2,8 +2,11 @@ package stages
 
 import (
 	"context"
+	"fmt"
+	"math/rand"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -25,9 +28,9 @@ func nqRaceEnabled() bool {
 
 // TestReadBlockBoundedScratch checks that block decoding never builds a
 // layer-sized float buffer: ReadBlock does not allocate in steady state, the
-// pooled scratch stays within block_tokens·DPad·2 bytes plus a few DPad
-// vectors per concurrent reader, and ResidentBytes stays near the stored
-// bytes.
+// pooled scratch stays within block_tokens·DPad·2 bytes, block_tokens bytes
+// of scale high bytes and a few DPad vectors per concurrent reader, and
+// ResidentBytes stays near the stored bytes.
 func TestReadBlockBoundedScratch(t *testing.T) {
 	const L, H, d, T, B = 4, 4, 64, 1500, 64
 	kv := nqKV(8, L, H, d, T)
@@ -73,7 +76,7 @@ func TestReadBlockBoundedScratch(t *testing.T) {
 		}
 		wg.Wait()
 		w := c.width
-		perScratch := int64(B*w*2 + 2*w + 4*w + 4*w)
+		perScratch := int64(B*w*2 + B + 2*w + 4*w + 4*w)
 		maxScratch := int64(max(readers, runtime.GOMAXPROCS(0))+1) * perScratch
 		c.pool.mu.Lock()
 		scratch, nScratch := c.pool.bytes, len(c.pool.free)
@@ -82,8 +85,8 @@ func TestReadBlockBoundedScratch(t *testing.T) {
 			t.Errorf("%v: %d scratch bytes in %d scratches, bound %d", sets, scratch, nScratch, maxScratch)
 		}
 		for _, s := range c.pool.free {
-			if int64(cap(s.raw)) > int64(B*w*2) {
-				t.Errorf("%v: a scratch holds %d bytes, more than one block (%d)", sets, cap(s.raw), B*w*2)
+			if int64(cap(s.raw)) > int64(B*w*2) || cap(s.hi) > B {
+				t.Errorf("%v: a scratch holds %d+%d bytes, more than one block (%d+%d)", sets, cap(s.raw), cap(s.hi), B*w*2, B)
 			}
 		}
 		layerFloats := int64(T * d * 4)
@@ -92,8 +95,8 @@ func TestReadBlockBoundedScratch(t *testing.T) {
 		}
 		stored := c.Stored().Total()
 		res2 := c.ResidentBytes()
-		// Beyond the stored bytes: the frame index, the in-memory positions and
-		// raw scales (≤ 2% here), the scratch and the handed-out Blocks.
+		// Beyond the stored bytes: the frame indexes and the in-memory
+		// positions (≤ 2% here), the scratch and the handed-out Blocks.
 		if float64(res2) > 1.02*float64(stored)+float64(scratch)+float64(c.pool.handed) {
 			t.Errorf("%v: resident %d vs stored %d (+scratch %d)", sets, res2, stored, scratch)
 		}
@@ -125,5 +128,265 @@ func TestReadBlockArgs(t *testing.T) {
 	}
 	if err := c.ReadBlock(0, 0, c.NumBlocks(0, 0)-1, b); err != nil || len(b.Pos) != n-10*(c.NumBlocks(0, 0)-1) || len(b.K) != 16*len(b.Pos) {
 		t.Fatalf("last block: %v, %d rows", err, len(b.Pos))
+	}
+}
+
+// nqSetReadRows forces R, which the rule of ReadBlockRows otherwise picks
+// from the stored sizes.
+func nqSetReadRows(c *Compressed, R int) {
+	c.readRows, c.perFrame = R, (c.s.BlockTokens+R-1)/R
+}
+
+// nqParts returns c's pieces as ReadCompressed would pass them to assemble;
+// with allRaw every frame and every scale frame's high-byte plane is stored
+// raw instead, so the raw decode paths (a delta-coded raw frame copied row
+// by row, raw high planes) run.
+func nqParts(t *testing.T, c *Compressed, allRaw bool) *parts {
+	t.Helper()
+	posRaw, posStored, err := c.posStreams()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &parts{modelID: c.modelID, layers: c.layers, kvHeads: c.kvHeads, headDim: c.headDim,
+		width: c.width, T: c.prefixLen, s: c.s, posKind: c.posKind, posZstd: c.posZstd,
+		posRaw: slices.Clone(posRaw), posStoredLen: len(posStored)}
+	unzstd := func(fr []byte) []byte {
+		h, err := zstdHeader(fr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := zstdDecodeExact(nil, fr, int(h.FrameContentSize))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for f := range c.frameEnd {
+		fr, raw := c.frame(f)
+		if allRaw && !raw {
+			fr, raw = unzstd(fr), true
+		}
+		p.frames = append(p.frames, fr...)
+		p.words = append(p.words, frameWord(len(fr), raw))
+	}
+	for s := range c.scaleEnd {
+		fr, raw := c.scaleFrame(s)
+		if allRaw && !raw {
+			h, err := zstdHeader(fr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := int(h.FrameContentSize)
+			fr, raw = append(unzstd(fr[:len(fr)-m]), fr[len(fr)-m:]...), true
+		}
+		p.scaleFrames = append(p.scaleFrames, fr...)
+		p.scaleWords = append(p.scaleWords, frameWord(len(fr), raw))
+	}
+	return p
+}
+
+// nqAllRaw rebuilds c with every frame and high-byte plane stored raw.
+func nqAllRaw(t *testing.T, c *Compressed) *Compressed {
+	t.Helper()
+	raw, err := assemble(nqParts(t, c, true), c.rope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw.s.Delta && len(raw.scaleEnd) > 0 && raw.maxRaw == 0 {
+		t.Fatal("delta-coded raw frames decode without scratch")
+	}
+	return raw
+}
+
+// nqReadAll decodes every read block of c in order with one Block and checks
+// the read-block layout: R rows per block except at a frame's end, blocks
+// never crossing a frame. It returns per (layer, head) the positions, K and V.
+func nqReadAll(t *testing.T, c *Compressed) [][3][]float32 {
+	t.Helper()
+	L, H, d := c.Dims()
+	B, R := c.s.BlockTokens, c.ReadBlockRows()
+	var out [][3][]float32
+	b := &Block{}
+	for l := range L {
+		for h := range H {
+			var all [3][]float32
+			row := 0
+			for i := range c.NumBlocks(l, h) {
+				if err := c.ReadBlock(l, h, i, b); err != nil {
+					t.Fatal(err)
+				}
+				n := len(b.Pos)
+				inFrame := row % B
+				if n == 0 || n > R || inFrame%R != 0 || inFrame+n > B || len(b.K) != n*d || len(b.V) != n*d {
+					t.Fatalf("(%d,%d) block %d: %d rows at row %d (R %d, B %d)", l, h, i, n, row, R, B)
+				}
+				if n < R && inFrame+n != B && row+n != c.Kept(l, h) {
+					t.Fatalf("(%d,%d) block %d: short block of %d rows inside a frame", l, h, i, n)
+				}
+				row += n
+				for _, p := range b.Pos {
+					all[0] = append(all[0], float32(p))
+				}
+				all[1] = append(all[1], b.K...)
+				all[2] = append(all[2], b.V...)
+			}
+			if row != c.Kept(l, h) {
+				t.Fatalf("(%d,%d): blocks hold %d rows, kept %d", l, h, row, c.Kept(l, h))
+			}
+			out = append(out, all)
+		}
+	}
+	return out
+}
+
+func nqSameDecode(t *testing.T, what string, got, want [][3][]float32) {
+	t.Helper()
+	for i := range want {
+		for j, name := range []string{"positions", "K", "V"} {
+			nqSameBits(t, fmt.Sprintf("%s: list %d %s", what, i, name), got[i][j], want[i][j])
+		}
+	}
+}
+
+// TestReadBlockRows checks the rule that picks R and that every R decodes
+// the same rows: read blocks partition each frame, in order, from zstd and
+// from raw frames, with float16 layers, int16 codes, delta on and off.
+func TestReadBlockRows(t *testing.T) {
+	rope := NormalRoPE(16, 10000)
+	p := NewPipeline(nqKV(12, 3, 2, 16, 300), nil, rope, "m")
+	for _, sets := range [][]string{
+		{"block_tokens", "64"},
+		{"block_tokens", "50", "protect_boundary", "1"},
+		{"block_tokens", "64", "key_bits", "8", "value_bits", "8", "lattice", "relaxed"},
+		{"block_tokens", "37", "delta", "false", "eviction_rate", "0.3"},
+		{"block_tokens", "256", "hadamard", "false", "granularity", "head"},
+		{"method", "none", "block_tokens", "40"},
+	} {
+		res, err := p.Run(context.Background(), nqSettings(t, sets...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := res.Compressed
+		B, R := c.s.BlockTokens, c.ReadBlockRows()
+		// The rule: the largest ⌈B/2^k⌉ ≥ 8 within 1/32 of the stored bytes,
+		// else the smallest; B for a RowCodec method.
+		var cands []int
+		for k := 0; ; k++ {
+			r := (B + 1<<k - 1) >> k
+			if k > 0 && r < minReadRows {
+				break
+			}
+			cands = append(cands, r)
+		}
+		limit := c.Stored().Total() / readerShare
+		want := cands[len(cands)-1]
+		for _, r := range cands {
+			if c.readerBytesAt(r) <= limit {
+				want = r
+				break
+			}
+		}
+		if c.codec != nil {
+			want = B
+		}
+		if R != want {
+			t.Errorf("%v: R = %d, the rule gives %d (candidates %v, limit %d)", sets, R, want, cands, limit)
+		}
+		rep := res.Report
+		if rep.Blocking.ReadBlockRows != R || rep.ReaderBytes != c.ReaderBytes() {
+			t.Errorf("%v: report R %d reader %d, cache %d %d", sets, rep.Blocking.ReadBlockRows, rep.ReaderBytes, R, c.ReaderBytes())
+		}
+		// The pipeline keeps one reader's buffers: measured, they are ReaderBytes.
+		c.pool.mu.Lock()
+		held := c.pool.bytes + c.pool.handed
+		c.pool.mu.Unlock()
+		if held != c.ReaderBytes() {
+			t.Errorf("%v: one reader holds %d bytes, ReaderBytes says %d", sets, held, c.ReaderBytes())
+		}
+		t.Logf("%v: R %d of B %d, reader %d of stored %d", sets, R, B, c.ReaderBytes(), c.Stored().Total())
+
+		ref := nqReadAll(t, c)
+		raw := nqAllRaw(t, c)
+		for _, r := range []int{1, 3, 8, 16, B/2 + 1, B} {
+			if r < 1 || r > B || c.codec != nil && r != B {
+				continue
+			}
+			for _, cc := range []*Compressed{c, raw} {
+				nqSetReadRows(cc, r)
+				nqSameDecode(t, fmt.Sprintf("%v R=%d", sets, r), nqReadAll(t, cc), ref)
+			}
+		}
+		nqSetReadRows(c, R)
+	}
+}
+
+// TestReadBlockAnyOrder reads blocks in a random order, interleaving lists,
+// with one scratch and then with several goroutines: the scratch's kept
+// frame must never leak into another block.
+func TestReadBlockAnyOrder(t *testing.T) {
+	rope := NormalRoPE(16, 10000)
+	p := NewPipeline(nqKV(13, 2, 2, 16, 400), nil, rope, "m")
+	for _, sets := range [][]string{
+		{"block_tokens", "64", "granularity", "head"},
+		{"block_tokens", "64", "protect_boundary", "1", "key_bits", "8"},
+	} {
+		res, err := p.Run(context.Background(), nqSettings(t, sets...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []*Compressed{res.Compressed, nqAllRaw(t, res.Compressed)} {
+			nqSetReadRows(c, 8)
+			type key struct{ l, h, i int }
+			want := map[key]Block{}
+			var keys []key
+			for l := range 2 {
+				for h := range 2 {
+					for i := range c.NumBlocks(l, h) {
+						b := Block{}
+						if err := c.ReadBlock(l, h, i, &b); err != nil {
+							t.Fatal(err)
+						}
+						want[key{l, h, i}] = b
+						keys = append(keys, key{l, h, i})
+					}
+				}
+			}
+			check := func(b *Block, k key) {
+				w := want[k]
+				if !slices.Equal(b.Pos, w.Pos) {
+					t.Errorf("%v %v: positions differ", sets, k)
+				}
+				nqSameBits(t, fmt.Sprintf("%v %v K", sets, k), b.K, w.K)
+				nqSameBits(t, fmt.Sprintf("%v %v V", sets, k), b.V, w.V)
+			}
+			rng := rand.New(rand.NewSource(1))
+			b := &Block{}
+			for range 3 {
+				rng.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+				for _, k := range keys {
+					if err := c.ReadBlock(k.l, k.h, k.i, b); err != nil {
+						t.Fatal(err)
+					}
+					check(b, k)
+				}
+			}
+			var wg sync.WaitGroup
+			for g := range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					b := &Block{}
+					for j := range 4 * len(keys) {
+						k := keys[(j*7+g*13)%len(keys)]
+						if err := c.ReadBlock(k.l, k.h, k.i, b); err != nil {
+							t.Error(err)
+							return
+						}
+						check(b, k)
+					}
+				}()
+			}
+			wg.Wait()
+		}
 	}
 }

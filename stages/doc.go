@@ -21,9 +21,12 @@
 // # The packed cache
 //
 // Compressed (compressed.go) stores, per (layer, K/V, KV head), the kept rows
-// as frames of block_tokens rows; ReadBlock decodes one block (zstd →
+// as frames of block_tokens rows, each with a scale frame, all held as
+// stored; ReadBlock decodes one read block of R rows of a frame (zstd →
 // un-delta → dequantize → inverse Hadamard → RoPE at the original positions)
-// into a caller-owned Block, so the float form of a whole layer never exists.
+// into a caller-owned Block, so the float form of a whole layer never exists
+// and the decode buffers stay a few percent of the stored bytes (R is chosen
+// per cache for that; see ReadBlockRows).
 // The .nqkv byte layout (format.go) writes and reads it; readers validate
 // every field and return errors, never panic, on corrupt input. Other storage
 // methods (llama.cpp q8_0/q4_0, KIVI) plug in as a RowCodec.

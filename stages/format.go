@@ -9,7 +9,7 @@ import (
 	"math"
 )
 
-// The .nqkv file format, version 1.
+// The .nqkv file format, version 2.
 //
 // All fixed-width integers are little-endian; "uv" is an unsigned LEB128
 // varint (encoding/binary Uvarint, at most 10 bytes); "str" is a uv length
@@ -18,7 +18,7 @@ import (
 //	field                     size       meaning
 //	------------------------  ---------  ------------------------------------------------
 //	magic                     4          "NQKV"
-//	version                   2          1
+//	version                   2          2
 //	header length H           4          bytes of the header that follows
 //	-- header (H bytes) --
 //	model identity            str        caller-supplied, ≤ 4096 bytes; checked by the caller
@@ -38,15 +38,16 @@ import (
 //	positions kind            1          0 all (empty stream), 1 gaps, 2 bitmap
 //	positions zstd            1          0 raw, 1 one zstd frame
 //	positions raw, stored     2 × uv     stream length before and after zstd
-//	scales zstd               1          0 raw, 1 one zstd frame
-//	scales raw, stored        2 × uv
 //	frame count F             uv
 //	frame words               F × uv     stored length << 1 | 1 when the frame is raw (not zstd)
 //	rows length               uv         Σ stored frame lengths
+//	scale frame count S       uv         the frames of the quantized groups (0 without any)
+//	scale frame words         S × uv     stored length << 1 | 1 when its high-byte plane is raw
+//	scales length             uv         Σ stored scale frame lengths
 //	-- end of header --
 //	header CRC                4          of magic … end of header
 //	positions stream          stored     then its CRC (4)
-//	scales stream             stored     then its CRC (4)
+//	scales stream             scales len then its CRC (4)
 //	rows stream               rows len   then its CRC (4); nothing may follow
 //
 // Streams (after zstd when flagged):
@@ -54,8 +55,6 @@ import (
 //     gaps to the previous position (≥ 1), all uv. bitmap: per list ⌈T/8⌉
 //     bytes, bit t (LSB first) set when position t is kept. Lists: 1
 //     (granularity global), L (layer) or L·Hkv (head, layer-major).
-//   - scales: uint16 float16 per kept row of every quantized group, in group
-//     order, rows in position order.
 //   - rows: groups in order g = (layer·2 + kv)·Hkv + head (kv 0 = K, 1 = V);
 //     each group is ⌈n/B⌉ frames, n its list's count. A quantized group's
 //     frame holds its rows' codes, DPad per row, int8 (or int16 LE when the
@@ -64,13 +63,19 @@ import (
 //     RowCodec's frame holds RowCodec.EncodedLen(rows, d) bytes (float16 LE
 //     for protected layers and method none). zstd frames must declare their
 //     content size; it must equal the size the frame's place implies.
+//   - scales: one scale frame per frame of a quantized group, in frame order
+//     (the quantized groups' frames are contiguous: layers protect_boundary …
+//     L − protect_boundary − 1). A frame of m rows has the float16 scales of
+//     its rows as two planes: the m high bytes, raw (m bytes) or one zstd
+//     frame declaring m content bytes, then the m low bytes raw.
 //
 // Readers check every length, count and offset against the input before use,
-// and refuse trailing bytes.
+// and refuse trailing bytes. Version 1 held the scales as one stream of
+// little-endian float16 values (raw or one zstd frame); it is not read.
 
 const (
 	nqkvMagic   = "NQKV"
-	nqkvVersion = 1
+	nqkvVersion = 2
 
 	preambleLen = 10
 
@@ -111,12 +116,12 @@ type parts struct {
 	layers, kvHeads, headDim, width, T int
 	s                                  Settings
 	posKind                            byte
-	posZstd, scalesZstd                bool
-	posRaw, scalesRaw                  []byte // decoded streams
-	posStoredLen, scalesStoredLen      int
-	posStored, scalesStored            []byte // zstd streams to keep (file reads only)
-	frames                             []byte
-	words                              []uint64
+	posZstd                            bool
+	posRaw                             []byte // decoded positions stream
+	posStoredLen                       int
+	posStored                          []byte // zstd positions stream to keep (file reads only)
+	frames, scaleFrames                []byte
+	words, scaleWords                  []uint64
 }
 
 // assemble validates p and builds the Compressed, taking ownership of p's
@@ -142,8 +147,7 @@ func assemble(p *parts, rope RoPEFunc) (*Compressed, error) {
 	}
 	c := &Compressed{modelID: p.modelID, layers: p.layers, kvHeads: p.kvHeads, headDim: p.headDim,
 		prefixLen: p.T, width: p.width, s: s, rope: rope,
-		posKind: p.posKind, posZstd: p.posZstd, scalesZstd: p.scalesZstd,
-		posStored: p.posStored, scalesStored: p.scalesStored}
+		posKind: p.posKind, posZstd: p.posZstd, posStored: p.posStored}
 	if s.Method == MethodNexusQuant {
 		var err error
 		if c.q[0], err = NewQuantizer(s.Lattice, s.KeyBits); err != nil {
@@ -176,24 +180,15 @@ func assemble(p *parts, rope RoPEFunc) (*Compressed, error) {
 		return nil, err
 	}
 	c.groupFrame = make([]int32, groups+1)
-	c.scaleStart = make([]int64, groups+1)
 	nFrames := int64(0)
-	for layer := range p.layers {
-		for kv := range 2 {
-			for head := range p.kvHeads {
-				g := c.group(layer, kv, head)
-				n := int64(c.pos.count[c.pos.list(layer, head)])
-				nFrames += (n + int64(s.BlockTokens) - 1) / int64(s.BlockTokens)
-				if nFrames > int64(len(p.words)) {
-					return nil, fmt.Errorf("frame count %d: the kept positions need more", len(p.words))
-				}
-				c.groupFrame[g+1] = int32(nFrames)
-				c.scaleStart[g+1] = c.scaleStart[g]
-				if c.rowCodecFor(layer) == nil {
-					c.scaleStart[g+1] += n
-				}
-			}
+	for g := range groups {
+		layer, head := g/(2*p.kvHeads), g%p.kvHeads
+		n := int64(c.pos.count[c.pos.list(layer, head)])
+		nFrames += (n + int64(s.BlockTokens) - 1) / int64(s.BlockTokens)
+		if nFrames > int64(len(p.words)) {
+			return nil, fmt.Errorf("frame count %d: the kept positions need more", len(p.words))
 		}
+		c.groupFrame[g+1] = int32(nFrames)
 	}
 	if nFrames != int64(len(p.words)) {
 		return nil, fmt.Errorf("frame count %d: the kept positions need %d", len(p.words), nFrames)
@@ -201,17 +196,12 @@ func assemble(p *parts, rope RoPEFunc) (*Compressed, error) {
 	if err := c.indexFrames(p.frames, p.words); err != nil {
 		return nil, err
 	}
-	nScales := c.scaleStart[groups]
-	if int64(len(p.scalesRaw)) != 2*nScales {
-		return nil, fmt.Errorf("scales: %d bytes, want 2 × %d kept rows", len(p.scalesRaw), nScales)
+	if err := c.indexScaleFrames(p.scaleFrames, p.scaleWords); err != nil {
+		return nil, err
 	}
-	c.scales = make([]uint16, nScales)
-	for i := range c.scales {
-		c.scales[i] = binary.LittleEndian.Uint16(p.scalesRaw[2*i:])
-	}
-	c.stored.Scales = int64(p.scalesStoredLen)
 	c.stored.Positions = int64(p.posStoredLen)
-	c.stored.Header = int64(c.headerLen(len(p.posRaw), p.posStoredLen, len(p.scalesRaw), p.scalesStoredLen))
+	c.stored.Header = int64(c.headerLen(len(p.posRaw), p.posStoredLen))
+	c.chooseReadRows()
 	return c, nil
 }
 
@@ -252,6 +242,9 @@ func (c *Compressed) indexFrames(frames []byte, words []uint64) error {
 					if raw {
 						c.frameRaw[f/64] |= 1 << (f % 64)
 					}
+					if !raw || (rc == nil && c.s.Delta) { // decodes through scratch
+						c.maxRaw = max(c.maxRaw, want)
+					}
 					if _, f16 := rc.(f16Codec); f16 {
 						c.stored.FP16Layers += int64(size)
 					} else {
@@ -264,6 +257,69 @@ func (c *Compressed) indexFrames(frames []byte, words []uint64) error {
 	if end != uint64(len(frames)) {
 		return fmt.Errorf("rows stream: %d bytes, frames cover %d", len(frames), end)
 	}
+	return nil
+}
+
+// quantizedGroups returns the groups [g0, g1) of the quantized layers
+// (empty for a RowCodec method or when every layer is protected).
+func (c *Compressed) quantizedGroups() (g0, g1 int) {
+	n := c.s.ProtectBoundary
+	if c.codec != nil || n >= c.layers-n {
+		return 0, 0
+	}
+	return c.group(n, 0, 0), c.group(c.layers-n, 0, 0)
+}
+
+// indexScaleFrames checks every scale frame against its frame's rows (a
+// quantized group's frame f of m rows has scale frame f − scaleBase: m low
+// bytes after a high plane of m raw bytes or a zstd frame declaring m) and
+// builds the scale frame index and the scales byte count.
+func (c *Compressed) indexScaleFrames(frames []byte, words []uint64) error {
+	g0, g1 := c.quantizedGroups()
+	c.scaleBase = int(c.groupFrame[g0])
+	if want := int(c.groupFrame[g1]) - c.scaleBase; len(words) != want {
+		return fmt.Errorf("scale frame count %d: the quantized groups have %d frames", len(words), want)
+	}
+	c.scaleFrames = frames
+	c.scaleEnd = make([]uint64, len(words))
+	c.scaleRaw = make([]uint64, (len(words)+63)/64)
+	end := uint64(0)
+	for g := g0; g < g1; g++ {
+		layer, kv, head := g/(2*c.kvHeads), g/c.kvHeads%2, g%c.kvHeads
+		n := int(c.pos.count[c.pos.list(layer, head)])
+		for f := int(c.groupFrame[g]); f < int(c.groupFrame[g+1]); f++ {
+			i := f - int(c.groupFrame[g])
+			m := uint64(min(c.s.BlockTokens, n-i*c.s.BlockTokens))
+			si := f - c.scaleBase
+			size, raw := words[si]>>1, words[si]&1 == 1
+			where := func() string {
+				return fmt.Sprintf("scale frame %d (layer %d, %s, head %d, block %d)", si, layer, kvName(kv), head, i)
+			}
+			switch {
+			case size > uint64(len(frames))-end:
+				return fmt.Errorf("%s: %d bytes past the scales stream", where(), size)
+			case size < m:
+				return fmt.Errorf("%s: %d bytes, fewer than its %d low bytes", where(), size, m)
+			case raw && size != 2*m:
+				return fmt.Errorf("%s: raw high plane of %d bytes, want %d", where(), size-m, m)
+			}
+			if !raw {
+				if err := checkZstdFrame(frames[end:end+size-m], int(m)); err != nil {
+					return fmt.Errorf("%s: high plane: %w", where(), err)
+				}
+				c.maxHi = max(c.maxHi, int(m))
+			}
+			end += size
+			c.scaleEnd[si] = end
+			if raw {
+				c.scaleRaw[si/64] |= 1 << (si % 64)
+			}
+		}
+	}
+	if end != uint64(len(frames)) {
+		return fmt.Errorf("scales stream: %d bytes, scale frames cover %d", len(frames), end)
+	}
+	c.stored.Scales = int64(end)
 	return nil
 }
 
@@ -283,14 +339,14 @@ func checkZstdFrame(frame []byte, want int) error {
 	return nil
 }
 
-// headerLen is the size of everything in the file but the four streams'
+// headerLen is the size of everything in the file but the three streams'
 // payloads: preamble, header, CRCs.
-func (c *Compressed) headerLen(posRaw, posStored, scalesRaw, scalesStored int) int {
-	return preambleLen + len(c.appendHeader(nil, posRaw, posStored, scalesRaw, scalesStored)) + 4*4
+func (c *Compressed) headerLen(posRaw, posStored int) int {
+	return preambleLen + len(c.appendHeader(nil, posRaw, posStored)) + 4*4
 }
 
 // appendHeader appends the header body (see the format table).
-func (c *Compressed) appendHeader(b []byte, posRaw, posStored, scalesRaw, scalesStored int) []byte {
+func (c *Compressed) appendHeader(b []byte, posRaw, posStored int) []byte {
 	uv := func(v int) { b = binary.AppendUvarint(b, uint64(v)) }
 	str := func(v string) { uv(len(v)); b = append(b, v...) }
 	flag := func(v bool) {
@@ -331,27 +387,32 @@ func (c *Compressed) appendHeader(b []byte, posRaw, posStored, scalesRaw, scales
 	flag(c.posZstd)
 	uv(posRaw)
 	uv(posStored)
-	flag(c.scalesZstd)
-	uv(scalesRaw)
-	uv(scalesStored)
-	uv(len(c.frameEnd))
+	b = appendWords(b, c.frameEnd, c.frameRaw)
+	uv(len(c.frames))
+	b = appendWords(b, c.scaleEnd, c.scaleRaw)
+	uv(len(c.scaleFrames))
+	return b
+}
+
+// appendWords appends a frame table: the count, then each frame's word.
+func appendWords(b []byte, ends, raw []uint64) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ends)))
 	prev := uint64(0)
-	for f, end := range c.frameEnd {
+	for f, end := range ends {
 		w := (end - prev) << 1
-		if c.frameRaw[f/64]>>(f%64)&1 == 1 {
+		if raw[f/64]>>(f%64)&1 == 1 {
 			w |= 1
 		}
 		b = binary.AppendUvarint(b, w)
 		prev = end
 	}
-	uv(len(c.frames))
 	return b
 }
 
-// sideStreams returns the raw and stored bytes of the positions and scales
-// streams: the file's own bytes for a cache read from a file, else encoded
-// again (zstd is deterministic, so they equal what the pipeline measured).
-func (c *Compressed) sideStreams() (posRaw, posStored, scalesRaw, scalesStored []byte, err error) {
+// posStreams returns the raw and stored bytes of the positions stream: the
+// file's own bytes for a cache read from a file, else encoded again (zstd is
+// deterministic, so they equal what the pipeline measured).
+func (c *Compressed) posStreams() (posRaw, posStored []byte, err error) {
 	switch c.posKind {
 	case posGaps:
 		posRaw = c.pos.gaps
@@ -363,40 +424,25 @@ func (c *Compressed) sideStreams() (posRaw, posStored, scalesRaw, scalesStored [
 		if posStored = c.posStored; posStored == nil {
 			enc, err := zstdEncoder(posLevel)
 			if err != nil {
-				return nil, nil, nil, nil, err
+				return nil, nil, err
 			}
 			posStored = enc.EncodeAll(posRaw, nil)
 		}
 	}
-	scalesRaw = make([]byte, 0, 2*len(c.scales))
-	for _, v := range c.scales {
-		scalesRaw = binary.LittleEndian.AppendUint16(scalesRaw, v)
+	if int64(len(posStored)) != c.stored.Positions {
+		return nil, nil, fmt.Errorf("positions stream re-encodes to %d bytes, recorded %d", len(posStored), c.stored.Positions)
 	}
-	scalesStored = scalesRaw
-	if c.scalesZstd {
-		if scalesStored = c.scalesStored; scalesStored == nil {
-			enc, err := zstdEncoder(c.s.ZstdLevel)
-			if err != nil {
-				return nil, nil, nil, nil, err
-			}
-			scalesStored = enc.EncodeAll(scalesRaw, nil)
-		}
-	}
-	if int64(len(posStored)) != c.stored.Positions || int64(len(scalesStored)) != c.stored.Scales {
-		return nil, nil, nil, nil, fmt.Errorf("side streams re-encode to %d+%d bytes, recorded %d+%d",
-			len(posStored), len(scalesStored), c.stored.Positions, c.stored.Scales)
-	}
-	return posRaw, posStored, scalesRaw, scalesStored, nil
+	return posRaw, posStored, nil
 }
 
 // WriteTo writes c in the .nqkv format (see the table above) and returns the
 // bytes written, which equal StoredBytes' sum.
 func (c *Compressed) WriteTo(w io.Writer) (int64, error) {
-	posRaw, posStored, scalesRaw, scalesStored, err := c.sideStreams()
+	posRaw, posStored, err := c.posStreams()
 	if err != nil {
 		return 0, err
 	}
-	hdr := c.appendHeader(nil, len(posRaw), len(posStored), len(scalesRaw), len(scalesStored))
+	hdr := c.appendHeader(nil, len(posRaw), len(posStored))
 	if uint64(len(hdr)) > math.MaxUint32 {
 		return 0, fmt.Errorf("header of %d bytes", len(hdr))
 	}
@@ -415,7 +461,7 @@ func (c *Compressed) WriteTo(w io.Writer) (int64, error) {
 	if err := write(pre); err != nil {
 		return n, err
 	}
-	for _, s := range [][]byte{posStored, scalesStored, c.frames} {
+	for _, s := range [][]byte{posStored, c.scaleFrames, c.frames} {
 		if err := write(s); err != nil {
 			return n, err
 		}
@@ -500,23 +546,10 @@ func readCompressed(data []byte, rope RoPEFunc, checkCRC bool) (*Compressed, err
 	p.posZstd = r.flag("positions zstd")
 	posRawLen := r.intIn("positions raw length", 0, math.MaxInt32)
 	p.posStoredLen = r.intIn("positions stored length", 0, len(data))
-	p.scalesZstd = r.flag("scales zstd")
-	scalesRawLen := r.intIn("scales raw length", 0, math.MaxInt32)
-	p.scalesStoredLen = r.intIn("scales stored length", 0, len(data))
-	nFrames := r.intIn("frame count", 0, len(data)) // each word is at least one header byte
-	if r.err == nil && nFrames > len(r.b)-r.off {
-		r.fail("frame count", fmt.Sprintf("%d words cannot fit in %d header bytes", nFrames, len(r.b)-r.off))
-	}
-	if r.err == nil {
-		p.words = make([]uint64, nFrames)
-		for f := range p.words {
-			p.words[f] = r.uv("frame word")
-			if r.err != nil {
-				break
-			}
-		}
-	}
+	p.words = r.words("frame", len(data))
 	rowsLen := r.intIn("rows length", 0, len(data))
+	p.scaleWords = r.words("scale frame", len(data))
+	scalesLen := r.intIn("scales length", 0, len(data))
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -540,7 +573,7 @@ func readCompressed(data []byte, rope RoPEFunc, checkCRC bool) (*Compressed, err
 	if err != nil {
 		return nil, err
 	}
-	scalesStored, err := take("scales", p.scalesStoredLen)
+	scales, err := take("scales", scalesLen)
 	if err != nil {
 		return nil, err
 	}
@@ -554,10 +587,8 @@ func readCompressed(data []byte, rope RoPEFunc, checkCRC bool) (*Compressed, err
 	if p.posRaw, p.posStored, err = sideStream("positions", posStored, p.posZstd, posRawLen); err != nil {
 		return nil, err
 	}
-	if p.scalesRaw, p.scalesStored, err = sideStream("scales", scalesStored, p.scalesZstd, scalesRawLen); err != nil {
-		return nil, err
-	}
 	p.frames = append([]byte(nil), rows...)
+	p.scaleFrames = append([]byte(nil), scales...)
 	return assemble(p, rope)
 }
 
@@ -619,6 +650,26 @@ func (r *fieldReader) uv(field string) uint64 {
 	}
 	r.off += n
 	return v
+}
+
+// words reads a frame table: a count, then that many uv words. Each word
+// takes at least one header byte, which bounds the count.
+func (r *fieldReader) words(what string, maxCount int) []uint64 {
+	n := r.intIn(what+" count", 0, maxCount)
+	if r.err == nil && n > len(r.b)-r.off {
+		r.fail(what+" count", fmt.Sprintf("%d words cannot fit in %d header bytes", n, len(r.b)-r.off))
+	}
+	if r.err != nil {
+		return nil
+	}
+	w := make([]uint64, n)
+	for f := range w {
+		w[f] = r.uv(what + " word")
+		if r.err != nil {
+			return nil
+		}
+	}
+	return w
 }
 
 func (r *fieldReader) intIn(field string, lo, hi int) int {

@@ -6,7 +6,8 @@ import (
 
 // FuzzReadCompressed feeds mutated .nqkv encodings to the reader. Seeds are
 // real encodings covering gaps and bitmap positions, per-head lists, float16
-// layers, int16 codes, raw frames and method none. The reader must return an
+// layers, int16 codes, raw frames, raw and zstd scale planes, several read
+// blocks per frame and method none. The reader must return an
 // error or a cache, never panic; with CRC checks off (so mutations reach the
 // field checks behind them) every block of an accepted cache must decode
 // without panicking.
@@ -21,6 +22,7 @@ func FuzzReadCompressed(f *testing.F) {
 	for i, s := range seeds {
 		f.Add(nqEncode(f, int64(i), 2, 2, 8, 40, s...))
 	}
+	f.Add(nqZstdScales(f)) // zstd high-byte planes, read blocks of R < block_tokens rows
 	// A no-op RoPE that accepts any head dimension a mutation may declare.
 	rope := func([]float32, int, bool) {}
 	f.Fuzz(func(t *testing.T, data []byte) {

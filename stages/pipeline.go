@@ -166,8 +166,9 @@ type quantOut struct {
 }
 
 type entropyOut struct {
-	c         *Compressed
-	unblocked int64 // row-stream bytes with one frame per group
+	c               *Compressed
+	unblocked       int64 // row-stream bytes with one frame per group
+	unblockedScales int64 // scales bytes with one scale frame per group
 	errSums
 }
 
@@ -594,10 +595,10 @@ func (p *Pipeline) codecRoundTrip(s Settings, layer, kvi, head int, dst []float3
 	}
 }
 
-// groupFrames are one group's frames and their words.
+// groupFrames are one group's frames and scale frames and their words.
 type groupFrames struct {
-	frames []byte
-	words  []uint64
+	frames, scaleFrames []byte
+	words, scaleWords   []uint64
 }
 
 // encodeFrames encodes every group's rows into frames, in parallel over
@@ -625,6 +626,8 @@ func (p *Pipeline) encodeFrames(ctx context.Context, s Settings, encs []*groupEn
 				// append growth, little garbage.
 				ge.out, out.words = ge.encode(ge.out[:0], nil, codes, w*cb, cb, s.Delta)
 				out.frames = append([]byte(nil), ge.out...)
+				ge.out, out.scaleWords = ge.encodeScales(ge.out[:0], nil, qo.scales[g])
+				out.scaleFrames = append([]byte(nil), ge.out...)
 				continue
 			}
 			rc := p.codecFor(s, layer)
@@ -647,7 +650,7 @@ func (p *Pipeline) encodeFrames(ctx context.Context, s Settings, encs []*groupEn
 	return gf, err
 }
 
-// runEntropy: SPEC §6. Builds the frames, the scale stream and the
+// runEntropy: SPEC §6. Builds the frames, the scale frames and the
 // Compressed; measures one frame per group (the blocking cost) and the error
 // of a full decode through ReadBlock.
 func (p *Pipeline) runEntropy(ctx context.Context, s Settings) (any, error) {
@@ -672,36 +675,25 @@ func (p *Pipeline) runEntropy(ctx context.Context, s Settings) (any, error) {
 	}
 	w := codeWidth(d, s)
 	// Concatenate in group order.
-	var total, nWords int
+	var total, nWords, sTotal, sWords int
 	for i := range gf {
 		total += len(gf[i].frames)
 		nWords += len(gf[i].words)
+		sTotal += len(gf[i].scaleFrames)
+		sWords += len(gf[i].scaleWords)
 	}
 	pt := &parts{modelID: p.modelID, layers: kv.Layers, kvHeads: kv.KVHeads, headDim: d,
 		width: codeWidth(d, s), T: kv.T, s: s,
 		posKind: ev.pos.kind, posZstd: ev.pos.zstd, posStoredLen: len(ev.pos.stored),
-		frames: make([]byte, 0, total), words: make([]uint64, 0, nWords)}
+		frames: make([]byte, 0, total), words: make([]uint64, 0, nWords),
+		scaleFrames: make([]byte, 0, sTotal), scaleWords: make([]uint64, 0, sWords)}
 	for i := range gf {
 		pt.frames = append(pt.frames, gf[i].frames...)
 		pt.words = append(pt.words, gf[i].words...)
-		gf[i].frames = nil
+		pt.scaleFrames = append(pt.scaleFrames, gf[i].scaleFrames...)
+		pt.scaleWords = append(pt.scaleWords, gf[i].scaleWords...)
+		gf[i] = groupFrames{}
 	}
-	nScales := 0
-	for _, sc := range qo.scales {
-		nScales += len(sc)
-	}
-	scalesRaw := make([]byte, 0, 2*nScales)
-	for _, sc := range qo.scales {
-		for _, v := range sc {
-			scalesRaw = binary.LittleEndian.AppendUint16(scalesRaw, v)
-		}
-	}
-	pt.scalesRaw = scalesRaw
-	stored := scalesRaw
-	if enc != nil {
-		stored, pt.scalesZstd = encodeAux(scalesRaw, enc)
-	}
-	pt.scalesStoredLen = len(stored)
 	// posRaw is shared with the evict stage's output; assemble keeps it.
 	pt.posRaw = append([]byte(nil), ev.pos.raw...)
 	c, err := assemble(pt, p.rope)
@@ -723,14 +715,19 @@ func (p *Pipeline) runEntropy(ctx context.Context, s Settings) (any, error) {
 	err = p.measureTasks(ctx, &out.errSums, func(worker, layer, head int, t *errSums) error {
 		blk := blocks[worker]
 		var ref []float32
+		var diff, norm [2]float64 // the group's sums, in the order measureRows adds them
 		for i := range c.NumBlocks(layer, head) {
 			if err := c.ReadBlock(layer, head, i, blk); err != nil {
 				return err
 			}
 			for kvi, got := range [2][]float32{blk.K, blk.V} {
 				ref = p.gather(ref, kvi == 0, layer, head, blk.Pos)
-				addErr(t, kvi, got, ref)
+				diff[kvi], norm[kvi] = sqErr(diff[kvi], norm[kvi], got, ref)
 			}
+		}
+		for kvi := range 2 {
+			t.diff[kvi] += diff[kvi]
+			t.ref[kvi] += norm[kvi]
 		}
 		return nil
 	})
@@ -743,11 +740,13 @@ func (p *Pipeline) runEntropy(ctx context.Context, s Settings) (any, error) {
 	return out, err
 }
 
-// measureUnblocked computes the row-stream bytes with one frame per group.
+// measureUnblocked computes the row-stream and scales bytes with one frame
+// (and one scale frame) per group.
 func (p *Pipeline) measureUnblocked(ctx context.Context, s Settings, qo *quantOut, ev *evictOut, encs []*groupEncoder, w int, out *entropyOut) error {
 	kv := p.kv
 	c := out.c
 	per := make([]int64, 2*kv.Layers*kv.KVHeads)
+	perScales := make([]int64, len(per))
 	err := runTasks(ctx, p.workers, kv.Layers*kv.KVHeads, func(worker, i int) error {
 		ge := encs[worker]
 		layer, head := i/kv.KVHeads, i%kv.KVHeads
@@ -762,6 +761,7 @@ func (p *Pipeline) measureUnblocked(ctx context.Context, s Settings, qo *quantOu
 			if codes != nil && codes[g] != nil {
 				cb := len(codes[g]) / (c.Kept(layer, head) * w)
 				per[g] = int64(ge.unblockedSize(codes[g], w*cb, cb, s.Delta, blocked))
+				perScales[g] = int64(ge.unblockedScales(qo.scales[g]))
 				continue
 			}
 			if _, f16 := c.rowCodecFor(layer).(f16Codec); f16 && s.Method == MethodNexusQuant {
@@ -775,8 +775,9 @@ func (p *Pipeline) measureUnblocked(ctx context.Context, s Settings, qo *quantOu
 		}
 		return nil
 	})
-	for _, v := range per {
+	for g, v := range per {
 		out.unblocked += v
+		out.unblockedScales += perScales[g]
 	}
 	return err
 }

@@ -293,23 +293,40 @@ func TestByteAccountingByHand(t *testing.T) {
 			//   flags 1; "e8" 1+2 = 3; key_bits 1; value_bits 1;
 			//   "fastest" 1+7 = 8; block_tokens 256 → uvarint 2; protect 1
 			//   → 70 bytes of shapes and settings; then positions kind 1 + zstd
-			//   flag 1 + uv(raw) + uv(stored); scales flag 1 + uv(raw) +
-			//   uv(stored); frame count 1 (2 frames: K, V); one uv word per frame
-			//   (length<<1 | raw); uv(rows length).
+			//   flag 1 + uv(raw) + uv(stored); frame count 1 (2 frames: K, V);
+			//   one uv word per frame (length<<1 | raw); uv(rows length); scale
+			//   frame count 1 (2: K, V); one uv word per scale frame; uv(scales
+			//   length).
 			uvl := func(v int64) int64 { return int64(len(binary.AppendUvarint(nil, uint64(v)))) }
-			fr0, raw0 := res.Compressed.frame(0)
-			fr1, raw1 := res.Compressed.frame(1)
+			c := res.Compressed
+			fr0, raw0 := c.frame(0)
+			fr1, raw1 := c.frame(1)
+			sf0, sraw0 := c.scaleFrame(0)
+			sf1, sraw1 := c.scaleFrame(1)
 			word := func(fr []byte, raw bool) int64 { return uvl(int64(frameWord(len(fr), raw))) }
 			body := int64(2+5+11+8+1+1+10+7+8+1+3+1+1+8+2+1) + // = 70
 				2 + uvl(tc.posBytes) + uvl(tc.posBytes) + // positions: raw == stored here
-				1 + uvl(tc.quantizeScales) + uvl(st.Scales) +
-				1 + word(fr0, raw0) + word(fr1, raw1) + uvl(int64(len(fr0)+len(fr1)))
+				1 + word(fr0, raw0) + word(fr1, raw1) + uvl(int64(len(fr0)+len(fr1))) +
+				1 + word(sf0, sraw0) + word(sf1, sraw1) + uvl(int64(len(sf0)+len(sf1)))
 			header := 10 + body + 16
 			if st.Header != header {
 				t.Fatalf("header %d bytes, by hand %d", st.Header, header)
 			}
 			if st.Codes != int64(len(fr0)+len(fr1)) || st.Positions != tc.posBytes {
 				t.Fatalf("stored %+v", st)
+			}
+			// Scale frames: each the kept rows' high bytes (raw: kept bytes, or
+			// a zstd frame) then their low bytes (kept bytes).
+			for _, sf := range []struct {
+				b   []byte
+				raw bool
+			}{{sf0, sraw0}, {sf1, sraw1}} {
+				if int64(len(sf.b)) < tc.kept || sf.raw && int64(len(sf.b)) != 2*tc.kept {
+					t.Fatalf("scale frame of %d bytes (raw %t) for %d rows", len(sf.b), sf.raw, tc.kept)
+				}
+			}
+			if st.Scales != int64(len(sf0)+len(sf1)) || len(c.scaleEnd) != 2 {
+				t.Fatalf("scales %d bytes in %d frames, want %d in 2", st.Scales, len(c.scaleEnd), len(sf0)+len(sf1))
 			}
 			want := map[string]int64{
 				"score": 320, "evict": tc.evict, "rope": tc.evict, "hadamard": tc.hadamard,

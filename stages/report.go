@@ -51,9 +51,10 @@ type Report struct {
 	// holding the decode buffers of one reader: one Block from NewBlock and
 	// one decode scratch. Each further concurrent reader adds ReaderBytes.
 	ResidentBytes int64 `json:"resident_bytes"`
-	// ReaderBytes is what one reader's decode buffers hold: its Block
-	// (block_tokens·d·(4+4)+block_tokens·4) and its scratch (about
-	// block_tokens·DPad·CodeBytes).
+	// ReaderBytes is what one reader's decode buffers hold
+	// (Compressed.ReaderBytes): its Block of R = Blocking.ReadBlockRows rows
+	// (R·d·(4+4) + R·4) and its scratch (about block_tokens·DPad·CodeBytes
+	// for the frame plus block_tokens for a scale frame's high bytes).
 	ReaderBytes int64 `json:"reader_bytes"`
 	// RatioPayload = baseline / row-stream bytes (Stored.Codes + Stored.FP16Layers).
 	RatioPayload float64 `json:"ratio_payload"`
@@ -70,7 +71,7 @@ type Report struct {
 	PositionGapsBytes      int64 `json:"position_gaps_bytes"`
 	PositionBitmapBytes    int64 `json:"position_bitmap_bytes"`
 	PositionBitmapRawBytes int64 `json:"position_bitmap_raw_bytes"`
-	// ScalesEncoding is raw or zstd.
+	// ScalesEncoding is how the scale frames are stored (Compressed.ScalesEncoding).
 	ScalesEncoding string `json:"scales_encoding"`
 	// Blocking is the cost of block_tokens blocks against one frame per stream.
 	Blocking BlockingReport `json:"blocking"`
@@ -79,17 +80,26 @@ type Report struct {
 }
 
 // BlockingReport compares the row streams cut into blocks with the same
-// streams as one zstd frame per (layer, K/V, head) (delta not restarted).
-// Header bytes of the frame table are not included in either figure.
+// streams as one zstd frame per (layer, K/V, head) (delta not restarted), and
+// the scale frames likewise. Header bytes of the frame tables are not
+// included in any figure.
 type BlockingReport struct {
 	BlockTokens int `json:"block_tokens"`
+	// ReadBlockRows is R, the rows ReadBlock decodes at a time
+	// (Compressed.ReadBlockRows).
+	ReadBlockRows int `json:"read_block_rows"`
 	// BlockedBytes: the row streams as stored.
 	BlockedBytes int64 `json:"blocked_bytes"`
 	// UnblockedBytes: the same rows as one frame per stream.
 	UnblockedBytes int64 `json:"unblocked_bytes"`
 	// CostPct = 100 · (BlockedBytes / UnblockedBytes − 1).
 	CostPct float64 `json:"cost_pct"`
-	// RatioTotalUnblocked is RatioTotal had the rows been stored unblocked.
+	// ScalesBlockedBytes: the scale frames as stored (Stored.Scales);
+	// ScalesUnblockedBytes: the same scales as one scale frame per group.
+	ScalesBlockedBytes   int64 `json:"scales_blocked_bytes"`
+	ScalesUnblockedBytes int64 `json:"scales_unblocked_bytes"`
+	// RatioTotalUnblocked is RatioTotal had the rows and scales been stored
+	// unblocked.
 	RatioTotalUnblocked float64 `json:"ratio_total_unblocked"`
 }
 
@@ -143,7 +153,7 @@ func (p *Pipeline) report(s Settings, reran []string) Report {
 	}
 	r.Stored = c.stored
 	r.ResidentBytes = c.ResidentBytes()
-	r.ReaderBytes = c.readerBytes()
+	r.ReaderBytes = c.ReaderBytes()
 	payload := c.stored.Codes + c.stored.FP16Layers
 	r.RatioPayload = ratio(r.BaselineBytes, payload)
 	r.RatioTotal = ratio(r.BaselineBytes, c.stored.Total())
@@ -154,10 +164,14 @@ func (p *Pipeline) report(s Settings, reran []string) Report {
 	r.PositionBitmapRawBytes = int64(ev.pos.bitmapRawBytes)
 	r.ScalesEncoding = c.ScalesEncoding()
 	r.Blocking = BlockingReport{
-		BlockTokens:         s.BlockTokens,
-		BlockedBytes:        payload,
-		UnblockedBytes:      ent.unblocked,
-		RatioTotalUnblocked: ratio(r.BaselineBytes, c.stored.Total()-payload+ent.unblocked),
+		BlockTokens:          s.BlockTokens,
+		ReadBlockRows:        c.ReadBlockRows(),
+		BlockedBytes:         payload,
+		UnblockedBytes:       ent.unblocked,
+		ScalesBlockedBytes:   c.stored.Scales,
+		ScalesUnblockedBytes: ent.unblockedScales,
+		RatioTotalUnblocked: ratio(r.BaselineBytes,
+			c.stored.Total()-payload-c.stored.Scales+ent.unblocked+ent.unblockedScales),
 	}
 	if ent.unblocked > 0 {
 		r.Blocking.CostPct = 100 * (float64(payload)/float64(ent.unblocked) - 1)
@@ -190,12 +204,19 @@ func (e *errSums) relErrs() (k, v float64) {
 
 // addErr adds |got − ref|² and |ref|² to t for K (kv 0) or V.
 func addErr(t *errSums, kv int, got, ref []float32) {
-	var d, r float64
+	d, r := sqErr(0, 0, got, ref)
+	t.diff[kv] += d
+	t.ref[kv] += r
+}
+
+// sqErr continues the sums |got − ref|² (d) and |ref|² (r) over more rows:
+// summing a group block by block gives the same bits as addErr over the
+// whole group.
+func sqErr(d, r float64, got, ref []float32) (float64, float64) {
 	for i, v := range ref {
 		x := float64(got[i]) - float64(v)
 		d += x * x
 		r += float64(v) * float64(v)
 	}
-	t.diff[kv] += d
-	t.ref[kv] += r
+	return d, r
 }
