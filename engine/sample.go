@@ -92,14 +92,26 @@ func (m *Model) Generate(ctx context.Context, prompt []int32, n int, sampler Sam
 	if n <= 0 {
 		return nil, nil
 	}
-	rng := rand.New(rand.NewPCG(uint64(sampler.Seed), 0x6e657875737175))
 	c := m.NewCache()
 	logits, _, err := m.Forward(ctx, c, prompt, 0, ForwardOptions{})
 	if err != nil {
 		return nil, err
 	}
+	return m.GenerateFrom(ctx, c, logits, len(prompt), n, sampler, onToken)
+}
+
+// GenerateFrom continues generation from a cache that already holds
+// positions 0..pos−1: logits are the last logits of that prefix (they pick the
+// first new token, at position pos). It produces up to n tokens with sampler
+// and stops like Generate. The cache may be any implementation, a packed
+// compressed prefix included.
+func (m *Model) GenerateFrom(ctx context.Context, c Cache, logits []float32, pos, n int, sampler Sampler, onToken func(id int32) bool) ([]int32, error) {
+	if len(logits) < m.Config.Vocab {
+		return nil, fmt.Errorf("engine: generate: %d logits, want a row of %d", len(logits), m.Config.Vocab)
+	}
+	rng := rand.New(rand.NewPCG(uint64(sampler.Seed), 0x6e657875737175))
 	var out []int32
-	pos := len(prompt)
+	var err error
 	for len(out) < n {
 		id := sampler.pick(logits, rng)
 		if m.Tok != nil && m.Tok.IsEOG(id) {

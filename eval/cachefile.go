@@ -3,37 +3,26 @@ package eval
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
 
 	"nexusquant/engine"
+	"nexusquant/internal/atomicfile"
 	"nexusquant/stages"
 )
 
-// WriteCache writes a packed cache to path atomically (temp file, fsync,
-// rename), so a failed write never leaves a truncated .nqkv behind.
+// WriteCache writes a packed cache to path atomically, so a failed write
+// never leaves a truncated .nqkv behind. It returns the bytes written.
 func WriteCache(path string, c *stages.Compressed) (int64, error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return 0, err
-	}
-	n, err := c.WriteTo(f)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return 0, fmt.Errorf("writing %s: %w", path, err)
-	}
-	return n, nil
+	var n int64
+	err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		var err error
+		n, err = c.WriteTo(w)
+		return err
+	})
+	return n, err
 }
 
 // ReadCache reads a packed cache file written for model m and checks that it

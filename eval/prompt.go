@@ -34,40 +34,13 @@ func NewPromptExplorer(ctx context.Context, m *engine.Model, prompt []int32, con
 // ids[start:] into c; otherwise c already holds ids and first are the logits
 // predicting the next token. It stops at an end-of-generation token.
 func greedy(ctx context.Context, m *engine.Model, c engine.Cache, ids []int32, start int, first []float32, n int) ([]int32, error) {
-	logits := first
-	var err error
-	if logits == nil {
-		if logits, _, err = m.Forward(ctx, c, ids[start:], start, engine.ForwardOptions{}); err != nil {
+	if first == nil {
+		var err error
+		if first, _, err = m.Forward(ctx, c, ids[start:], start, engine.ForwardOptions{}); err != nil {
 			return nil, err
 		}
 	}
-	pos := len(ids)
-	var out []int32
-	for len(out) < n {
-		id := argmax(logits)
-		if m.Tok != nil && m.Tok.IsEOG(id) {
-			break
-		}
-		out = append(out, id)
-		if len(out) == n || pos >= m.Config.Ctx {
-			break
-		}
-		if logits, _, err = m.Forward(ctx, c, []int32{id}, pos, engine.ForwardOptions{}); err != nil {
-			return nil, err
-		}
-		pos++
-	}
-	return out, nil
-}
-
-func argmax(x []float32) int32 {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	return int32(best)
+	return m.GenerateFrom(ctx, c, first, len(ids), n, engine.Sampler{}, nil)
 }
 
 // TextDiff shows the baseline's and the compressed model's greedy

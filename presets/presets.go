@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 
+	"nexusquant/internal/atomicfile"
 	"nexusquant/stages"
 )
 
@@ -252,25 +253,5 @@ func (s *Store) Save(p *Preset) error {
 	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
 		return err
 	}
-	path := filepath.Join(s.Dir, p.Name+".json")
-	tmp, err := os.CreateTemp(s.Dir, ".preset-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	tmp.Close()
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return nil
+	return atomicfile.WriteFile(filepath.Join(s.Dir, p.Name+".json"), data, 0o644)
 }

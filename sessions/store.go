@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"nexusquant/internal/atomicfile"
 )
 
 // ErrNotFound is wrapped by errors for a session that does not exist.
@@ -90,7 +92,7 @@ func (s *Store) Save(sess *Session) error {
 	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
 		return fmt.Errorf("session store %s: %w", s.Dir, err)
 	}
-	return writeAtomic(s.path(sess.Name), append(data, '\n'))
+	return atomicfile.WriteFile(s.path(sess.Name), append(data, '\n'), 0o644)
 }
 
 // AddRun appends a run to the named session, creating it with meta's model and
@@ -163,39 +165,4 @@ func (s *Store) List() ([]*Session, []error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, errs
-}
-
-// writeAtomic writes data to a temporary file in path's directory, syncs it,
-// renames it over path and syncs the directory.
-func writeAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }
