@@ -142,7 +142,7 @@ func sweepPlot(rows []*eval.Report, width, height int) string {
 	var chars []asciigraph.CharSet
 	var legend []string
 	for _, name := range names {
-		front := frontOf(groups[name])
+		front := eval.Front(groups[name])
 		line := make([]float64, width)
 		for i := range line {
 			line[i] = math.NaN()
@@ -166,26 +166,6 @@ func sweepPlot(rows []*eval.Report, width, height int) string {
 		asciigraph.XAxisRange(lo, hi), asciigraph.XAxisTickCount(5), asciigraph.SeriesChars(chars...),
 		asciigraph.Caption("ΔPPL % (each series' Pareto front) against ratio_total (×)"))
 	return plot + "\n  " + strings.Join(legend, "   ")
-}
-
-// frontOf returns the rows no other row of the same set beats on both ratio
-// and ΔPPL, in ratio order.
-func frontOf(rows []*eval.Report) []*eval.Report {
-	var out []*eval.Report
-	for _, r := range rows {
-		dominated := false
-		for _, o := range rows {
-			if o.RatioTotal > r.RatioTotal && o.DeltaPPLPct < r.DeltaPPLPct {
-				dominated = true
-				break
-			}
-		}
-		if !dominated {
-			out = append(out, r)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].RatioTotal < out[j].RatioTotal })
-	return out
 }
 
 func writeSweepCSV(w io.Writer, rows []*eval.Report) error {

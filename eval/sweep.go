@@ -136,15 +136,32 @@ func (e *Explorer) Sweep(ctx context.Context, grid []stages.Settings, onRow func
 // higher ratio_total and a lower delta_ppl_pct.
 func MarkPareto(rows []*Report) {
 	for _, r := range rows {
-		front := true
-		for _, o := range rows {
-			if o.RatioTotal > r.RatioTotal && o.DeltaPPLPct < r.DeltaPPLPct {
-				front = false
-				break
-			}
-		}
+		front := !dominated(r, rows)
 		r.Pareto = &front
 	}
+}
+
+// Front returns the rows of the Pareto front of rows, in ratio order.
+func Front(rows []*Report) []*Report {
+	var out []*Report
+	for _, r := range rows {
+		if !dominated(r, rows) {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].RatioTotal < out[j].RatioTotal })
+	return out
+}
+
+// dominated reports whether another row has both a higher ratio_total and a
+// lower delta_ppl_pct than r.
+func dominated(r *Report, rows []*Report) bool {
+	for _, o := range rows {
+		if o.RatioTotal > r.RatioTotal && o.DeltaPPLPct < r.DeltaPPLPct {
+			return true
+		}
+	}
+	return false
 }
 
 // Describe is a short label of the settings a sweep varies.
