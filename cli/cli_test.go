@@ -182,3 +182,51 @@ func TestPresetsCommands(t *testing.T) {
 		t.Errorf("python export: %d %q", code, out)
 	}
 }
+
+func TestSweepJSONAndCSV(t *testing.T) {
+	isolate(t)
+	model := testdata.Path(t, "models/stories260K.gguf")
+	text := testdata.Path(t, "text/tinystories-sample.txt")
+	args := []string{"sweep", "--model", model, "--file", text, "--prefix", "96", "--continuation", "32",
+		"--eviction-rates", "0,0.6", "--bits", "2/2", "--lattices", "e8,scalar", "--methods", "nexusquant,kivi2"}
+	out, errs, code := run(t, append(args, "--json")...)
+	if code != 0 {
+		t.Fatalf("sweep: %d %s", code, errs)
+	}
+	var doc struct {
+		Rows []map[string]any `json:"rows"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Rows) != 5 {
+		t.Fatalf("%d rows, want 2 rates × 2 lattices + kivi2 = 5", len(doc.Rows))
+	}
+	front := 0
+	prev := 0.0
+	for _, r := range doc.Rows {
+		ratio := r["ratio_total"].(float64)
+		if ratio < prev {
+			t.Errorf("rows not sorted by ratio_total: %.3f after %.3f", ratio, prev)
+		}
+		prev = ratio
+		p, ok := r["pareto"].(bool)
+		if !ok {
+			t.Fatalf("row without pareto: %v", r)
+		}
+		if p {
+			front++
+		}
+	}
+	if front == 0 {
+		t.Error("no row on the Pareto front")
+	}
+	out, _, code = run(t, append(args, "--csv")...)
+	if lines := strings.Count(out, "\n"); code != 0 || lines != 6 || !strings.HasPrefix(out, "method,scorer,eviction_rate") {
+		t.Errorf("csv: status %d, %d lines:\n%s", code, lines, out)
+	}
+	out, _, code = run(t, args...)
+	if code != 0 || !strings.Contains(out, "k kivi2") || !strings.Contains(out, "pareto") {
+		t.Errorf("table: status %d:\n%s", code, out)
+	}
+}

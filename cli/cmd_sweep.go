@@ -141,6 +141,7 @@ func sweepPlot(rows []*eval.Report, width, height int) string {
 	var data [][]float64
 	var chars []asciigraph.CharSet
 	var legend []string
+	used := map[string]bool{}
 	for _, name := range names {
 		front := eval.Front(groups[name])
 		line := make([]float64, width)
@@ -158,7 +159,8 @@ func sweepPlot(rows []*eval.Report, width, height int) string {
 			}
 		}
 		data = append(data, line)
-		mark := name[:1]
+		mark := uniqueMark(name, used)
+		used[mark] = true
 		chars = append(chars, asciigraph.CreateCharSet(mark))
 		legend = append(legend, mark+" "+name)
 	}
@@ -166,6 +168,17 @@ func sweepPlot(rows []*eval.Report, width, height int) string {
 		asciigraph.XAxisRange(lo, hi), asciigraph.XAxisTickCount(5), asciigraph.SeriesChars(chars...),
 		asciigraph.Caption("ΔPPL % (each series' Pareto front) against ratio_total (×)"))
 	return plot + "\n  " + strings.Join(legend, "   ")
+}
+
+// uniqueMark picks the first character of name that no earlier series drew
+// with (kivi2 and kivi4 become k and i), falling back to digits.
+func uniqueMark(name string, used map[string]bool) string {
+	for _, r := range name + "0123456789" {
+		if m := string(r); !used[m] {
+			return m
+		}
+	}
+	return "*"
 }
 
 func writeSweepCSV(w io.Writer, rows []*eval.Report) error {
