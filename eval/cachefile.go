@@ -90,6 +90,7 @@ func reportOf(c *stages.Compressed, T int) stages.Report {
 		BaselineBytes:    int64(2 * T * L * 2 * H * d),
 		Stored:           st,
 		ResidentBytes:    c.ResidentBytes(),
+		ReaderBytes:      c.ReaderBytes(),
 		PositionEncoding: c.PositionEncoding(),
 		ScalesEncoding:   c.ScalesEncoding(),
 	}

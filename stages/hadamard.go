@@ -92,11 +92,40 @@ func (h *Hadamard) Forward(dst, src []float32) {
 	if len(src) != h.D || len(dst) != h.DPad {
 		panic(fmt.Sprintf("stages: Hadamard.Forward: len(src)=%d len(dst)=%d, want %d and %d", len(src), len(dst), h.D, h.DPad))
 	}
+	if useAsm && h.DPad >= 8 {
+		// The sign/scale pass is fused into the first kernel when whole blocks
+		// of 8 are scaled; zero blocks past D stay zero under the unit stages.
+		clear(dst[h.D:])
+		if h.D%8 == 0 {
+			fwhtUnit8AVX(&dst[0], &src[0], &h.pre[0], h.D)
+		} else {
+			for i, v := range src {
+				dst[i] = v * h.pre[i]
+			}
+			fwhtUnit8AVX(&dst[0], &dst[0], nil, h.DPad)
+		}
+		fwhtStagesAVX(dst)
+		return
+	}
 	for i, v := range src {
 		dst[i] = v * h.pre[i]
 	}
 	clear(dst[h.D:])
 	fwht(dst)
+}
+
+// fwhtStagesAVX applies the stages h = 8, 16, … to x (len a power of two >= 8)
+// with the assembly kernels, two stages per pass while it can: fwht after
+// radix8Unit, in the same order of stages, hence with the same results.
+func fwhtStagesAVX(x []float32) {
+	n := len(x)
+	h := 8
+	for ; h*4 <= n; h *= 4 {
+		fwhtRadix4AVX(&x[0], n, h)
+	}
+	if h < n {
+		fwhtRadix2AVX(&x[0], n, h)
+	}
 }
 
 // Inverse writes the first D coordinates of S·H·src (src len DPad) into dst
@@ -122,6 +151,18 @@ func (h *Hadamard) InverseScratch(dst, src, scratch []float32) {
 	buf := dst
 	if h.D < h.DPad {
 		buf = scratch[:h.DPad]
+	}
+	if useAsm && h.DPad >= 8 {
+		fwhtUnit8AVX(&buf[0], &src[0], nil, h.DPad) // the copy is fused
+		fwhtStagesAVX(buf)
+		d8 := h.D &^ 7
+		if d8 > 0 {
+			mulAVX(&dst[0], &buf[0], &h.pre[0], d8)
+		}
+		for i := d8; i < h.D; i++ {
+			dst[i] = buf[i] * h.pre[i]
+		}
+		return
 	}
 	copy(buf, src)
 	fwht(buf)
