@@ -176,6 +176,11 @@ func (h *Hadamard) InverseScratch(dst, src, scratch []float32) {
 // three butterfly stages at a time held in registers (radix 8), so that a
 // 128-vector is loaded and stored 3 times instead of 7. The stages act on
 // different bits of the index, so their order does not matter.
+//
+// On amd64 with AVX2, Forward and Inverse run the same stages in the same
+// order with the kernels of hadamard_amd64.s (fwhtUnit8AVX for h = 1, 2, 4
+// inside each YMM register, then fwhtStagesAVX), so the results are
+// bit-identical.
 func fwht(x []float32) {
 	n := len(x)
 	h := 1

@@ -103,7 +103,10 @@ func nearestRelaxed(dst, y *[8]float32) float32 {
 // (the quantizer's codes before clamping), and the squared distance. It does
 // both cosets in one rounding pass, about 1.7 times as fast as two. Its plain
 // twin, which runs Conway–Sloane once per coset, is nearestTwoPass in
-// lattice_test.go; the tests check that both agree.
+// lattice_test.go; the tests check that both agree. On amd64 with AVX2,
+// Quantizer.Encode runs e8EncodeAVX (lattice_amd64.s) instead: this function
+// on 8 groups at once, one group per YMM lane after an 8×8 transpose, with the
+// same float32 operations in the same order, hence the same codes.
 //
 // With r_i = round(y_i) and e_i = y_i − r_i ∈ [−½, ½]:
 //   - Integer coset: r, at squared distance Σe_i²; an odd Σr_i is fixed at
@@ -132,7 +135,7 @@ func nearestDoubled(y *[8]float32, halfParity bool) (twice [8]int32, dist float3
 		e := v - (t - roundMagic)
 		neg := math.Float32bits(e) >> 31
 		sgn[i] = 1 - 2*int32(neg)
-		dist += e * e
+		dist += float32(e * e) // rounded product: no FMA under any GOAMD64, as e8EncodeAVX
 		sumAbs += abs32(e)
 		parity ^= math.Float32bits(t)
 		negs ^= neg

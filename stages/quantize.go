@@ -103,7 +103,13 @@ func (q *Quantizer) Encode(codes []int16, x []float32) (scale uint16) {
 	// max|x_i| over bit patterns: without the sign bit, float bits order like
 	// the values, with NaN above +Inf, so a NaN input makes amax NaN.
 	var maxBits int32
-	for _, v := range x {
+	rest := x
+	if useAsm && len(x) >= 8 {
+		n8 := len(x) &^ 7
+		maxBits = amaxBitsAVX(&x[0], n8)
+		rest = x[n8:]
+	}
+	for _, v := range rest {
 		maxBits = max(maxBits, int32(math.Float32bits(v)&^(1<<31)))
 	}
 	amax := max(math.Float32frombits(uint32(maxBits)), 1e-8)
@@ -126,12 +132,24 @@ func (q *Quantizer) Decode(x []float32, codes []int16, scale uint16) {
 	if q.Lattice == "scalar" {
 		half := 1 << (q.Bits - 1)
 		step := 2 * s / float32(2*half-1)
+		if useAsm && len(x) >= 8 {
+			n8 := len(x) &^ 7
+			decodeScalarAVX(&x[0], &codes[0], n8, -s, step, int32(half))
+			x, codes = x[n8:], codes[n8:]
+		}
 		for i, c := range codes {
-			x[i] = -s + float32(int(c)+half)*step
+			// float32(…) rounds the product (no FMA, whatever GOAMD64), so
+			// that every build, and decodeScalarAVX, gives the same floats.
+			x[i] = -s + float32(float32(int(c)+half)*step)
 		}
 		return
 	}
 	halfS := s / 2 // exact: s is a normal float32
+	if useAsm && len(x) >= 8 {
+		n8 := len(x) &^ 7
+		decodeLatticeAVX(&x[0], &codes[0], n8, halfS)
+		x, codes = x[n8:], codes[n8:]
+	}
 	for i, c := range codes {
 		x[i] = float32(c) * halfS
 	}
@@ -170,6 +188,22 @@ func (q *Quantizer) encodeLattice(codes []int16, x []float32, amax float32) uint
 	inv := 1 / F16ToF32(scale)
 	saturated := scale == f16MaxFinite
 	halfParity := q.Lattice == "e8" // relaxed: (Z+½)^8 without parity
+	if useAsm {
+		// Batches of 8 groups; the rest zero-padded to one more batch, which
+		// pads a final partial group with zeros as below.
+		nb := len(x) / 64
+		if nb > 0 {
+			e8EncodeAVX(&codes[0], &x[0], nb, inv, half+1, lim, saturated, halfParity)
+		}
+		if done := nb * 64; done < len(x) {
+			var xb [64]float32
+			var cb [64]int16
+			copy(xb[:], x[done:])
+			e8EncodeAVX(&cb[0], &xb[0], 1, inv, half+1, lim, saturated, halfParity)
+			copy(codes[done:len(x)], cb[:])
+		}
+		return scale
+	}
 	var y [8]float32
 	for g := 0; g < len(x); g += 8 {
 		group := x[g:min(g+8, len(x))]
@@ -195,6 +229,11 @@ func (q *Quantizer) encodeScalar(codes []int16, x []float32, amax float32) uint1
 	half := int32(1) << (q.Bits - 1)
 	top := float32(2*half - 1) // highest level index
 	inv := top / (2 * a)       // 1/step
+	if useAsm && len(x) >= 8 {
+		n8 := len(x) &^ 7
+		scalarEncodeAVX(&codes[0], &x[0], n8, a, inv, top, half, saturated)
+		codes, x = codes[n8:], x[n8:]
+	}
 	for i, v := range x {
 		k := (v + a) * inv // level index in [0, top], up to the f16 rounding of a
 		if saturated {

@@ -334,21 +334,10 @@ func keyKeyHead(dst, keys []float32, d, w int, sc *keyKeyScratch) {
 		p0 := first + j0
 		queries := keys[p0*d : (p0+nb)*d]
 		logits := sc.logits[:nb*T]
-		// Key-outer loop: each key row is loaded once and met by every query
-		// of the block that sees it (b >= t−p0), four queries at a time.
-		for t := range p0 + nb {
-			k := keys[t*d : (t+1)*d]
-			b := max(0, t-p0)
-			for ; b+4 <= nb; b += 4 {
-				s0, s1, s2, s3 := dot4(queries[b*d:(b+4)*d], k)
-				logits[b*T+t] = s0 * scale
-				logits[(b+1)*T+t] = s1 * scale
-				logits[(b+2)*T+t] = s2 * scale
-				logits[(b+3)*T+t] = s3 * scale
-			}
-			for ; b < nb; b++ {
-				logits[b*T+t] = dot32(queries[b*d:(b+1)*d], k) * scale
-			}
+		if useAsm && d%8 == 0 {
+			keyKeyLogitsAVX(logits, queries, keys, d, p0, nb, T, scale)
+		} else {
+			keyKeyLogits(logits, queries, keys, d, p0, nb, T, scale)
 		}
 		for b := range nb {
 			softmaxAccumulate(acc, logits[b*T:b*T+p0+b+1])
@@ -359,8 +348,56 @@ func keyKeyHead(dst, keys []float32, d, w int, sc *keyKeyScratch) {
 	}
 }
 
+// keyKeyLogits sets logits[b*T+t] = (query b · key t)·scale for the queries
+// b < nb of a block (at positions p0+b) and every key t <= p0+b they see.
+func keyKeyLogits(logits, queries, keys []float32, d, p0, nb, T int, scale float32) {
+	// Key-outer loop: each key row is loaded once and met by every query
+	// of the block that sees it (b >= t−p0), four queries at a time.
+	for t := range p0 + nb {
+		k := keys[t*d : (t+1)*d]
+		b := max(0, t-p0)
+		for ; b+4 <= nb; b += 4 {
+			s0, s1, s2, s3 := dot4(queries[b*d:(b+4)*d], k)
+			logits[b*T+t] = s0 * scale
+			logits[(b+1)*T+t] = s1 * scale
+			logits[(b+2)*T+t] = s2 * scale
+			logits[(b+3)*T+t] = s3 * scale
+		}
+		for ; b < nb; b++ {
+			logits[b*T+t] = dot32(queries[b*d:(b+1)*d], k) * scale
+		}
+	}
+}
+
+// keyKeyLogitsAVX is keyKeyLogits with the FMA kernel qkAVX on the rectangle of
+// the first nb&^3 queries and the first (p0+nb)&^1 keys (the few logits of
+// keys a query does not see are computed and ignored); the rest in Go.
+func keyKeyLogitsAVX(logits, queries, keys []float32, d, p0, nb, T int, scale float32) {
+	nk := p0 + nb
+	nq4, nk2 := nb&^3, nk&^1
+	if nq4 > 0 && nk2 > 0 {
+		qkAVX(&queries[0], nq4, &keys[0], nk2, d, &logits[0], T, scale)
+	}
+	for b := nq4; b < nb; b++ { // the last queries, every key they see
+		q := queries[b*d : (b+1)*d]
+		for t := range p0 + b + 1 {
+			logits[b*T+t] = dot32(q, keys[t*d:(t+1)*d]) * scale
+		}
+	}
+	if nk2 < nk { // the last key, for the queries of the rectangle that see it
+		t := nk - 1
+		for b := max(0, t-p0); b < nq4; b++ {
+			logits[b*T+t] = dot32(queries[b*d:(b+1)*d], keys[t*d:(t+1)*d]) * scale
+		}
+	}
+}
+
 // softmaxAccumulate adds softmax(row) to acc[:len(row)]; row is overwritten.
 func softmaxAccumulate(acc []float64, row []float32) {
+	if useAsm && len(row) >= 8 {
+		softmaxAccumulateAVX(acc, row)
+		return
+	}
 	m := float32(math.Inf(-1))
 	for _, v := range row {
 		m = max(m, v)
@@ -374,6 +411,28 @@ func softmaxAccumulate(acc []float64, row []float32) {
 	inv := 1 / sum
 	for t, e := range row {
 		acc[t] += float64(e) * inv
+	}
+}
+
+// softmaxAccumulateAVX is softmaxAccumulate with the kernels maxAVX,
+// expSumAVX (a vectorised float32 exp, within a few ulp of the float64 one
+// rounded) and accAVX on the first len(row)&^7 values.
+func softmaxAccumulateAVX(acc []float64, row []float32) {
+	n8 := len(row) &^ 7
+	m := maxAVX(&row[0], n8)
+	for _, v := range row[n8:] {
+		m = max(m, v)
+	}
+	sum := expSumAVX(&row[0], n8, m)
+	for t := n8; t < len(row); t++ {
+		e := float32(math.Exp(float64(row[t] - m)))
+		row[t] = e
+		sum += float64(e)
+	}
+	inv := 1 / sum
+	accAVX(&acc[0], &row[0], n8, inv)
+	for t := n8; t < len(row); t++ {
+		acc[t] += float64(row[t]) * inv
 	}
 }
 

@@ -1,0 +1,90 @@
+//go:build amd64
+
+package stages
+
+import (
+	"os"
+
+	"golang.org/x/sys/cpu"
+)
+
+// The assembly kernels (hadamard_amd64.s, lattice_amd64.s, score_amd64.s) need
+// AVX2 and FMA; cpu.X86 reports AVX2 only when the OS saves the YMM registers.
+// NEXUSQUANT_NOASM=1 forces the Go twins, which are the specification: every
+// kernel has a differential test against its twin (simd_amd64_test.go).
+var useAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA && os.Getenv("NEXUSQUANT_NOASM") == ""
+
+// fwhtUnit8AVX applies the butterfly stages h = 1, 2, 4 to each block of 8 of
+// the first n values (n a multiple of 8), reading src and writing dst (which
+// may be src). With scale non-nil the input is first multiplied by scale[i].
+//
+//go:noescape
+func fwhtUnit8AVX(dst, src, scale *float32, n int)
+
+// fwhtRadix4AVX applies the stages h and 2h to x (len n); h a multiple of 8,
+// 4h <= n.
+//
+//go:noescape
+func fwhtRadix4AVX(x *float32, n, h int)
+
+// fwhtRadix2AVX applies the stage h to x (len n); h a multiple of 8, 2h <= n.
+//
+//go:noescape
+func fwhtRadix2AVX(x *float32, n, h int)
+
+// mulAVX sets dst[i] = a[i]·b[i] for i < n (n a multiple of 8).
+//
+//go:noescape
+func mulAVX(dst, a, b *float32, n int)
+
+// e8EncodeAVX is encodeLattice's loop over nb batches of 8 groups (64 values
+// of x, 64 codes): y = x·inv, clamped to ±clampHi (NaN → 0) when sat, the
+// nearest point by nearestDoubled, codes clamped to ±lim.
+//
+//go:noescape
+func e8EncodeAVX(codes *int16, x *float32, nb int, inv, clampHi float32, lim int32, sat, halfParity bool)
+
+// amaxBitsAVX returns the largest int32(Float32bits(x[i]) &^ (1<<31)) over
+// i < n (n a multiple of 8), at least 0.
+//
+//go:noescape
+func amaxBitsAVX(x *float32, n int) int32
+
+// scalarEncodeAVX is encodeScalar's loop over n values (n a multiple of 8).
+//
+//go:noescape
+func scalarEncodeAVX(codes *int16, x *float32, n int, a, inv, top float32, half int32, sat bool)
+
+// expSumAVX sets x[i] = exp(x[i] − m) (Cephes expf; 0 below −87) for i < n (a
+// multiple of 8) and returns Σ float64(x[i]).
+//
+//go:noescape
+func expSumAVX(x *float32, n int, m float32) float64
+
+// maxAVX returns max x[i] over i < n (a multiple of 8, > 0).
+//
+//go:noescape
+func maxAVX(x *float32, n int) float32
+
+// accAVX sets acc[i] += float64(e[i])·inv for i < n (a multiple of 8).
+//
+//go:noescape
+func accAVX(acc *float64, e *float32, n int, inv float64)
+
+// qkAVX sets out[b*ldo+t] = (q_b·k_t)·scale for b < nq (a multiple of 4) and
+// t < nk (a multiple of 2), rows of d values (a multiple of 8).
+//
+//go:noescape
+func qkAVX(q *float32, nq int, k *float32, nk, d int, out *float32, ldo int, scale float32)
+
+// decodeLatticeAVX sets x[i] = float32(codes[i])·halfS for i < n (a multiple
+// of 8): Decode for e8 and relaxed.
+//
+//go:noescape
+func decodeLatticeAVX(x *float32, codes *int16, n int, halfS float32)
+
+// decodeScalarAVX sets x[i] = negS + float32(codes[i]+half)·step for i < n (a
+// multiple of 8): Decode for scalar.
+//
+//go:noescape
+func decodeScalarAVX(x *float32, codes *int16, n int, negS, step float32, half int32)
