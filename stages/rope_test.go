@@ -174,7 +174,7 @@ func ExampleUndoRoPE() {
 	UndoRoPE(rows, 4, pos, rope)
 	RedoRoPE(rows, 4, pos, rope)
 	for i := range rows {
-		rows[i] = float32(math.Round(float64(rows[i])*1e5) / 1e5)
+		rows[i] = float32(math.Round(float64(rows[i])*1e5)/1e5) + 0 // +0 turns a rounded -0 into 0
 	}
 	fmt.Println(rows)
 	// Output: [1 0 0 1 1 0 0 1]
