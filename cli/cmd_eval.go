@@ -10,7 +10,6 @@ import (
 	"nexusquant/engine"
 	"nexusquant/engine/tokenizer"
 	"nexusquant/eval"
-	"nexusquant/stages"
 )
 
 func init() {
@@ -199,4 +198,3 @@ func human(b int64) string {
 	return fmt.Sprintf("%d B", b)
 }
 
-var _ = stages.DefaultSettings
