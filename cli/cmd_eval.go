@@ -165,8 +165,14 @@ func printReport(env *Env, r *eval.Report) {
 	fmt.Fprintf(w, "PPL %.4f → %.4f   ΔPPL %+.2f%% [%+.2f, %+.2f]   KLD %.4f   top-1 %.1f%%\n",
 		r.PPLBase, r.PPL, r.DeltaPPLPct, r.DeltaPPLCI[0], r.DeltaPPLCI[1], r.KLD, 100*r.Top1Agree)
 	if r.Rerun != nil {
+		stagesOf := func(s []string) string {
+			if len(s) == 0 {
+				return "nothing re-runs"
+			}
+			return strings.Join(s, "+")
+		}
 		fmt.Fprintf(w, "live update: key_bits change re-runs in %.1f ms (%s), eviction_rate change in %.1f ms (%s)\n",
-			r.Rerun.KeyBitsMs, strings.Join(r.Rerun.KeyBitsStages, "+"), r.Rerun.EvictionRateMs, strings.Join(r.Rerun.EvictionRateStages, "+"))
+			r.Rerun.KeyBitsMs, stagesOf(r.Rerun.KeyBitsStages), r.Rerun.EvictionRateMs, stagesOf(r.Rerun.EvictionRateStages))
 	}
 	if t := r.Text; t != nil {
 		fmt.Fprintf(w, "\nbase  %q\ncomp  %q\n", t.Base, t.Compressed)
