@@ -14,6 +14,9 @@ import (
 // activations the same way and multiply the dequantized values in float32,
 // which agrees with llama.cpp up to float32 summation order (instead of
 // differing by the activation quantization error, up to ~0.1 in a logit).
+// Single-row products with Q8_0 and Q4_K weights (decode) go further and
+// take the integer dot products themselves, from the quantized form of the
+// activations (q8Acts, q8kActs).
 
 // actKind is a rounding applied to activations.
 type actKind uint8
@@ -85,4 +88,71 @@ func roundQ8_K(x, dst []float32) {
 		q := min(math.RoundToEven(float64(iscale*v)), 127)
 		dst[i] = d * float32(q)
 	}
+}
+
+// q8kActs is one activation row in ggml's Q8_K form, for integer dot
+// products: per 256-value block a float32 scale d and int8 quants q (d·q is
+// what roundQ8_K writes), with the sum of q over each 32 values.
+type q8kActs struct {
+	q    []int8
+	d    []float32
+	bsum []int32 // 8 per block
+}
+
+// quantQ8K quantizes x (a multiple of 256 values) exactly as roundQ8_K
+// rounds it.
+func quantQ8K(x []float32) *q8kActs {
+	nb := len(x) / 256
+	a := &q8kActs{q: make([]int8, nb*256), d: make([]float32, nb), bsum: make([]int32, nb*8)}
+	for b := 0; b < nb; b++ {
+		xb := x[b*256 : (b+1)*256]
+		var mx, amax float32
+		for _, v := range xb {
+			if av := float32(math.Abs(float64(v))); av > amax {
+				amax, mx = av, v
+			}
+		}
+		if amax == 0 {
+			continue
+		}
+		iscale := -127 / mx
+		a.d[b] = 1 / iscale
+		for i, v := range xb {
+			q := int8(min(math.RoundToEven(float64(iscale*v)), 127))
+			a.q[b*256+i] = q
+			a.bsum[b*8+i/32] += int32(q)
+		}
+	}
+	return a
+}
+
+// q8Acts is one activation row in Q8_0 form, for integer dot products: per
+// 32 values a scale d (a float16 value) and int8 quants q, d·q being what
+// roundQ80 writes.
+type q8Acts struct {
+	q []int8
+	d []float32
+}
+
+// quantQ80 quantizes x (a multiple of 32 values) exactly as roundQ80Go
+// rounds it.
+func quantQ80(x []float32) *q8Acts {
+	nb := len(x) / 32
+	a := &q8Acts{q: make([]int8, nb*32), d: make([]float32, nb)}
+	for b := 0; b < nb; b++ {
+		xb := x[b*32 : (b+1)*32]
+		var amax float32
+		for _, v := range xb {
+			amax = max(amax, float32(math.Abs(float64(v))))
+		}
+		a.d[b] = gguf.F16ToF32(gguf.F32ToF16(amax / 127))
+		if amax == 0 {
+			continue
+		}
+		id := 127 / amax
+		for i, v := range xb {
+			a.q[b*32+i] = int8(math.RoundToEven(float64(v * id)))
+		}
+	}
+	return a
 }

@@ -43,10 +43,20 @@
 //
 // # Speed
 //
-// Matrix products run over tiles of output rows on Threads goroutines
-// (SetThreads; default GOMAXPROCS), with AVX2/FMA/F16C assembly kernels
-// (matmul_amd64.s, vecmath_amd64.s) where the CPU has them and plain Go twins
-// (matmul_generic.go, vecmath.go) elsewhere or with NEXUSQUANT_NOASM=1.
+// Matrix products run over units of output rows on Threads workers
+// (SetThreads; default GOMAXPROCS): the caller's goroutine and helpers from a
+// persistent pool that spin briefly between parallel regions and then park
+// (threads.go), with AVX2/FMA/F16C assembly kernels (matmul_amd64.s,
+// vecmath_amd64.s) where the CPU has them and plain Go twins
+// (matmul_generic.go, vecmath.go) elsewhere or with NEXUSQUANT_NOASM=1. A
+// batch dequantizes a tile of weight rows to float32 once for all its rows.
+// A single row (decode) is bound by reading the weights, so it takes units
+// of ~32 KB of weights, and F16, Q8_0, Q4_K and Q6_K rows stream through
+// fused kernels that convert or dequantize in registers with a linear
+// prefetch ahead and never write a tile. With rounded activations (the
+// default) Q8_0 and Q4_K rows take integer dot products with the Q8_0 / Q8_K
+// activations, as llama.cpp does; otherwise (Q6_K, FloatActivations) the sums
+// are bit for bit those of the tile path.
 // Attention works per (KV head, range of queries) with an online softmax over
 // one cache block at a time.
 //

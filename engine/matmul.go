@@ -26,6 +26,21 @@ type kernelSet struct {
 	// gemvF16 sets out[r] = Σ_{j<k} half(w[r*ldw+2j:])·x[j] for r < 4 (ldw
 	// in bytes): the decode product for F16 weights, converting in place.
 	gemvF16 func(k int, w []byte, ldw int, x []float32, out []float32)
+	// gemvF16Rows sets out[r] = Σ_{j<k} half(w[r*ldw+2j:])·x[j] for every
+	// r < rows: gemvF16 over a whole range of rows, streaming.
+	gemvF16Rows func(k int, w []byte, ldw, rows int, x []float32, out []float32)
+	// q80GemvRows is the same for Q8_0 rows of k values (a multiple of 32),
+	// dequantizing in registers; it gives bit for bit what q80 into a tile
+	// followed by mulTile gives.
+	q80GemvRows func(k int, w []byte, ldw, rows int, x []float32, out []float32)
+	// q4kGemvRows is the same for Q4_K rows (k a multiple of 256).
+	q4kGemvRows func(k int, w []byte, ldw, rows int, x []float32, out []float32)
+	q6kGemvRows func(k int, w []byte, ldw, rows int, x []float32, out []float32)
+	// q4kQ8K sets out[r] for r < rows to Q4_K row r · the Q8_K activations
+	// a, with integer dot products per block as llama.cpp computes them.
+	q4kQ8K func(k int, w []byte, ldw, rows int, a *q8kActs, out []float32)
+	// q80Q80 is the same for Q8_0 rows and Q8_0 activations.
+	q80Q80 func(k int, w []byte, ldw, rows int, a *q8Acts, out []float32)
 }
 
 var goKernels = kernelSet{
@@ -43,6 +58,26 @@ var goKernels = kernelSet{
 	roundF16: roundF16Go,
 	roundQ80: roundQ80Go,
 	gemvF16:  gemvF16Go,
+
+	gemvF16Rows: gemvF16RowsGo,
+	q80GemvRows: q80GemvRowsGo,
+	q4kGemvRows: q4kGemvRowsGo,
+	q6kGemvRows: q6kGemvRowsGo,
+	q4kQ8K:      q4kQ8KRowsGo,
+	q80Q80:      q80Q80RowsGo,
+}
+
+// quantGemv is ks's fused decode kernel for weights of type t, or nil.
+func (ks *kernelSet) quantGemv(t gguf.Type) func(k int, w []byte, ldw, rows int, x []float32, out []float32) {
+	switch t {
+	case gguf.Q8_0:
+		return ks.q80GemvRows
+	case gguf.Q4_K:
+		return ks.q4kGemvRows
+	case gguf.Q6_K:
+		return ks.q6kGemvRows
+	}
+	return nil
 }
 
 // kern is the kernel set in use; init in matmul_amd64.go upgrades it.
@@ -84,19 +119,56 @@ func tileRows(cols int) int {
 // goroutine for.
 const minParallelMACs = 1 << 16
 
+// decodeUnitBytes is about how many bytes of weights one unit of a
+// single-row product covers.
+const decodeUnitBytes = 32 << 10
+
 var tilePool = sync.Pool{New: func() any { return new([]float32) }}
 
 // mul runs the jobs (products sharing one batch size n) in parallel over
 // tiles of output rows. Each tile of weight rows is dequantized to float32
 // once and multiplied against all n activation rows while it is in cache.
+// For n = 1 (decode) F16, Q8_0, Q4_K and Q6_K weights skip the tile: fused
+// kernels stream the rows of larger units, converting in registers (Q8_0 and
+// Q4_K: integer dot products with Q8_0 / Q8_K activations when rounding).
 // With round, each job's activations are first rounded as llama.cpp rounds
 // them for its weight type (actround.go); jobs sharing an input share the
 // rounded copy.
 func mul(n int, round bool, jobs ...mulJob) error {
+	// Decode with Q4_K or Q8_0 weights multiplies integers: quantize those
+	// jobs' activations to Q8_K / Q8_0 (what roundInputs rounds them to)
+	// first.
+	var q8k []*q8kActs
+	var q8 []*q8Acts
+	if round && n == 1 {
+		for j, jb := range jobs {
+			if jb.w.typ != gguf.Q4_K && jb.w.typ != gguf.Q8_0 {
+				continue
+			}
+			if q8k == nil {
+				q8k, q8 = make([]*q8kActs, len(jobs)), make([]*q8Acts, len(jobs))
+			}
+			for i := 0; i < j; i++ { // share with an earlier job of the same input
+				if &jobs[i].x[0] == &jb.x[0] && jobs[i].w.cols == jb.w.cols && jobs[i].w.typ == jb.w.typ {
+					q8k[j], q8[j] = q8k[i], q8[i]
+				}
+			}
+			switch {
+			case jb.w.typ == gguf.Q4_K && q8k[j] == nil:
+				q8k[j] = quantQ8K(jb.x[:jb.w.cols])
+			case jb.w.typ == gguf.Q8_0 && q8[j] == nil:
+				q8[j] = quantQ80(jb.x[:jb.w.cols])
+			}
+		}
+	}
 	if round {
 		roundInputs(n, jobs)
 	}
-	first := make([]int, len(jobs)+1) // first tile index of each job
+	// A unit is tiles·tr rows of one job: one tile for a batch, for a
+	// single row (decode) enough tiles to stream ~decodeUnitBytes of weights,
+	// so handing out units costs little next to the work.
+	first := make([]int, len(jobs)+1) // first unit index of each job
+	unitRows := make([]int, len(jobs))
 	var macs int64
 	maxTile := 0
 	for j, jb := range jobs {
@@ -104,7 +176,12 @@ func mul(n int, round bool, jobs ...mulJob) error {
 			panic(fmt.Sprintf("engine: mul %s: x %d out %d for n %d", jb.w.name, len(jb.x), len(jb.out), n))
 		}
 		tr := tileRows(jb.w.cols)
-		first[j+1] = first[j] + (jb.w.rows+tr-1)/tr
+		ur := tr
+		if n == 1 {
+			ur = max(tr, decodeUnitBytes/max(jb.w.rowBytes, 1)/tr*tr)
+		}
+		unitRows[j] = ur
+		first[j+1] = first[j] + (jb.w.rows+ur-1)/ur
 		macs += int64(n) * int64(jb.w.rows) * int64(jb.w.cols)
 		if jb.w.f32 == nil {
 			maxTile = max(maxTile, tr*jb.w.cols)
@@ -120,30 +197,49 @@ func mul(n int, round bool, jobs ...mulJob) error {
 		}
 		jb := jobs[j]
 		w := jb.w
-		tr := tileRows(w.cols)
-		r0 := (u - first[j]) * tr
-		r1 := min(r0+tr, w.rows)
+		u0 := (u - first[j]) * unitRows[j]
+		u1 := min(u0+unitRows[j], w.rows)
 		if n == 1 && w.typ == gguf.F16 {
 			// Decode: convert float16 rows on the fly, no tile.
-			mulF16Row(w, jb.x, r0, r1, jb.out)
+			mulF16Row(w, jb.x, u0, u1, jb.out)
 			return
 		}
-		var tile []float32
-		if w.f32 != nil {
-			tile = w.f32[r0*w.cols : r1*w.cols]
-		} else {
-			bp := tilePool.Get().(*[]float32)
-			defer tilePool.Put(bp)
-			if cap(*bp) < maxTile {
-				*bp = make([]float32, maxTile)
-			}
-			tile = (*bp)[:(r1-r0)*w.cols]
-			if err := w.dequant(r0, r1, tile); err != nil {
-				errs[worker] = err
-				return
+		if q8k != nil && q8k[j] != nil {
+			kern.q4kQ8K(w.cols, w.data[u0*w.rowBytes:u1*w.rowBytes], w.rowBytes, u1-u0, q8k[j], jb.out[u0:u1])
+			return
+		}
+		if q8 != nil && q8[j] != nil {
+			kern.q80Q80(w.cols, w.data[u0*w.rowBytes:u1*w.rowBytes], w.rowBytes, u1-u0, q8[j], jb.out[u0:u1])
+			return
+		}
+		if gemv := kern.quantGemv(w.typ); n == 1 && gemv != nil {
+			// Decode: dequantize in registers, no tile.
+			gemv(w.cols, w.data[u0*w.rowBytes:u1*w.rowBytes], w.rowBytes, u1-u0, jb.x, jb.out[u0:u1])
+			return
+		}
+		var buf *[]float32
+		if w.f32 == nil {
+			buf = tilePool.Get().(*[]float32)
+			defer tilePool.Put(buf)
+			if cap(*buf) < maxTile {
+				*buf = make([]float32, maxTile)
 			}
 		}
-		mulTile(n, jb.x, w.cols, w.cols, tile, w.cols, r1-r0, jb.out[r0:], w.rows)
+		tr := tileRows(w.cols)
+		for r0 := u0; r0 < u1; r0 += tr {
+			r1 := min(r0+tr, u1)
+			var tile []float32
+			if w.f32 != nil {
+				tile = w.f32[r0*w.cols : r1*w.cols]
+			} else {
+				tile = (*buf)[:(r1-r0)*w.cols]
+				if err := w.dequant(r0, r1, tile); err != nil {
+					errs[worker] = err
+					return
+				}
+			}
+			mulTile(n, jb.x, w.cols, w.cols, tile, w.cols, r1-r0, jb.out[r0:], w.rows)
+		}
 	})
 	for _, err := range errs {
 		if err != nil {
@@ -155,15 +251,7 @@ func mul(n int, round bool, jobs ...mulJob) error {
 
 // mulF16Row sets out[r] = w_r·x for rows [r0, r1) of an F16 matrix.
 func mulF16Row(w *matrix, x []float32, r0, r1 int, out []float32) {
-	r := r0
-	for ; r+4 <= r1; r += 4 {
-		kern.gemvF16(w.cols, w.data[r*w.rowBytes:], w.rowBytes, x, out[r:])
-	}
-	for ; r < r1; r++ {
-		var o [4]float32
-		gemvF16Go(w.cols, w.data[r*w.rowBytes:], 0, x, o[:])
-		out[r] = o[0]
-	}
+	kern.gemvF16Rows(w.cols, w.data[r0*w.rowBytes:r1*w.rowBytes], w.rowBytes, r1-r0, x, out[r0:r1])
 }
 
 // mulTile sets out[i*ldo+r] = Σ_{j<k} x[i*ldx+j]·wt[r*ldw+j] for i < n and

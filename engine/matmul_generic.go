@@ -74,3 +74,107 @@ func gemvF16Go(k int, w []byte, ldw int, x []float32, out []float32) {
 		out[r] = s
 	}
 }
+
+func gemvF16RowsGo(k int, w []byte, ldw, rows int, x []float32, out []float32) {
+	r := 0
+	for ; r+4 <= rows; r += 4 {
+		gemvF16Go(k, w[r*ldw:], ldw, x, out[r:])
+	}
+	for ; r < rows; r++ {
+		var o [4]float32
+		gemvF16Go(k, w[r*ldw:], 0, x, o[:])
+		out[r] = o[0]
+	}
+}
+
+func q80GemvRowsGo(k int, w []byte, ldw, rows int, x []float32, out []float32) {
+	gemvDequantGo(k, k/32*34, q80Go, w, ldw, rows, x, out)
+}
+
+func q4kGemvRowsGo(k int, w []byte, ldw, rows int, x []float32, out []float32) {
+	gemvDequantGo(k, k/256*144, q4kGo, w, ldw, rows, x, out)
+}
+
+func q6kGemvRowsGo(k int, w []byte, ldw, rows int, x []float32, out []float32) {
+	gemvDequantGo(k, k/256*210, q6kGo, w, ldw, rows, x, out)
+}
+
+// gemvDequantGo sets out[r] = deq(row r)·x for r < rows (rows of rb bytes,
+// ldw apart, k values each), exactly as dequantizing into a tile and mulTile
+// with the Go kernels do: groups of four rows by gemm4x1Go, the rest by dotGo.
+func gemvDequantGo(k, rb int, deq func(dst []float32, src []byte), w []byte, ldw, rows int, x []float32, out []float32) {
+	tile := make([]float32, 4*k)
+	r := 0
+	for ; r+4 <= rows; r += 4 {
+		for i := 0; i < 4; i++ {
+			deq(tile[i*k:(i+1)*k], w[(r+i)*ldw:(r+i)*ldw+rb])
+		}
+		gemm4x1Go(k, tile, k, x, out[r:])
+	}
+	for ; r < rows; r++ {
+		deq(tile[:k], w[r*ldw:r*ldw+rb])
+		out[r] = dotGo(tile[:k], x[:k])
+	}
+}
+
+// q4kQ8KRowsGo sets out[r] to the dot product of Q4_K row r (k values,
+// ldw bytes apart) with the Q8_K activations a, in integers per block as
+// ggml_vec_dot_q4_K_q8_K does.
+func q4kQ8KRowsGo(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
+	nb := k / 256
+	for r := 0; r < rows; r++ {
+		var sumf, summ float32
+		for b := 0; b < nb; b++ {
+			blk := w[r*ldw+b*144 : r*ldw+(b+1)*144]
+			dw := gguf.F16ToF32(uint16(blk[0]) | uint16(blk[1])<<8)
+			dmin := gguf.F16ToF32(uint16(blk[2]) | uint16(blk[3])<<8)
+			sc := blk[4:16]
+			qs := blk[16:]
+			xq := a.q[b*256 : (b+1)*256]
+			var sumi, mins int32
+			for j := 0; j < 8; j++ {
+				var s, m int32
+				if j < 4 {
+					s, m = int32(sc[j]&63), int32(sc[j+4]&63)
+				} else {
+					s = int32(sc[j+4]&0xf | (sc[j-4]>>6)<<4)
+					m = int32(sc[j+4]>>4 | (sc[j]>>6)<<4)
+				}
+				g, hi := j/2, j%2
+				var dot int32
+				for i := 0; i < 32; i++ {
+					v := qs[g*32+i]
+					if hi == 1 {
+						v >>= 4
+					}
+					dot += int32(v&0xf) * int32(xq[j*32+i])
+				}
+				sumi += s * dot
+				mins += m * a.bsum[b*8+j]
+			}
+			sumf += float32(sumi) * (dw * a.d[b])
+			summ += float32(mins) * (dmin * a.d[b])
+		}
+		out[r] = sumf - summ
+	}
+}
+
+// q80Q80RowsGo sets out[r] to the dot product of Q8_0 row r (k values, ldw
+// bytes apart) with the Q8_0 activations a, in integers per block as
+// ggml_vec_dot_q8_0_q8_0 does.
+func q80Q80RowsGo(k int, w []byte, ldw, rows int, a *q8Acts, out []float32) {
+	nb := k / 32
+	for r := 0; r < rows; r++ {
+		var sum float32
+		for b := 0; b < nb; b++ {
+			blk := w[r*ldw+b*34 : r*ldw+(b+1)*34]
+			dw := gguf.F16ToF32(uint16(blk[0]) | uint16(blk[1])<<8)
+			var dot int32
+			for i, qx := range a.q[b*32 : (b+1)*32] {
+				dot += int32(int8(blk[2+i])) * int32(qx)
+			}
+			sum += float32(dot) * (dw * a.d[b])
+		}
+		out[r] = sum
+	}
+}

@@ -323,3 +323,238 @@ func TestVecKernelsMatchGo(t *testing.T) {
 		}
 	}
 }
+
+// TestGemvF16RowsMatchGo checks the streaming F16 decode kernel against its
+// Go twin for row counts with and without a remainder of four, row lengths
+// around the 8- and 16-element steps, and padded and contiguous rows.
+func TestGemvF16RowsMatchGo(t *testing.T) {
+	sets := kernelSets()
+	if len(sets) == 1 {
+		t.Skip("no assembly kernels on this CPU: only the Go twins run")
+	}
+	fast := sets[1]
+	for _, k := range []int{1, 7, 8, 9, 15, 16, 17, 24, 40, 64, 100, 512} {
+		for _, pad := range []int{0, 5} {
+			for _, rows := range []int{1, 3, 4, 5, 8, 13, 64} {
+				ldw := 2 * (k + pad)
+				wf := randVec(rows*(k+pad), uint64(k*100+rows))
+				w := make([]byte, rows*ldw)
+				for i, v := range wf {
+					h := gguf.F32ToF16(v)
+					w[2*i], w[2*i+1] = byte(h), byte(h>>8)
+				}
+				x := randVec(k, uint64(k)+7)
+				want := make([]float32, rows)
+				got := make([]float32, rows+1)
+				got[rows] = 42
+				goKernels.gemvF16Rows(k, w, ldw, rows, x, want)
+				fast.gemvF16Rows(k, w, ldw, rows, x, got[:rows])
+				for r := range want {
+					if !close32(got[r], want[r], 1e-5) {
+						t.Errorf("gemvF16Rows k=%d ldw=%d rows=%d: out[%d] = %g, Go %g", k, ldw, rows, r, got[r], want[r])
+					}
+				}
+				if got[rows] != 42 {
+					t.Errorf("gemvF16Rows k=%d rows=%d wrote past out", k, rows)
+				}
+			}
+		}
+	}
+}
+
+// TestQuantGemvRowsMatchTile checks the fused Q8_0 and Q4_K decode kernels
+// of each kernel set against the same set's dequantize-then-multiply path,
+// bit for bit, and the assembly against the Go twin.
+func TestQuantGemvRowsMatchTile(t *testing.T) {
+	for _, typ := range []gguf.Type{gguf.Q8_0, gguf.Q4_K, gguf.Q6_K} {
+		testQuantGemvRows(t, typ)
+	}
+}
+
+func testQuantGemvRows(t *testing.T, typ gguf.Type) {
+	ks0 := []int{32, 64, 96, 512}
+	if typ != gguf.Q8_0 {
+		ks0 = []int{256, 512, 1536}
+	}
+	for _, k := range ks0 {
+		for _, rows := range []int{1, 3, 4, 5, 8, 13, 64} {
+			x := randVec(k+5, uint64(k)+3) // longer than k, as Forward's buffers are
+			var m *matrix
+			if typ != gguf.Q8_0 {
+				m = randKQuant(typ, rows, k, uint64(k*7+rows))
+			} else {
+				m = quantMatrix(t, typ, randVec(rows*k, uint64(k*7+rows)), rows, k)
+			}
+			var outs [][]float32
+			for _, ks := range kernelSets() {
+				deq := map[gguf.Type]func([]float32, []byte){gguf.Q8_0: ks.q80, gguf.Q4_K: ks.q4k, gguf.Q6_K: ks.q6k}[typ]
+				gemv := ks.quantGemv(typ)
+				tile := make([]float32, rows*k)
+				for r := 0; r < rows; r++ {
+					deq(tile[r*k:(r+1)*k], m.data[r*m.rowBytes:(r+1)*m.rowBytes])
+				}
+				want := make([]float32, rows)
+				saved := kern
+				kern = ks
+				mulTile(1, x, k, k, tile, k, rows, want, rows)
+				kern = saved
+				got := make([]float32, rows+1)
+				got[rows] = 42
+				gemv(k, m.data, m.rowBytes, rows, x, got[:rows])
+				for r := range want {
+					if math.Float32bits(got[r]) != math.Float32bits(want[r]) {
+						t.Errorf("%s %s gemv k=%d rows=%d: out[%d] = %g, tile path %g", ks.name, typ, k, rows, r, got[r], want[r])
+					}
+				}
+				if got[rows] != 42 {
+					t.Errorf("%s %s gemv k=%d rows=%d wrote past out", ks.name, typ, k, rows)
+				}
+				outs = append(outs, got[:rows])
+			}
+			for i := 1; i < len(outs); i++ {
+				for r := range outs[0] {
+					if !close32(outs[i][r], outs[0][r], 1e-4) {
+						t.Errorf("%s gemv k=%d rows=%d: out[%d] = %g, Go %g", typ, k, rows, r, outs[i][r], outs[0][r])
+					}
+				}
+			}
+		}
+	}
+}
+
+// randKQuant is a rows×k Q4_K or Q6_K matrix of random blocks: random
+// quants and sub-block scales, with float16 super-block scales of sane size.
+func randKQuant(typ gguf.Type, rows, k int, seed uint64) *matrix {
+	r := rand.New(rand.NewPCG(seed, 11))
+	nb := k / 256
+	bb := map[gguf.Type]int{gguf.Q4_K: 144, gguf.Q6_K: 210}[typ]
+	data := make([]byte, rows*nb*bb)
+	for b := 0; b < rows*nb; b++ {
+		blk := data[b*bb : (b+1)*bb]
+		for i := range blk {
+			blk[i] = byte(r.Uint32())
+		}
+		d := gguf.F32ToF16(float32(r.NormFloat64() * 0.01))
+		if typ == gguf.Q6_K { // d last
+			blk[208], blk[209] = byte(d), byte(d>>8)
+			continue
+		}
+		dmin := gguf.F32ToF16(float32(r.NormFloat64() * 0.01))
+		blk[0], blk[1], blk[2], blk[3] = byte(d), byte(d>>8), byte(dmin), byte(dmin>>8)
+	}
+	return &matrix{name: "w", typ: typ, rows: rows, cols: k, rowBytes: nb * bb, data: data}
+}
+
+// TestQ4KQ8KMatchFloat checks the integer Q4_K × Q8_K decode kernel of each
+// kernel set against a float64 product of the dequantized weights with the
+// Q8_K-rounded activations, and the assembly against the Go twin.
+func TestQ4KQ8KMatchFloat(t *testing.T) {
+	for _, k := range []int{256, 512, 1536} {
+		for _, rows := range []int{1, 3, 4, 5, 13} {
+			m := randKQuant(gguf.Q4_K, rows, k, uint64(k*3+rows))
+			x := randVec(k, uint64(k)+9)
+			x[5] = 0
+			a := quantQ8K(x)
+			xr := make([]float32, k)
+			roundActs(actQ8_K, x, xr)
+			for i := range xr {
+				if got := a.d[i/256] * float32(a.q[i]); got != xr[i] {
+					t.Fatalf("k=%d: quantQ8K[%d] gives %g, roundQ8_K %g", k, i, got, xr[i])
+				}
+			}
+			w := make([]float32, rows*k)
+			if err := gguf.DequantizeRow(gguf.Q4_K, m.data, w); err != nil {
+				t.Fatal(err)
+			}
+			var outs [][]float32
+			mags := make([]float64, rows)
+			for _, ks := range kernelSets() {
+				got := make([]float32, rows+1)
+				got[rows] = 42
+				ks.q4kQ8K(k, m.data, m.rowBytes, rows, a, got[:rows])
+				for r := 0; r < rows; r++ {
+					var want, mag float64
+					for j := 0; j < k; j++ {
+						p := float64(w[r*k+j]) * float64(xr[j])
+						want += p
+						mag += math.Abs(p)
+					}
+					mags[r] = mag
+					if math.Abs(float64(got[r])-want) > 1e-5*mag+1e-6 {
+						t.Errorf("%s q4kQ8K k=%d rows=%d: out[%d] = %g, want %g (Σ|terms| %g)", ks.name, k, rows, r, got[r], want, mag)
+					}
+				}
+				if got[rows] != 42 {
+					t.Errorf("%s q4kQ8K k=%d rows=%d wrote past out", ks.name, k, rows)
+				}
+				outs = append(outs, got[:rows])
+			}
+			for i := 1; i < len(outs); i++ {
+				for r := range outs[0] {
+					if math.Abs(float64(outs[i][r]-outs[0][r])) > 1e-5*mags[r]+1e-6 {
+						t.Errorf("q4kQ8K k=%d rows=%d: out[%d] = %g, Go %g", k, rows, r, outs[i][r], outs[0][r])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestQ80Q80MatchFloat checks the integer Q8_0 × Q8_0 decode kernel of each
+// kernel set against a float64 product of the dequantized weights with the
+// Q8_0-rounded activations, and the assembly against the Go twin.
+func TestQ80Q80MatchFloat(t *testing.T) {
+	for _, k := range []int{32, 64, 96, 512} {
+		for _, rows := range []int{1, 3, 4, 5, 13} {
+			wf := randVec(rows*k, uint64(k*5+rows))
+			m := quantMatrix(t, gguf.Q8_0, wf, rows, k)
+			m.data[2] = 0x80 // a -128 quant, which llama.cpp's quantizer never writes
+			x := randVec(k, uint64(k)+13)
+			for i := 0; i < min(32, k); i++ {
+				x[i] = 0 // an all-zero block
+			}
+			a := quantQ80(x)
+			xr := make([]float32, k)
+			roundQ80Go(x, xr)
+			for i := range xr {
+				if got := a.d[i/32] * float32(a.q[i]); got != xr[i] {
+					t.Fatalf("k=%d: quantQ80[%d] gives %g, roundQ80 %g", k, i, got, xr[i])
+				}
+			}
+			w := make([]float32, rows*k)
+			if err := gguf.DequantizeRow(gguf.Q8_0, m.data, w); err != nil {
+				t.Fatal(err)
+			}
+			var outs [][]float32
+			mags := make([]float64, rows)
+			for _, ks := range kernelSets() {
+				got := make([]float32, rows+1)
+				got[rows] = 42
+				ks.q80Q80(k, m.data, m.rowBytes, rows, a, got[:rows])
+				for r := 0; r < rows; r++ {
+					var want, mag float64
+					for j := 0; j < k; j++ {
+						p := float64(w[r*k+j]) * float64(xr[j])
+						want += p
+						mag += math.Abs(p)
+					}
+					mags[r] = mag
+					if math.Abs(float64(got[r])-want) > 1e-5*mag+1e-6 {
+						t.Errorf("%s q80Q80 k=%d rows=%d: out[%d] = %g, want %g (Σ|terms| %g)", ks.name, k, rows, r, got[r], want, mag)
+					}
+				}
+				if got[rows] != 42 {
+					t.Errorf("%s q80Q80 k=%d rows=%d wrote past out", ks.name, k, rows)
+				}
+				outs = append(outs, got[:rows])
+			}
+			for i := 1; i < len(outs); i++ {
+				for r := range outs[0] {
+					if math.Abs(float64(outs[i][r]-outs[0][r])) > 1e-5*mags[r]+1e-6 {
+						t.Errorf("q80Q80 k=%d rows=%d: out[%d] = %g, Go %g", k, rows, r, outs[i][r], outs[0][r])
+					}
+				}
+			}
+		}
+	}
+}
