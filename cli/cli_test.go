@@ -230,3 +230,23 @@ func TestSweepJSONAndCSV(t *testing.T) {
 		t.Errorf("table: status %d:\n%s", code, out)
 	}
 }
+
+func TestBar(t *testing.T) {
+	cases := []struct {
+		frac  float64
+		width int
+		want  string
+	}{
+		{1, 4, "████"},
+		{0, 4, "    "},
+		{0.5, 4, "██  "},
+		{0.5 + 1.0/32, 4, "██▏ "},
+		{2, 2, "██"},
+		{-1, 2, "  "},
+	}
+	for _, c := range cases {
+		if got := bar(c.frac, c.width); got != c.want {
+			t.Errorf("bar(%v, %d) = %q, want %q", c.frac, c.width, got, c.want)
+		}
+	}
+}

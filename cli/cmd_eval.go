@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 
@@ -155,10 +156,12 @@ func runEval(env *Env, args []string) error {
 func printReport(env *Env, r *eval.Report) {
 	w := env.Stdout
 	fmt.Fprintf(w, "prefix %d tokens · continuation %d · %d window(s) · method %s\n", r.PrefixTokens, r.ContinuationTokens, len(r.Windows), r.Method)
-	fmt.Fprintf(w, "\n%-10s %12s %8s %10s %10s %9s\n", "stage", "bytes", "ratio", "rel_err_k", "rel_err_v", "ms")
-	fmt.Fprintf(w, "%-10s %12s %7.2f×\n", "fp16", human(r.BaselineBytes), 1.0)
+	const barWidth = 24
+	fmt.Fprintf(w, "\n%-10s %-*s %12s %8s %10s %10s %9s\n", "stage", barWidth, "memory", "bytes", "ratio", "rel_err_k", "rel_err_v", "ms")
+	fmt.Fprintf(w, "%-10s %s %12s %7.2f×\n", "fp16", bar(1, barWidth), human(r.BaselineBytes), 1.0)
 	for _, st := range r.Stages {
-		fmt.Fprintf(w, "%-10s %12s %7.2f× %10.2e %10.2e %9.1f\n", st.Name, human(st.Bytes), float64(r.BaselineBytes)/float64(max(st.Bytes, 1)), st.RelErrK, st.RelErrV, st.Ms)
+		frac := float64(st.Bytes) / float64(max(r.BaselineBytes, 1))
+		fmt.Fprintf(w, "%-10s %s %12s %7.2f× %10.2e %10.2e %9.1f\n", st.Name, bar(frac, barWidth), human(st.Bytes), 1/max(frac, 1e-12), st.RelErrK, st.RelErrV, st.Ms)
 	}
 	fmt.Fprintf(w, "\nratio payload %.2f×   total %.2f×   resident %.2f×   (positions: %s; blocking costs %+.1f%%)\n",
 		r.RatioPayload, r.RatioTotal, r.RatioResident, r.PositionEncoding, r.Blocking.CostPct)
@@ -189,6 +192,17 @@ func printReport(env *Env, r *eval.Report) {
 		}
 		fmt.Fprintf(w, "   (overall %.0f%%, baseline %.0f%%)\n", 100*r.NIAH.Recall, 100*r.NIAH.BaselineRecall)
 	}
+}
+
+// bar draws frac (0..1) of width cells with eighth-block precision, padded
+// to width.
+func bar(frac float64, width int) string {
+	eighths := int(math.Round(math.Min(math.Max(frac, 0), 1) * float64(width*8)))
+	out := strings.Repeat("█", eighths/8)
+	if r := eighths % 8; r > 0 {
+		out += string([]rune("▏▎▍▌▋▊▉")[r-1])
+	}
+	return out + strings.Repeat(" ", width-(eighths+7)/8)
 }
 
 // human formats a byte count in binary units.
