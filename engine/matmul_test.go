@@ -466,36 +466,9 @@ func TestQ4KQ8KMatchFloat(t *testing.T) {
 			if err := gguf.DequantizeRow(gguf.Q4_K, m.data, w); err != nil {
 				t.Fatal(err)
 			}
-			var outs [][]float32
-			mags := make([]float64, rows)
-			for _, ks := range kernelSets() {
-				got := make([]float32, rows+1)
-				got[rows] = 42
-				ks.q4kQ8K(k, m.data, m.rowBytes, rows, a, got[:rows])
-				for r := 0; r < rows; r++ {
-					var want, mag float64
-					for j := 0; j < k; j++ {
-						p := float64(w[r*k+j]) * float64(xr[j])
-						want += p
-						mag += math.Abs(p)
-					}
-					mags[r] = mag
-					if math.Abs(float64(got[r])-want) > 1e-5*mag+1e-6 {
-						t.Errorf("%s q4kQ8K k=%d rows=%d: out[%d] = %g, want %g (Σ|terms| %g)", ks.name, k, rows, r, got[r], want, mag)
-					}
-				}
-				if got[rows] != 42 {
-					t.Errorf("%s q4kQ8K k=%d rows=%d wrote past out", ks.name, k, rows)
-				}
-				outs = append(outs, got[:rows])
-			}
-			for i := 1; i < len(outs); i++ {
-				for r := range outs[0] {
-					if math.Abs(float64(outs[i][r]-outs[0][r])) > 1e-5*mags[r]+1e-6 {
-						t.Errorf("q4kQ8K k=%d rows=%d: out[%d] = %g, Go %g", k, rows, r, outs[i][r], outs[0][r])
-					}
-				}
-			}
+			checkIntGemv(t, "q4kQ8K", k, rows, w, xr, func(ks kernelSet, out []float32) {
+				ks.q4kQ8K(k, m.data, m.rowBytes, rows, a, out)
+			})
 		}
 	}
 }
@@ -525,35 +498,47 @@ func TestQ80Q80MatchFloat(t *testing.T) {
 			if err := gguf.DequantizeRow(gguf.Q8_0, m.data, w); err != nil {
 				t.Fatal(err)
 			}
-			var outs [][]float32
-			mags := make([]float64, rows)
-			for _, ks := range kernelSets() {
-				got := make([]float32, rows+1)
-				got[rows] = 42
-				ks.q80Q80(k, m.data, m.rowBytes, rows, a, got[:rows])
-				for r := 0; r < rows; r++ {
-					var want, mag float64
-					for j := 0; j < k; j++ {
-						p := float64(w[r*k+j]) * float64(xr[j])
-						want += p
-						mag += math.Abs(p)
-					}
-					mags[r] = mag
-					if math.Abs(float64(got[r])-want) > 1e-5*mag+1e-6 {
-						t.Errorf("%s q80Q80 k=%d rows=%d: out[%d] = %g, want %g (Σ|terms| %g)", ks.name, k, rows, r, got[r], want, mag)
-					}
-				}
-				if got[rows] != 42 {
-					t.Errorf("%s q80Q80 k=%d rows=%d wrote past out", ks.name, k, rows)
-				}
-				outs = append(outs, got[:rows])
+			checkIntGemv(t, "q80Q80", k, rows, w, xr, func(ks kernelSet, out []float32) {
+				ks.q80Q80(k, m.data, m.rowBytes, rows, a, out)
+			})
+		}
+	}
+}
+
+// checkIntGemv runs an integer decode kernel of every kernel set (via run,
+// which fills out with rows results) and checks each result against a float64
+// product of the dequantized weights w (rows×k) with the rounded activations
+// xr, within 1e-5 of the sum of absolute terms, that nothing is written past
+// out, and that every kernel set agrees with the first (the Go twin).
+func checkIntGemv(t *testing.T, name string, k, rows int, w, xr []float32, run func(ks kernelSet, out []float32)) {
+	t.Helper()
+	var outs [][]float32
+	mags := make([]float64, rows)
+	for _, ks := range kernelSets() {
+		got := make([]float32, rows+1)
+		got[rows] = 42
+		run(ks, got[:rows])
+		for r := 0; r < rows; r++ {
+			var want, mag float64
+			for j := 0; j < k; j++ {
+				p := float64(w[r*k+j]) * float64(xr[j])
+				want += p
+				mag += math.Abs(p)
 			}
-			for i := 1; i < len(outs); i++ {
-				for r := range outs[0] {
-					if math.Abs(float64(outs[i][r]-outs[0][r])) > 1e-5*mags[r]+1e-6 {
-						t.Errorf("q80Q80 k=%d rows=%d: out[%d] = %g, Go %g", k, rows, r, outs[i][r], outs[0][r])
-					}
-				}
+			mags[r] = mag
+			if math.Abs(float64(got[r])-want) > 1e-5*mag+1e-6 {
+				t.Errorf("%s %s k=%d rows=%d: out[%d] = %g, want %g (Σ|terms| %g)", ks.name, name, k, rows, r, got[r], want, mag)
+			}
+		}
+		if got[rows] != 42 {
+			t.Errorf("%s %s k=%d rows=%d wrote past out", ks.name, name, k, rows)
+		}
+		outs = append(outs, got[:rows])
+	}
+	for i := 1; i < len(outs); i++ {
+		for r := range outs[0] {
+			if math.Abs(float64(outs[i][r]-outs[0][r])) > 1e-5*mags[r]+1e-6 {
+				t.Errorf("%s k=%d rows=%d: out[%d] = %g, Go %g", name, k, rows, r, outs[i][r], outs[0][r])
 			}
 		}
 	}
