@@ -34,7 +34,7 @@ type Cache struct {
 	rowBytes         int
 	k, v             [][]byte  // per (layer, head): rows of rowBytes
 	pos              [][]int32 // per (layer, head)
-	quantize         func(dst []byte, src []float32)
+	scratch          []byte    // one quantized row, for RoundRows
 }
 
 // New makes an empty cache of the given kind ("f16", "q8_0" or "q4_0").
@@ -138,9 +138,13 @@ func grow(s []float32, n int) []float32 {
 }
 
 // RoundRows implements engine.RowRounder: every head row of k and v is
-// replaced by its quantize → dequantize round trip.
+// replaced by its quantize → dequantize round trip. Like Append, it must not
+// run concurrently with itself.
 func (c *Cache) RoundRows(k, v []float32) {
-	buf := make([]byte, c.rowBytes)
+	if len(c.scratch) != c.rowBytes {
+		c.scratch = make([]byte, c.rowBytes)
+	}
+	buf := c.scratch
 	for _, x := range [][]float32{k, v} {
 		for off := 0; off+c.d <= len(x); off += c.d {
 			row := x[off : off+c.d]
