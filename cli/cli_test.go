@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,6 +76,10 @@ func TestTokenizeGenerateStories(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, " Once upon a time, there was a little girl named Lily") {
 		t.Errorf("generate: status %d, %q", code, out)
 	}
+	exact, _, code := run(t, "generate", "--model", model, "--prompt", "Once upon a time", "--tokens", "16", "--exact")
+	if code != 0 || exact != out {
+		t.Errorf("generate --exact: status %d, %q; default path %q", code, exact, out)
+	}
 	_, errs, code := run(t, "generate", "--model", model, "--prompt", "Once upon a time", "--tokens", "600")
 	if code != 2 || !strings.Contains(errs, "context of 512") {
 		t.Errorf("over-long generate: status %d, %q", code, errs)
@@ -99,6 +104,15 @@ func TestPerplexityJSON(t *testing.T) {
 	ppl, _ := r["ppl"].(float64)
 	if r["chunks"] != 3.0 || r["tokens"] != 189.0 || ppl < 4.2117*0.999 || ppl > 4.2117*1.001 {
 		t.Errorf("3 chunks: %v, want ppl ≈ 4.2117 over 189 tokens", r)
+	}
+	// --exact: llama.cpp's arithmetic; its first-chunk figure is 3.5896.
+	out, errs, code = run(t, "perplexity", "--model", model, "--file", text, "--ctx", "128", "--chunks", "1", "--exact", "--json")
+	r = nil
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil {
+		t.Fatalf("--exact: status %d, %q %q", code, out, errs)
+	}
+	if ppl, _ := r["ppl"].(float64); r["exact"] != true || math.Abs(ppl-3.5896) > 0.001 {
+		t.Errorf("--exact, 1 chunk: %v, want ppl ≈ 3.5896 and exact true", r)
 	}
 	_, errs, code = run(t, "perplexity", "--model", model, "--file", text, "--ctx", "128", "--cache-type", "q8_0")
 	if code != 1 || !strings.Contains(errs, "head_dim is 8") {

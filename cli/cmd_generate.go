@@ -22,6 +22,7 @@ func runGenerate(env *Env, args []string) error {
 	topP := fs.Float64("top-p", 0.95, "top-p when sampling (1 = off)")
 	seed := fs.Int64("seed", 0, "sampling seed")
 	ids := fs.Bool("ids", false, "print the generated token ids as JSON instead of text")
+	exact := fs.Bool("exact", false, exactUsage)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -33,6 +34,7 @@ func runGenerate(env *Env, args []string) error {
 		return err
 	}
 	defer m.Close()
+	m.Exact = *exact
 	promptIDs := m.Tok.Encode(*prompt, tokenizer.Options{AddSpecial: true})
 	if len(promptIDs) == 0 {
 		return usagef("--prompt is empty and the vocabulary adds no BOS: nothing to continue")

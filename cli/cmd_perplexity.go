@@ -20,6 +20,7 @@ func runPerplexity(env *Env, args []string) error {
 	chunks := fs.Int("chunks", 0, "number of chunks (0 = all)")
 	cacheType := fs.String("cache-type", "f32", "KV cache storage: f32, f16, q8_0 or q4_0 (llama.cpp-style per-32 blocks)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	exact := fs.Bool("exact", false, exactUsage)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -41,12 +42,16 @@ func runPerplexity(env *Env, args []string) error {
 		return err
 	}
 	defer m.Close()
+	m.Exact = *exact
 	if *nctx > m.Config.Ctx {
 		return usagef("--ctx %d exceeds the model's context of %d", *nctx, m.Config.Ctx)
 	}
 	newCache, err := cacheFactory(*cacheType, m)
 	if err != nil {
 		return err
+	}
+	if *exact && *cacheType == "f32" {
+		*cacheType = "f16" // Exact mode keeps llama.cpp's float16 cells
 	}
 	ids := m.Tok.Encode(string(text), tokenizer.Options{AddSpecial: true})
 	draw, clear := progressLine(env.Stderr, *asJSON)
@@ -57,8 +62,12 @@ func runPerplexity(env *Env, args []string) error {
 		return fmt.Errorf("%s: %w", *file, err)
 	}
 	if *asJSON {
-		return writeJSON(env.Stdout, map[string]any{"ppl": res.PPL, "ppl_err": res.PPLErr, "chunks": res.Chunks, "tokens": res.Tokens, "cache_type": *cacheType})
+		return writeJSON(env.Stdout, map[string]any{"ppl": res.PPL, "ppl_err": res.PPLErr, "chunks": res.Chunks, "tokens": res.Tokens, "cache_type": *cacheType, "exact": *exact})
 	}
-	fmt.Fprintf(env.Stdout, "PPL = %.4f +/- %.5f  (%d chunks of %d tokens, %d scored, KV cache %s)\n", res.PPL, res.PPLErr, res.Chunks, *nctx, res.Tokens, *cacheType)
+	mode := ""
+	if *exact {
+		mode = ", llama.cpp arithmetic"
+	}
+	fmt.Fprintf(env.Stdout, "PPL = %.4f +/- %.5f  (%d chunks of %d tokens, %d scored, KV cache %s%s)\n", res.PPL, res.PPLErr, res.Chunks, *nctx, res.Tokens, *cacheType, mode)
 	return nil
 }

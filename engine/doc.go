@@ -39,7 +39,21 @@
 // Q4_0/Q8_0, Q8_K blocks for the K-quants; Model.FloatActivations turns this
 // off). The KV cache is float32 (llama.cpp's default is float16). Against
 // llama.cpp's own figures, perplexities agree within 0.2% and F16 logits within
-// ~4e-3; see the tests for quantized weights.
+// ~4e-3; quantized weights within ~0.15 (one flipped activation rounding
+// moves a logit of these random-weight test models by ~0.05).
+//
+// Model.Exact reproduces llama.cpp's CPU backend bit for bit instead
+// (ggmlmath.go, exactmul.go, exactattn.go, sincosf.go): float16 KV cells
+// padded to 32, attention without flash attention through ggml's softmax,
+// the lane layout and reduction order of every kernel it runs for each
+// weight type and batch size (ggml_vec_dot_*, llamafile's tinyBLAS, the
+// repacked Q4_0 kernels), its vector exp, GCC's FMA contractions in RoPE, and
+// glibc's sincosf for the angles. The target is the build the reference
+// figures came from: llama.cpp c392e509 on x86-64 with AVX-512 (16-lane float
+// loops; the quantized dot products use ggml's 256-bit paths there too). On
+// the synthetic reference models the logits equal llama.cpp's to the printed
+// six decimals at every step and perplexities to the printed digits. It is
+// plain Go, several times slower than the default path.
 //
 // # Speed
 //
@@ -65,6 +79,7 @@
 // model.go (Load, Config, architecture registry), llama.go (llama, qwen2),
 // weights.go (weight matrices), forward.go, attention.go, cache.go, rope.go,
 // actround.go (activation rounding), matmul*.go and vecmath*.go (kernels),
+// ggmlmath.go, exactmul.go, exactattn.go and sincosf.go (Exact mode),
 // threads.go, sample.go (Sampler, Generate), perplexity.go, metrics.go
 // (CompareLogits), bench.go.
 //

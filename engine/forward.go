@@ -75,8 +75,12 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 	u := make([]float32, n*cfg.FF)
 	rd := m.rope.dims
 	cs := make([]float32, n*rd)
+	table := m.rope.table
+	if m.Exact {
+		table = m.rope.tableGlibc
+	}
 	for i := 0; i < n; i++ {
-		m.rope.table(start+i, cs[i*rd:(i+1)*rd])
+		table(start+i, cs[i*rd:(i+1)*rd])
 	}
 	var st *AttnStats
 	if opt.Stats > 0 {
@@ -87,31 +91,48 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 		st.Last = make([]float32, cfg.Layers*H*T)
 	}
 
+	// Only rows from.. need logits; like llama.cpp, the last layer runs its
+	// feed-forward block on those rows alone.
+	from := n - 1
+	if opt.Logits == LogitsAll {
+		from = opt.LogitsFrom
+	}
 	for li := range m.layers {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
 		ly := &m.layers[li]
 		rmsNorm(h[:n*E], x, ly.attnNorm, E, cfg.NormEps)
-		if err := mul(n, round, mulJob{ly.wq, h, q}, mulJob{ly.wk, h, k}, mulJob{ly.wv, h, v}); err != nil {
+		if err := m.product(n, round, mulJob{ly.wq, h, q}, mulJob{ly.wk, h, k}, mulJob{ly.wv, h, v}); err != nil {
 			return nil, nil, err
 		}
 		addBias(q, ly.bq)
 		addBias(k, ly.bk)
 		addBias(v, ly.bv)
+		rotate := func(x, cs []float32) { m.rope.apply(x, cs, false) }
+		if m.Exact {
+			rotate = m.rope.applyFused
+		}
 		for i := 0; i < n; i++ {
 			ci := cs[i*rd : (i+1)*rd]
 			for hh := 0; hh < H; hh++ {
-				m.rope.apply(q[(i*H+hh)*d:(i*H+hh+1)*d], ci, false)
+				rotate(q[(i*H+hh)*d:(i*H+hh+1)*d], ci)
 			}
 			for hh := 0; hh < Hkv; hh++ {
-				m.rope.apply(k[(i*Hkv+hh)*d:(i*Hkv+hh+1)*d], ci, false)
+				rotate(k[(i*Hkv+hh)*d:(i*Hkv+hh+1)*d], ci)
 			}
 		}
 		if rr, ok := c.(RowRounder); ok {
 			rr.RoundRows(k[:n*kvd], v[:n*kvd])
+		} else if m.Exact {
+			kern.roundF16(k[:n*kvd], k[:n*kvd])
+			kern.roundF16(v[:n*kvd], v[:n*kvd])
 		}
-		if err := m.attend(c, li, q, k, v, n, start, att, st); err != nil {
+		attend := m.attend
+		if m.Exact {
+			attend = m.attendExact
+		}
+		if err := attend(c, li, q, k, v, n, start, att, st); err != nil {
 			return nil, nil, err
 		}
 		for i := 0; i < n; i++ {
@@ -119,35 +140,49 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 				return nil, nil, err
 			}
 		}
-		if err := mul(n, round, mulJob{ly.wo, att, h}); err != nil {
+		if err := m.product(n, round, mulJob{ly.wo, att, h}); err != nil {
 			return nil, nil, err
 		}
 		addTo(x, h[:n*E])
-		rmsNorm(h[:n*E], x, ly.ffnNorm, E, cfg.NormEps)
-		if err := mul(n, round, mulJob{ly.gate, h, g}, mulJob{ly.up, h, u}); err != nil {
+		r0, rows := 0, n // rows of the feed-forward block
+		if li == len(m.layers)-1 {
+			r0, rows = from, n-from
+		}
+		xr := x[r0*E : n*E]
+		rmsNorm(h[:rows*E], xr, ly.ffnNorm, E, cfg.NormEps)
+		if err := m.product(rows, round, mulJob{ly.gate, h, g}, mulJob{ly.up, h, u}); err != nil {
 			return nil, nil, err
 		}
-		kern.siluMul(g, u)
-		if err := mul(n, round, mulJob{ly.down, g, h}); err != nil {
+		if m.Exact {
+			ggmlSiluMul(g[:rows*cfg.FF], u, cfg.FF)
+		} else {
+			kern.siluMul(g[:rows*cfg.FF], u)
+		}
+		if err := m.product(rows, round, mulJob{ly.down, g, h}); err != nil {
 			return nil, nil, err
 		}
-		addTo(x, h[:n*E])
+		addTo(xr, h[:rows*E])
 		if opt.Progress != nil {
 			opt.Progress(li+1, cfg.Layers)
 		}
 	}
 
-	from := n - 1
-	if opt.Logits == LogitsAll {
-		from = opt.LogitsFrom
-	}
 	rows := n - from
 	rmsNorm(h[:rows*E], x[from*E:], m.outputNorm, E, cfg.NormEps)
 	logits := make([]float32, rows*cfg.Vocab)
-	if err := mul(rows, round, mulJob{m.output, h, logits}); err != nil {
+	if err := m.product(rows, round, mulJob{m.output, h, logits}); err != nil {
 		return nil, nil, err
 	}
 	return logits, st, nil
+}
+
+// product runs weight products over n activation rows: with llama.cpp's
+// arithmetic in Exact mode (exactmul.go), else with mul.
+func (m *Model) product(n int, round bool, jobs ...mulJob) error {
+	if m.Exact {
+		return exactMul(n, jobs...)
+	}
+	return mul(n, round, jobs...)
 }
 
 // checkForward validates a Forward call's arguments.

@@ -41,6 +41,15 @@ type Model struct {
 	// weight type's dot type: float16, Q8_0 or Q8_K blocks; see actround.go).
 	// The default (false) computes as llama.cpp does.
 	FloatActivations bool
+	// Exact, when set, reproduces the arithmetic of llama.cpp's CPU backend
+	// (the AVX-512 x86 build the reference figures came from, default
+	// settings: float16 KV cache, no flash attention) operation for
+	// operation, so that logits agree bit for bit (see the package doc,
+	// Numerics). It is plain Go, several times slower than the default path,
+	// meant for parity checks. It ignores FloatActivations. Weight types
+	// other than F32, F16, Q8_0, Q4_0, Q4_K and Q6_K take the default
+	// products.
+	Exact bool
 
 	rope       rope
 	tokEmbd    *matrix

@@ -46,6 +46,21 @@ func (r *rope) table(pos int, cs []float32) {
 	}
 }
 
+// tableGlibc is table with the angles' sine and cosine as glibc's sincosf
+// computes them (sincosf.go), as llama.cpp's rope does. Used in Exact mode.
+func (r *rope) tableGlibc(pos int, cs []float32) {
+	theta := float32(pos)
+	for i := 0; i < r.dims/2; i++ {
+		t := theta
+		if r.factors != nil {
+			t /= r.factors[i]
+		}
+		t *= r.freqScale
+		cs[2*i+1], cs[2*i] = sinCosf(t)
+		theta *= r.thetaScale
+	}
+}
+
 // apply rotates x (one head) by the angles in cs; inverse rotates back.
 func (r *rope) apply(x, cs []float32, inverse bool) {
 	half := r.dims / 2
@@ -61,6 +76,23 @@ func (r *rope) apply(x, cs []float32, inverse bool) {
 		x0, x1 := x[a], x[b]
 		x[a] = x0*c - x1*s
 		x[b] = x0*s + x1*c
+	}
+}
+
+// applyFused rotates x forward by the angles in cs as ggml-cpu's compiled
+// rope does: GCC contracts x0·cos − x1·sin into fma(x0, cos, −(x1·sin)) and
+// x0·sin + x1·cos into fma(x0, sin, x1·cos). Used in Exact mode.
+func (r *rope) applyFused(x, cs []float32) {
+	half := r.dims / 2
+	for i := 0; i < half; i++ {
+		c, s := cs[2*i], cs[2*i+1]
+		a, b := 2*i, 2*i+1
+		if r.neox {
+			a, b = i, i+half
+		}
+		x0, x1 := x[a], x[b]
+		x[a] = fma32(x0, c, -(x1 * s))
+		x[b] = fma32(x0, s, x1*c)
 	}
 }
 
