@@ -32,7 +32,15 @@ func newRope(dims int, base, scale float64, neox bool, factors []float32) rope {
 }
 
 // table fills cs (len dims) with cos, sin pairs for pair i at cs[2i], cs[2i+1].
-func (r *rope) table(pos int, cs []float32) {
+func (r *rope) table(pos int, cs []float32) { r.fill(pos, cs, sinCos64) }
+
+// tableGlibc is table with the angles' sine and cosine as glibc's sincosf
+// computes them (sincosf.go), as llama.cpp's rope does. Used in Exact mode.
+func (r *rope) tableGlibc(pos int, cs []float32) { r.fill(pos, cs, sinCosf) }
+
+// fill computes the angles of position pos by ggml's recurrence and stores
+// sincos of each.
+func (r *rope) fill(pos int, cs []float32, sincos func(float32) (float32, float32)) {
 	theta := float32(pos)
 	for i := 0; i < r.dims/2; i++ {
 		t := theta
@@ -40,25 +48,14 @@ func (r *rope) table(pos int, cs []float32) {
 			t /= r.factors[i]
 		}
 		t *= r.freqScale
-		cs[2*i] = float32(math.Cos(float64(t)))
-		cs[2*i+1] = float32(math.Sin(float64(t)))
+		cs[2*i+1], cs[2*i] = sincos(t)
 		theta *= r.thetaScale
 	}
 }
 
-// tableGlibc is table with the angles' sine and cosine as glibc's sincosf
-// computes them (sincosf.go), as llama.cpp's rope does. Used in Exact mode.
-func (r *rope) tableGlibc(pos int, cs []float32) {
-	theta := float32(pos)
-	for i := 0; i < r.dims/2; i++ {
-		t := theta
-		if r.factors != nil {
-			t /= r.factors[i]
-		}
-		t *= r.freqScale
-		cs[2*i+1], cs[2*i] = sinCosf(t)
-		theta *= r.thetaScale
-	}
+// sinCos64 is sine and cosine computed in float64 and rounded.
+func sinCos64(t float32) (float32, float32) {
+	return float32(math.Sin(float64(t))), float32(math.Cos(float64(t)))
 }
 
 // apply rotates x (one head) by the angles in cs; inverse rotates back.
