@@ -53,7 +53,7 @@
 // loops; the quantized dot products use ggml's 256-bit paths there too). On
 // the synthetic reference models the logits equal llama.cpp's to the printed
 // six decimals at every step and perplexities to the printed digits. It is
-// plain Go, several times slower than the default path.
+// plain scalar Go, about 30 times slower than the default path.
 //
 // # Speed
 //

@@ -13,12 +13,13 @@ import (
 // AVX-512, FMA, F16C): float vector loops run 16 lanes wide (__m512), while
 // the quantized dot products use ggml's 256-bit integer paths (exactmul.go).
 
-// fma32 is a float32 fused multiply-add, a·b+c rounded once. It rounds
-// through float64 (a·b is exact there), which differs from a true float32
-// FMA only when the float64 sum lands exactly on a float32 rounding
-// midpoint — about once in 2^29 operations.
+// fma32 is a float32 fused multiply-add, a·b+c rounded once. It goes
+// through float64, where a·b is exact, so the float64 sum is a·b+c rounded
+// once; rounding that to float32 differs from a true float32 FMA only when
+// it lands exactly on a float32 rounding midpoint — about once in 2^29
+// operations.
 func fma32(a, b, c float32) float32 {
-	return float32(math.FMA(float64(a), float64(b), float64(c)))
+	return float32(float64(a)*float64(b) + float64(c))
 }
 
 // round16 rounds x to float16 and back (nearest even), as F16C's
