@@ -23,6 +23,7 @@ import (
 	"strings"
 
 	"nexusquant/internal/atomicfile"
+	"nexusquant/internal/jsondir"
 	"nexusquant/stages"
 )
 
@@ -172,32 +173,8 @@ func (s *Store) List() ([]*Preset, []error) {
 	if s == nil {
 		return out, nil
 	}
-	entries, err := os.ReadDir(s.Dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return out, nil
-	}
-	if err != nil {
-		return out, []error{err}
-	}
-	var errs []error
-	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
-			continue
-		}
-		p := filepath.Join(s.Dir, e.Name())
-		data, err := os.ReadFile(p)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		pr, err := Parse(p, data)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		out = append(out, pr)
-	}
-	return out, errs
+	user, errs := jsondir.Load(s.Dir, Parse)
+	return append(out, user...), errs
 }
 
 // Find returns the preset called name: a built-in first, then a user preset.

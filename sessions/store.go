@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"nexusquant/internal/atomicfile"
+	"nexusquant/internal/jsondir"
 )
 
 // ErrNotFound is wrapped by errors for a session that does not exist.
@@ -137,32 +138,7 @@ func (s *Store) Remove(name string) error {
 // List loads every session. Files that fail to load are returned as errors
 // naming the file; the others are still listed. A missing directory is empty.
 func (s *Store) List() ([]*Session, []error) {
-	entries, err := os.ReadDir(s.Dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, []error{err}
-	}
-	var out []*Session
-	var errs []error
-	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
-			continue
-		}
-		p := filepath.Join(s.Dir, e.Name())
-		data, err := os.ReadFile(p)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		sess, err := decode(p, data)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		out = append(out, sess)
-	}
+	out, errs := jsondir.Load(s.Dir, decode)
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, errs
 }
