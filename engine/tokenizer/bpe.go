@@ -2,12 +2,6 @@ package tokenizer
 
 // Byte-level BPE tokenization, as llama.cpp's llm_tokenizer_bpe.
 
-// bpeSymbol is a piece of the byte-encoded word being merged.
-type bpeSymbol struct {
-	start, n   int
-	prev, next int
-}
-
 // bpeBigram is a candidate merge of two adjacent symbols.
 type bpeBigram struct {
 	left, right int
@@ -30,7 +24,7 @@ type bpeSession struct {
 	raw   []byte
 	enc   []byte
 	key   []byte
-	syms  []bpeSymbol
+	syms  []symbol
 	q     queue[bpeBigram]
 	cache map[string][]int32
 }
@@ -92,17 +86,7 @@ func (s *bpeSession) word(out []int32) []int32 {
 			return append(out, id)
 		}
 	}
-	s.syms = s.syms[:0]
-	for off := 0; off < len(enc); {
-		n := min(utf8Len(enc[off]), len(enc)-off)
-		i := len(s.syms)
-		next := i + 1
-		if off+n == len(enc) {
-			next = -1
-		}
-		s.syms = append(s.syms, bpeSymbol{start: off, n: n, prev: i - 1, next: next})
-		off += n
-	}
+	s.syms = appendChars(s.syms[:0], enc)
 	s.q.reset()
 	for i := 1; i < len(s.syms); i++ {
 		s.tryAdd(i-1, i)

@@ -2,12 +2,6 @@ package tokenizer
 
 // SentencePiece-style tokenization, as llama.cpp's llm_tokenizer_spm.
 
-// spmSymbol is a piece of the text being merged, linked to its neighbours.
-type spmSymbol struct {
-	start, n   int
-	prev, next int
-}
-
 // spmBigram is a candidate merge of two adjacent symbols.
 type spmBigram struct {
 	left, right int
@@ -51,7 +45,7 @@ func (t *Tokenizer) encodeSPM(out []int32, text string, frags []fragment) []int3
 }
 
 type spmSession struct {
-	syms  []spmSymbol
+	syms  []symbol
 	q     queue[spmBigram]
 	cache map[string][]int32
 }
@@ -133,17 +127,7 @@ func (s *spmSession) tokenize(t *Tokenizer, out []int32, text string) []int32 {
 	if text == "" {
 		return out
 	}
-	s.syms = s.syms[:0]
-	for off := 0; off < len(text); {
-		n := min(utf8Len(text[off]), len(text)-off)
-		i := len(s.syms)
-		next := i + 1
-		if off+n == len(text) {
-			next = -1
-		}
-		s.syms = append(s.syms, spmSymbol{start: off, n: n, prev: i - 1, next: next})
-		off += n
-	}
+	s.syms = appendChars(s.syms[:0], text)
 	s.q.reset()
 	for i := 1; i < len(s.syms); i++ {
 		s.tryAdd(t, text, i-1, i)

@@ -1,0 +1,29 @@
+package tokenizer
+
+// symbol is a piece of the text being merged by the SentencePiece and BPE
+// tokenizers, linked to its neighbours (−1 at either end).
+type symbol struct {
+	start, n   int
+	prev, next int
+}
+
+// appendChars appends text's characters to syms as linked symbols, split by
+// UTF-8 lead byte without validation (as llama.cpp splits them).
+func appendChars[S ~string | ~[]byte](syms []symbol, text S) []symbol {
+	base := len(syms)
+	for off := 0; off < len(text); {
+		n := min(utf8Len(text[off]), len(text)-off)
+		i := len(syms)
+		next := i + 1
+		if off+n == len(text) {
+			next = -1
+		}
+		prev := i - 1
+		if i == base {
+			prev = -1
+		}
+		syms = append(syms, symbol{start: off, n: n, prev: prev, next: next})
+		off += n
+	}
+	return syms
+}
