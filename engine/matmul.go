@@ -23,11 +23,9 @@ type kernelSet struct {
 	siluMul  func(g, u []float32)
 	roundF16 func(x, dst []float32)
 	roundQ80 func(x, dst []float32)
-	// gemvF16 sets out[r] = Σ_{j<k} half(w[r*ldw+2j:])·x[j] for r < 4 (ldw
-	// in bytes): the decode product for F16 weights, converting in place.
-	gemvF16 func(k int, w []byte, ldw int, x []float32, out []float32)
 	// gemvF16Rows sets out[r] = Σ_{j<k} half(w[r*ldw+2j:])·x[j] for every
-	// r < rows: gemvF16 over a whole range of rows, streaming.
+	// r < rows (ldw in bytes): the decode product for F16 weights,
+	// converting in place and streaming.
 	gemvF16Rows func(k int, w []byte, ldw, rows int, x []float32, out []float32)
 	// q80GemvRows is the same for Q8_0 rows of k values (a multiple of 32),
 	// dequantizing in registers; it gives bit for bit what q80 into a tile
@@ -57,7 +55,6 @@ var goKernels = kernelSet{
 	siluMul:  siluMulGo,
 	roundF16: roundF16Go,
 	roundQ80: roundQ80Go,
-	gemvF16:  gemvF16Go,
 
 	gemvF16Rows: gemvF16RowsGo,
 	q80GemvRows: q80GemvRowsGo,

@@ -26,9 +26,6 @@ func gemm4x2AVX(k int, w *float32, ldw int, x *float32, ldx int, out *float32, l
 func gemm4x1AVX(k int, w *float32, ldw int, x *float32, out *float32)
 
 //go:noescape
-func gemv4F16AVX(k int, w *byte, ldw int, x *float32, out *float32)
-
-//go:noescape
 func gemvF16RowsAVX(k int, w *byte, ldw int, rows int, x *float32, out *float32, pf int)
 
 //go:noescape
@@ -72,7 +69,6 @@ var avxKernels = kernelSet{
 	siluMul:  siluMulA,
 	roundF16: roundF16A,
 	roundQ80: roundQ80A,
-	gemvF16:  gemvF16A,
 
 	gemvF16Rows: gemvF16RowsA,
 	q80GemvRows: q80GemvRowsA,
@@ -168,25 +164,6 @@ func q80A(dst []float32, src []byte) {
 	q80AVX(nb, &src[0], &dst[0])
 }
 
-func gemvF16A(k int, w []byte, ldw int, x []float32, out []float32) {
-	k8 := k &^ 7
-	_ = w[3*ldw : 3*ldw+2*k]
-	_ = x[:k]
-	_ = out[:4]
-	if k8 == 0 {
-		gemvF16Go(k, w, ldw, x, out)
-		return
-	}
-	gemv4F16AVX(k8, &w[0], ldw, &x[0], &out[0])
-	if k8 < k {
-		var tail [4]float32
-		gemvF16Go(k-k8, w[2*k8:], ldw, x[k8:], tail[:])
-		for r := range tail {
-			out[r] += tail[r]
-		}
-	}
-}
-
 // streamPrefetch is how far ahead of the rows being read the streaming
 // decode kernels prefetch (best measured: 4–8 KB).
 const streamPrefetch = 4096
@@ -211,9 +188,19 @@ func gemvF16RowsA(k int, w []byte, ldw, rows int, x []float32, out []float32) {
 	} else {
 		r4 = 0
 	}
+	// The last rows % 4 rows: the same kernel on four copies of the row
+	// (ldw 0), so that every row is summed in the same order.
 	for r := r4; r < rows; r++ {
 		var o [4]float32
-		gemvF16A(k, w[r*ldw:], 0, x, o[:])
+		if k8 > 0 {
+			_ = w[r*ldw : r*ldw+2*k]
+			gemvF16RowsAVX(k8, &w[r*ldw], 0, 4, &x[0], &o[0], 0)
+		}
+		if k8 < k {
+			var tail [4]float32
+			gemvF16Go(k-k8, w[r*ldw+2*k8:], 0, x[k8:], tail[:])
+			o[0] += tail[0]
+		}
 		out[r] = o[0]
 	}
 }

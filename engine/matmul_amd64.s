@@ -256,94 +256,12 @@ q80done:
 	VZEROUPPER
 	RET
 
-// func gemv4F16AVX(k int, w *byte, ldw int, x *float32, out *float32)
-// out[r] = Σ_{j<k} half(w[r*ldw+2j:])·x[j], r < 4: four float16 weight rows
-// (ldw bytes apart) against one activation row, converting as it goes.
-TEXT ·gemv4F16AVX(SB), NOSPLIT, $0-40
-	MOVQ k+0(FP), CX
-	MOVQ w+8(FP), SI
-	MOVQ ldw+16(FP), DX
-	MOVQ x+24(FP), DI
-	MOVQ out+32(FP), R13
-	LEAQ (SI)(DX*1), R8
-	LEAQ (R8)(DX*1), R9
-	LEAQ (R9)(DX*1), R10
-	LEAQ (R10)(DX*1), R11 // the next four rows, prefetched as we go
-	MOVQ CX, AX
-	ANDQ $-16, AX
-	XORQ BX, BX
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-
-hv16:
-	CMPQ BX, AX
-	JGE  hv8
-	PREFETCHT0 (R11)(BX*2)
-	LEAQ (R11)(DX*1), R12
-	PREFETCHT0 (R12)(BX*2)
-	ADDQ DX, R12
-	PREFETCHT0 (R12)(BX*2)
-	ADDQ DX, R12
-	PREFETCHT0 (R12)(BX*2)
-	VMOVUPS (DI)(BX*4), Y8
-	VMOVUPS 32(DI)(BX*4), Y9
-	VCVTPH2PS (SI)(BX*2), Y10
-	VCVTPH2PS 16(SI)(BX*2), Y11
-	VFMADD231PS Y10, Y8, Y0
-	VFMADD231PS Y11, Y9, Y4
-	VCVTPH2PS (R8)(BX*2), Y10
-	VCVTPH2PS 16(R8)(BX*2), Y11
-	VFMADD231PS Y10, Y8, Y1
-	VFMADD231PS Y11, Y9, Y5
-	VCVTPH2PS (R9)(BX*2), Y10
-	VCVTPH2PS 16(R9)(BX*2), Y11
-	VFMADD231PS Y10, Y8, Y2
-	VFMADD231PS Y11, Y9, Y6
-	VCVTPH2PS (R10)(BX*2), Y10
-	VCVTPH2PS 16(R10)(BX*2), Y11
-	VFMADD231PS Y10, Y8, Y3
-	VFMADD231PS Y11, Y9, Y7
-	ADDQ $16, BX
-	JMP  hv16
-
-hv8:
-	CMPQ BX, CX
-	JGE  hvdone
-	VMOVUPS (DI)(BX*4), Y8
-	VCVTPH2PS (SI)(BX*2), Y10
-	VFMADD231PS Y10, Y8, Y0
-	VCVTPH2PS (R8)(BX*2), Y10
-	VFMADD231PS Y10, Y8, Y1
-	VCVTPH2PS (R9)(BX*2), Y10
-	VFMADD231PS Y10, Y8, Y2
-	VCVTPH2PS (R10)(BX*2), Y10
-	VFMADD231PS Y10, Y8, Y3
-
-hvdone:
-	VADDPS Y4, Y0, Y0
-	VADDPS Y5, Y1, Y1
-	VADDPS Y6, Y2, Y2
-	VADDPS Y7, Y3, Y3
-	VHADDPS Y1, Y0, Y0
-	VHADDPS Y3, Y2, Y2
-	VHADDPS Y2, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS X1, X0, X0
-	VMOVUPS X0, (R13)
-	VZEROUPPER
-	RET
-
 // func gemvF16RowsAVX(k int, w *byte, ldw int, rows int, x *float32, out *float32, pf int)
 // out[r] = Σ_{j<k} half(w[r*ldw+2j:])·x[j] for r < rows (a multiple of 4,
-// k of 8): gemv4F16AVX over consecutive groups of four rows in one call,
-// prefetching the weights pf bytes ahead of the group being read (the rows
-// are contiguous when ldw = 2k, so this streams linearly).
+// k of 8): groups of four rows converted as they are read, eight-lane FMA
+// sums (two per row, added at the end), prefetching the weights pf bytes
+// ahead of the group being read (the rows are contiguous when ldw = 2k, so
+// this streams linearly).
 TEXT ·gemvF16RowsAVX(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ w+8(FP), SI
