@@ -2,6 +2,36 @@
 
 #include "textflag.h"
 
+// Q4K_SCALES unpacks the 12 scale bytes of the Q4_K block at SI (offset 4)
+// into its eight 6-bit scales (bytes 0..7 at 0(SP)) and eight 6-bit minimums
+// (bytes 8..15), as get_scale_min_k4 does. It uses R8, R9, R10, R12 and the
+// scratch registers t1, t2.
+#define Q4K_SCALES(t1, t2) \
+	MOVL 4(SI), R8; \
+	MOVL 8(SI), R9; \
+	MOVL 12(SI), R10; \
+	MOVL R10, t1; \
+	SHRL $4, t1; \
+	ANDL $0x0f0f0f0f, t1; \
+	MOVL R9, R12; \
+	SHRL $6, R12; \
+	ANDL $0x03030303, R12; \
+	SHLL $4, R12; \
+	ORL  R12, t1; \
+	MOVL R9, R12; \
+	ANDL $0x3f3f3f3f, R12; \
+	ANDL $0x0f0f0f0f, R10; \
+	MOVL R8, t2; \
+	SHRL $6, t2; \
+	ANDL $0x03030303, t2; \
+	SHLL $4, t2; \
+	ORL  t2, R10; \
+	ANDL $0x3f3f3f3f, R8; \
+	MOVL R8, 0(SP); \
+	MOVL R10, 4(SP); \
+	MOVL R12, 8(SP); \
+	MOVL t1, 12(SP)
+
 // Element-wise AVX2 + FMA + F16C kernels: exp, SiLU, activation rounding. The
 // Go twins are in vecmath.go; lengths are multiples of 8 (blocks of 32 for
 // roundQ80AVX), the Go wrappers in vecmath_amd64.go handle tails.
@@ -372,30 +402,7 @@ q4kblock:
 	VMOVD   AX, X0
 	VCVTPH2PS X0, X0
 	VBROADCASTSS X0, Y7
-	MOVL 4(SI), R8
-	MOVL 8(SI), R9
-	MOVL 12(SI), R10
-	MOVL R10, R11
-	SHRL $4, R11
-	ANDL $0x0f0f0f0f, R11
-	MOVL R9, R12
-	SHRL $6, R12
-	ANDL $0x03030303, R12
-	SHLL $4, R12
-	ORL  R12, R11
-	MOVL R9, R12
-	ANDL $0x3f3f3f3f, R12
-	ANDL $0x0f0f0f0f, R10
-	MOVL R8, R13
-	SHRL $6, R13
-	ANDL $0x03030303, R13
-	SHLL $4, R13
-	ORL  R13, R10
-	ANDL $0x3f3f3f3f, R8
-	MOVL R8, 0(SP)
-	MOVL R10, 4(SP)
-	MOVL R12, 8(SP)
-	MOVL R11, 12(SP)
+	Q4K_SCALES(R11, R13)
 	VPMOVZXBD 0(SP), Y8
 	VCVTDQ2PS Y8, Y8
 	VMULPS    Y6, Y8, Y8
@@ -595,30 +602,7 @@ qkblock:
 	VMOVD   AX, X0
 	VCVTPH2PS X0, X0
 	VBROADCASTSS X0, Y7
-	MOVL 4(SI), R8
-	MOVL 8(SI), R9
-	MOVL 12(SI), R10
-	MOVL R10, BX
-	SHRL $4, BX
-	ANDL $0x0f0f0f0f, BX
-	MOVL R9, R12
-	SHRL $6, R12
-	ANDL $0x03030303, R12
-	SHLL $4, R12
-	ORL  R12, BX
-	MOVL R9, R12
-	ANDL $0x3f3f3f3f, R12
-	ANDL $0x0f0f0f0f, R10
-	MOVL R8, AX
-	SHRL $6, AX
-	ANDL $0x03030303, AX
-	SHLL $4, AX
-	ORL  AX, R10
-	ANDL $0x3f3f3f3f, R8
-	MOVL R8, 0(SP)
-	MOVL R10, 4(SP)
-	MOVL R12, 8(SP)
-	MOVL BX, 12(SP)
+	Q4K_SCALES(BX, AX)
 	VPMOVZXBD 0(SP), Y8
 	VCVTDQ2PS Y8, Y8
 	VMULPS    Y6, Y8, Y8
@@ -1010,30 +994,7 @@ i4block:
 	VCVTPH2PS X7, X7
 	VMULSS  (R11), X7, X7
 	VBROADCASTSS X7, Y7
-	MOVL 4(SI), R8
-	MOVL 8(SI), R9
-	MOVL 12(SI), R10
-	MOVL R10, BX
-	SHRL $4, BX
-	ANDL $0x0f0f0f0f, BX
-	MOVL R9, R12
-	SHRL $6, R12
-	ANDL $0x03030303, R12
-	SHLL $4, R12
-	ORL  R12, BX
-	MOVL R9, R12
-	ANDL $0x3f3f3f3f, R12
-	ANDL $0x0f0f0f0f, R10
-	MOVL R8, AX
-	SHRL $6, AX
-	ANDL $0x03030303, AX
-	SHLL $4, AX
-	ORL  AX, R10
-	ANDL $0x3f3f3f3f, R8
-	MOVL R8, 0(SP)
-	MOVL R10, 4(SP)
-	MOVL R12, 8(SP)
-	MOVL BX, 12(SP)
+	Q4K_SCALES(BX, AX)
 	VPMOVZXBW 0(SP), X8
 	VMOVDQU X8, 16(SP)
 	VPMOVZXBD 8(SP), Y9
