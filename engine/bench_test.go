@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // Benchmarks on the shared models, comparable with llama-bench -t 2 (pp128 and
@@ -100,6 +101,53 @@ func BenchmarkKernel(b *testing.B) {
 				ks.gemm4x2(k, w, k, x, k, out, 4)
 			}
 			b.ReportMetric(float64(b.N)*2*8*k/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkStreamBandwidth puts the F16 decode kernel beside a plain read of
+// the same bytes, both over a 96 MB buffer (larger than the caches) split
+// across the workers: GB/s. Their ratio says how close decode with F16
+// weights runs to the machine's memory bandwidth.
+func BenchmarkStreamBandwidth(b *testing.B) {
+	const size, k = 96 << 20, 512
+	w := make([]byte, size)
+	for i := range w {
+		w[i] = byte(i*7) & 0x3b // finite float16 values
+	}
+	x := randVec(k, 3)
+	out := make([]float32, size/(2*k))
+	threads := Threads()
+	split := func(fn func(lo, hi int)) { // rows [lo, hi) per worker
+		rows := len(out)
+		parallel(threads, threads, func(_, u int) { fn(u*rows/threads, (u+1)*rows/threads) })
+	}
+	sums := make([]uint64, threads)
+	cases := []struct {
+		name string
+		run  func()
+	}{
+		{"read", func() {
+			words := unsafe.Slice((*uint64)(unsafe.Pointer(&w[0])), size/8)
+			split(func(lo, hi int) {
+				var s uint64
+				p := words[lo*2*k/8 : hi*2*k/8]
+				for i := 0; i+8 <= len(p); i += 8 {
+					s += p[i] ^ p[i+1] ^ p[i+2] ^ p[i+3] ^ p[i+4] ^ p[i+5] ^ p[i+6] ^ p[i+7]
+				}
+				sums[lo*threads/len(out)] = s
+			})
+		}},
+		{"gemvF16", func() {
+			split(func(lo, hi int) { kern.gemvF16Rows(k, w[lo*2*k:], 2*k, hi-lo, x, out[lo:hi]) })
+		}},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				tc.run()
+			}
+			b.ReportMetric(float64(b.N)*size/b.Elapsed().Seconds()/1e9, "GB/s")
 		})
 	}
 }
