@@ -147,4 +147,4 @@ func parse(fs *flag.FlagSet, args []string) error {
 }
 
 // exactUsage documents --exact, shared by the commands that run the model.
-const exactUsage = "compute as llama.cpp's CPU backend does, operation for operation (float16 KV cache, no flash attention); about 30 times slower, for parity checks"
+const exactUsage = "compute as llama.cpp's CPU backend does, operation for operation (float16 KV cache, no flash attention); 5 to 30 times slower, for parity checks"

@@ -53,7 +53,9 @@
 // loops; the quantized dot products use ggml's 256-bit paths there too). On
 // the synthetic reference models the logits equal llama.cpp's to the printed
 // six decimals at every step and perplexities to the printed digits. It is
-// plain scalar Go, about 30 times slower than the default path.
+// Go, 5 to 30 times slower than the default path depending on the weight type
+// (Q8_0 and Q4_K products run in the default path's decode kernels, which
+// compute exactly what llama.cpp does).
 //
 // # Speed
 //

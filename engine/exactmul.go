@@ -109,6 +109,12 @@ func exactMulQ0(n int, jb mulJob) {
 	}
 	repacked := w.typ == gguf.Q4_0 && w.rows%8 == 0 && w.name != "token_embd.weight"
 	forRows(w, func(r0, r1 int) {
+		if w.typ == gguf.Q8_0 { // the decode kernel computes exactly this
+			for i, a := range acts {
+				kern.q80Q80(k, w.data[r0*w.rowBytes:], w.rowBytes, r1-r0, a, jb.out[i*w.rows+r0:i*w.rows+r1])
+			}
+			return
+		}
 		rows := unpackRows(w, r0, r1)
 		for i, a := range acts {
 			for r := r0; r < r1; r++ {
@@ -129,6 +135,12 @@ func exactMulK(n int, jb mulJob) {
 		acts[i] = quantQ8K(jb.x[i*k : (i+1)*k])
 	}
 	forRows(w, func(r0, r1 int) {
+		if w.typ == gguf.Q4_K { // the decode kernel computes exactly this
+			for i, a := range acts {
+				kern.q4kQ8K(k, w.data[r0*w.rowBytes:], w.rowBytes, r1-r0, a, jb.out[i*w.rows+r0:i*w.rows+r1])
+			}
+			return
+		}
 		rows := unpackRows(w, r0, r1)
 		for i, a := range acts {
 			for r := r0; r < r1; r++ {
@@ -157,58 +169,70 @@ type intRow struct {
 func unpackRows(w *matrix, r0, r1 int) []intRow {
 	rows := make([]intRow, r1-r0)
 	for r := r0; r < r1; r++ {
-		src, ir := w.data[r*w.rowBytes:(r+1)*w.rowBytes], &rows[r-r0]
-		ir.q = make([]int8, w.cols)
-		switch w.typ {
-		case gguf.Q8_0, gguf.Q4_0:
-			nb := w.cols / 32
-			ir.d = make([]float32, nb)
-			for b := 0; b < nb; b++ {
-				q := (*[32]int8)(ir.q[b*32:])
-				ir.d[b] = q0Block(w.typ, src, b, q)
+		unpackRow(w.typ, w.cols, w.data[r*w.rowBytes:(r+1)*w.rowBytes], &rows[r-r0])
+	}
+	return rows
+}
+
+// grow32 returns s with length n, reusing its array when large enough.
+func grow32[T int32 | float32 | int8](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// unpackRow unpacks one row of cols values of type typ into ir, reusing its
+// slices.
+func unpackRow(typ gguf.Type, cols int, src []byte, ir *intRow) {
+	ir.q = grow32(ir.q, cols)
+	switch typ {
+	case gguf.Q8_0, gguf.Q4_0:
+		nb := cols / 32
+		ir.d = grow32(ir.d, nb)
+		for b := 0; b < nb; b++ {
+			ir.d[b] = q0Block(typ, src, b, (*[32]int8)(ir.q[b*32:]))
+		}
+	case gguf.Q4_K:
+		nb := cols / 256
+		ir.d, ir.dmin = grow32(ir.d, nb), grow32(ir.dmin, nb)
+		ir.sc, ir.mn = grow32(ir.sc, nb*8), grow32(ir.mn, nb*8)
+		for b := 0; b < nb; b++ {
+			blk := src[b*144 : b*144+144]
+			ir.d[b], ir.dmin[b] = f16At(blk[0:]), f16At(blk[2:])
+			for j := 0; j < 8; j++ {
+				ir.sc[b*8+j], ir.mn[b*8+j] = q4kScaleMin(blk[4:16], j)
 			}
-		case gguf.Q4_K:
-			nb := w.cols / 256
-			ir.d, ir.dmin = make([]float32, nb), make([]float32, nb)
-			ir.sc, ir.mn = make([]int32, nb*8), make([]int32, nb*8)
-			for b := 0; b < nb; b++ {
-				blk := src[b*144 : b*144+144]
-				ir.d[b], ir.dmin[b] = f16At(blk[0:]), f16At(blk[2:])
-				for j := 0; j < 8; j++ {
-					ir.sc[b*8+j], ir.mn[b*8+j] = q4kScaleMin(blk[4:16], j)
-				}
-				qs, q := blk[16:144], ir.q[b*256:]
-				for j := 0; j < 4; j++ {
-					for e := 0; e < 32; e++ {
-						q[64*j+e] = int8(qs[32*j+e] & 15)
-						q[64*j+32+e] = int8(qs[32*j+e] >> 4)
-					}
+			qs, q := blk[16:144], ir.q[b*256:]
+			for j := 0; j < 4; j++ {
+				for e := 0; e < 32; e++ {
+					q[64*j+e] = int8(qs[32*j+e] & 15)
+					q[64*j+32+e] = int8(qs[32*j+e] >> 4)
 				}
 			}
-		case gguf.Q6_K:
-			nb := w.cols / 256
-			ir.d, ir.sc = make([]float32, nb), make([]int32, nb*16)
-			for b := 0; b < nb; b++ {
-				blk := src[b*210 : b*210+210]
-				ql, qh := blk[0:128], blk[128:192]
-				ir.d[b] = f16At(blk[208:])
-				for j := 0; j < 16; j++ {
-					ir.sc[b*16+j] = int32(int8(blk[192+j]))
-				}
-				q := ir.q[b*256:]
-				for j := 0; j < 2; j++ {
-					for e := 0; e < 32; e++ {
-						h := qh[32*j+e]
-						q[128*j+e] = int8(ql[64*j+e]&15|(h&3)<<4) - 32
-						q[128*j+32+e] = int8(ql[64*j+32+e]&15|(h>>2&3)<<4) - 32
-						q[128*j+64+e] = int8(ql[64*j+e]>>4|(h>>4&3)<<4) - 32
-						q[128*j+96+e] = int8(ql[64*j+32+e]>>4|(h>>6)<<4) - 32
-					}
+		}
+	case gguf.Q6_K:
+		nb := cols / 256
+		ir.d, ir.sc = grow32(ir.d, nb), grow32(ir.sc, nb*16)
+		for b := 0; b < nb; b++ {
+			blk := src[b*210 : b*210+210]
+			ql, qh := blk[0:128], blk[128:192]
+			ir.d[b] = f16At(blk[208:])
+			for j := 0; j < 16; j++ {
+				ir.sc[b*16+j] = int32(int8(blk[192+j]))
+			}
+			q := ir.q[b*256:]
+			for j := 0; j < 2; j++ {
+				for e := 0; e < 32; e++ {
+					h := qh[32*j+e]
+					q[128*j+e] = int8(ql[64*j+e]&15|(h&3)<<4) - 32
+					q[128*j+32+e] = int8(ql[64*j+32+e]&15|(h>>2&3)<<4) - 32
+					q[128*j+64+e] = int8(ql[64*j+e]>>4|(h>>4&3)<<4) - 32
+					q[128*j+96+e] = int8(ql[64*j+32+e]>>4|(h>>6)<<4) - 32
 				}
 			}
 		}
 	}
-	return rows
 }
 
 // q0Block unpacks one Q8_0 or Q4_0 block into its scale and 32 signed quants.

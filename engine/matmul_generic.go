@@ -117,64 +117,23 @@ func gemvDequantGo(k, rb int, deq func(dst []float32, src []byte), w []byte, ldw
 	}
 }
 
-// q4kQ8KRowsGo sets out[r] to the dot product of Q4_K row r (k values,
-// ldw bytes apart) with the Q8_K activations a, in integers per block as
-// ggml_vec_dot_q4_K_q8_K does.
+// q4kQ8KRowsGo sets out[r] for r < rows to Q4_K row r (k values, ldw bytes
+// apart) · the Q8_K activations a, with integer sums per block and
+// llama.cpp's float steps in its order (dotQ4KLanes).
 func q4kQ8KRowsGo(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
-	nb := k / 256
+	var ir intRow
 	for r := 0; r < rows; r++ {
-		var sumf, summ float32
-		for b := 0; b < nb; b++ {
-			blk := w[r*ldw+b*144 : r*ldw+(b+1)*144]
-			dw := gguf.F16ToF32(uint16(blk[0]) | uint16(blk[1])<<8)
-			dmin := gguf.F16ToF32(uint16(blk[2]) | uint16(blk[3])<<8)
-			sc := blk[4:16]
-			qs := blk[16:]
-			xq := a.q[b*256 : (b+1)*256]
-			var sumi, mins int32
-			for j := 0; j < 8; j++ {
-				var s, m int32
-				if j < 4 {
-					s, m = int32(sc[j]&63), int32(sc[j+4]&63)
-				} else {
-					s = int32(sc[j+4]&0xf | (sc[j-4]>>6)<<4)
-					m = int32(sc[j+4]>>4 | (sc[j]>>6)<<4)
-				}
-				g, hi := j/2, j%2
-				var dot int32
-				for i := 0; i < 32; i++ {
-					v := qs[g*32+i]
-					if hi == 1 {
-						v >>= 4
-					}
-					dot += int32(v&0xf) * int32(xq[j*32+i])
-				}
-				sumi += s * dot
-				mins += m * a.bsum[b*8+j]
-			}
-			sumf += float32(sumi) * (dw * a.d[b])
-			summ += float32(mins) * (dmin * a.d[b])
-		}
-		out[r] = sumf - summ
+		unpackRow(gguf.Q4_K, k, w[r*ldw:], &ir)
+		out[r] = dotQ4KLanes(&ir, a)
 	}
 }
 
-// q80Q80RowsGo sets out[r] to the dot product of Q8_0 row r (k values, ldw
-// bytes apart) with the Q8_0 activations a, in integers per block as
-// ggml_vec_dot_q8_0_q8_0 does.
+// q80Q80RowsGo is the same for Q8_0 rows and Q8_0 activations
+// (ggml_vec_dot_q8_0_q8_0: dotQ0Lanes).
 func q80Q80RowsGo(k int, w []byte, ldw, rows int, a *q8Acts, out []float32) {
-	nb := k / 32
+	var ir intRow
 	for r := 0; r < rows; r++ {
-		var sum float32
-		for b := 0; b < nb; b++ {
-			blk := w[r*ldw+b*34 : r*ldw+(b+1)*34]
-			dw := gguf.F16ToF32(uint16(blk[0]) | uint16(blk[1])<<8)
-			var dot int32
-			for i, qx := range a.q[b*32 : (b+1)*32] {
-				dot += int32(int8(blk[2+i])) * int32(qx)
-			}
-			sum += float32(dot) * (dw * a.d[b])
-		}
-		out[r] = sum
+		unpackRow(gguf.Q8_0, k, w[r*ldw:], &ir)
+		out[r] = dotQ0Lanes(&ir, a)
 	}
 }

@@ -509,7 +509,7 @@ func TestQ80Q80MatchFloat(t *testing.T) {
 // which fills out with rows results) and checks each result against a float64
 // product of the dequantized weights w (rows×k) with the rounded activations
 // xr, within 1e-5 of the sum of absolute terms, that nothing is written past
-// out, and that every kernel set agrees with the first (the Go twin).
+// out, and that every kernel set gives the first's (the Go twin's) bits.
 func checkIntGemv(t *testing.T, name string, k, rows int, w, xr []float32, run func(ks kernelSet, out []float32)) {
 	t.Helper()
 	var outs [][]float32
@@ -535,9 +535,10 @@ func checkIntGemv(t *testing.T, name string, k, rows int, w, xr []float32, run f
 		}
 		outs = append(outs, got[:rows])
 	}
+	// Both compute llama.cpp's lanes and reductions, so bit for bit.
 	for i := 1; i < len(outs); i++ {
 		for r := range outs[0] {
-			if math.Abs(float64(outs[i][r]-outs[0][r])) > 1e-5*mags[r]+1e-6 {
+			if math.Float32bits(outs[i][r]) != math.Float32bits(outs[0][r]) {
 				t.Errorf("%s k=%d rows=%d: out[%d] = %g, Go %g", name, k, rows, r, outs[i][r], outs[0][r])
 			}
 		}

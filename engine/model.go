@@ -45,7 +45,7 @@ type Model struct {
 	// (the AVX-512 x86 build the reference figures came from, default
 	// settings: float16 KV cache, no flash attention) operation for
 	// operation, so that logits agree bit for bit (see the package doc,
-	// Numerics). It is plain scalar Go, about 30 times slower than the default path,
+	// Numerics). It is 5 to 30 times slower than the default path,
 	// meant for parity checks. It ignores FloatActivations. Weight types
 	// other than F32, F16, Q8_0, Q4_0, Q4_K and Q6_K take the default
 	// products.

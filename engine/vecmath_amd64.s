@@ -997,10 +997,14 @@ i4block:
 	Q4K_SCALES(BX, AX)
 	VPMOVZXBW 0(SP), X8
 	VMOVDQU X8, 16(SP)
+	// Minimums as ggml: m·bsum per pair of sub-blocks in four lanes,
+	// accm −= (dmin·d_a)·pair by a fused multiply-subtract.
 	VPMOVZXBD 8(SP), Y9
 	VPMULLD (R13), Y9, Y9
-	VCVTDQ2PS Y9, Y9
-	VFMADD231PS Y7, Y9, Y5
+	VEXTRACTI128 $1, Y9, X10
+	VPHADDD X10, X9, X9
+	VCVTDQ2PS X9, X9
+	VFNMADD231PS X7, X9, X5
 
 	LEAQ 16(SI), R8
 	VPXOR Y10, Y10, Y10
@@ -1063,11 +1067,18 @@ i4block:
 	JNZ  i4block
 
 i4rowend:
-	VSUBPS Y5, Y4, Y4
-	VEXTRACTF128 $1, Y4, X5
-	VADDPS X5, X4, X4
-	VHADDPS X4, X4, X4
-	VHADDPS X4, X4, X4
+	// hsum_float_8(acc) + ((m0+m2) + (m1+m3)), as ggml_vec_dot_q4_K_q8_K.
+	VEXTRACTF128 $1, Y4, X6
+	VADDPS X6, X4, X4
+	VMOVHLPS X4, X4, X6
+	VADDPS X6, X4, X4
+	VMOVSHDUP X4, X6
+	VADDSS X6, X4, X4
+	VMOVHLPS X5, X5, X6
+	VADDPS X6, X5, X5
+	VMOVSHDUP X5, X6
+	VADDSS X6, X5, X5
+	VADDSS X5, X4, X4
 	MOVQ 40(SP), AX
 	VMOVSS X4, (AX)
 	ADDQ $4, AX
@@ -1134,10 +1145,13 @@ i8block:
 	JNZ  i8block
 
 i8rowend:
+	// hsum_float_8: (x0+x4) … (x3+x7), then (a0+a2, a1+a3), then their sum.
 	VEXTRACTF128 $1, Y4, X5
 	VADDPS X5, X4, X4
-	VHADDPS X4, X4, X4
-	VHADDPS X4, X4, X4
+	VMOVHLPS X4, X4, X5
+	VADDPS X5, X4, X4
+	VMOVSHDUP X4, X5
+	VADDSS X5, X4, X4
 	MOVQ 8(SP), AX
 	VMOVSS X4, (AX)
 	ADDQ $4, AX
