@@ -176,7 +176,7 @@ func Parse(name string, data []byte) (*File, error) {
 	if v, ok := f.Metadata["general.alignment"]; ok {
 		a, ok := v.Uint()
 		if !ok || a == 0 || a > 1<<20 || a&(a-1) != 0 {
-			return nil, r.errf(fieldOf("metadata[general.alignment]"), "must be a power of two up to 1 MiB, got %v", v.V)
+			return nil, r.errf(named("metadata", "general.alignment"), "must be a power of two up to 1 MiB, got %v", v.V)
 		}
 		f.Alignment = int(a)
 	}
@@ -291,24 +291,6 @@ func (r *reader) bytes(field field, n uint64) ([]byte, error) {
 	b := r.buf[r.off : r.off+int(n)]
 	r.off += int(n)
 	return b, nil
-}
-
-// u8 reads one byte.
-func (r *reader) u8(field field) (uint8, error) {
-	b, err := r.bytes(field, 1)
-	if err != nil {
-		return 0, err
-	}
-	return b[0], nil
-}
-
-// u16 reads a little-endian uint16.
-func (r *reader) u16(field field) (uint16, error) {
-	b, err := r.bytes(field, 2)
-	if err != nil {
-		return 0, err
-	}
-	return binary.LittleEndian.Uint16(b), nil
 }
 
 // u32 reads a little-endian uint32.

@@ -80,24 +80,12 @@ func Quantize(t Type, src []float32) ([]byte, error) {
 // QuantizeRowQ8_0 encodes src as Q8_0 blocks exactly like ggml's
 // quantize_row_q8_0_ref: per 32 values d = max|x|/127, q = round(x·(1/d)) with
 // halves rounded away from zero; d is stored as half precision.
-func QuantizeRowQ8_0(src []float32, dst []byte) error {
-	if err := checkQuantSizes(Q8_0, src, dst); err != nil {
-		return err
-	}
-	quantQ8_0(src, dst)
-	return nil
-}
+func QuantizeRowQ8_0(src []float32, dst []byte) error { return QuantizeRow(Q8_0, src, dst) }
 
 // QuantizeRowQ4_0 encodes src as Q4_0 blocks exactly like ggml's
 // quantize_row_q4_0_ref: per 32 values, with m the value of largest magnitude
 // (the first one on ties), d = m/−8 and q = min(15, trunc(x·(1/d) + 8.5)).
-func QuantizeRowQ4_0(src []float32, dst []byte) error {
-	if err := checkQuantSizes(Q4_0, src, dst); err != nil {
-		return err
-	}
-	quantQ4_0(src, dst)
-	return nil
-}
+func QuantizeRowQ4_0(src []float32, dst []byte) error { return QuantizeRow(Q4_0, src, dst) }
 
 // checkQuantSizes reports whether dst is exactly the size of src as type t.
 func checkQuantSizes(t Type, src []float32, dst []byte) error {

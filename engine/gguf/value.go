@@ -91,21 +91,22 @@ func (v Value) Uint() (uint64, bool) {
 // Int returns an integer value (any width) as int64.
 func (v Value) Int() (int64, bool) {
 	switch x := v.V.(type) {
+	case uint8:
+		return int64(x), true
+	case uint16:
+		return int64(x), true
+	case uint32:
+		return int64(x), true
 	case uint64:
 		return int64(x), x <= math.MaxInt64
-	case int64:
-		return x, true
-	}
-	if u, ok := v.Uint(); ok {
-		return int64(u), true
-	}
-	switch x := v.V.(type) {
 	case int8:
 		return int64(x), true
 	case int16:
 		return int64(x), true
 	case int32:
 		return int64(x), true
+	case int64:
+		return x, true
 	}
 	return 0, false
 }
@@ -117,14 +118,11 @@ func (v Value) Float() (float64, bool) {
 		return float64(x), true
 	case float64:
 		return x, true
+	case uint64: // also above MaxInt64
+		return float64(x), true
 	}
-	if i, ok := v.Int(); ok {
-		return float64(i), true
-	}
-	if u, ok := v.Uint(); ok { // a uint64 above MaxInt64
-		return float64(u), true
-	}
-	return 0, false
+	i, ok := v.Int()
+	return float64(i), ok
 }
 
 // value reads a value of type t; depth counts enclosing arrays.

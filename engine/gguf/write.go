@@ -73,8 +73,6 @@ func ValueOf(v any) Value {
 		return Value{Type: TypeInt64, V: x}
 	case float64:
 		return Value{Type: TypeFloat64, V: x}
-	case []Value:
-		return Value{Type: TypeArray, Elem: TypeArray, V: x}
 	}
 	if et, ok := sliceElemType(v); ok {
 		return Value{Type: TypeArray, Elem: et, V: v}

@@ -46,10 +46,7 @@ func (t *Tokenizer) encodeBPE(out []int32, text string, frags []fragment) []int3
 func (s *bpeSession) tokenize(out []int32, text string) []int32 {
 	s.cp = decodeCpts(s.cp[:0], text)
 	s.fl = cptFlags(s.fl, s.cp)
-	pieces := []int{len(s.cp)}
-	for _, step := range s.t.pre.steps {
-		pieces = step(s.cp, s.fl, pieces)
-	}
+	pieces := s.t.pre.split(s.cp, s.fl)
 	if s.cache == nil && len(pieces) > 64 {
 		s.cache = make(map[string][]int32)
 	}
@@ -93,17 +90,10 @@ func (s *bpeSession) word(out []int32) []int32 {
 	}
 	for s.q.len() > 0 {
 		b := s.q.pop()
-		l, r := &s.syms[b.left], &s.syms[b.right]
-		// Skip pairs a previous merge changed.
-		if l.n == 0 || r.n == 0 || l.n+r.n != b.size {
+		if !mergeSymbols(s.syms, b.left, b.right, b.size) {
 			continue
 		}
-		l.n += r.n
-		r.n = 0
-		l.next = r.next
-		if r.next >= 0 {
-			s.syms[r.next].prev = b.left
-		}
+		l := &s.syms[b.left]
 		s.tryAdd(l.prev, b.left)
 		s.tryAdd(b.left, l.next)
 	}

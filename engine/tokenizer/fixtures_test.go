@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -34,7 +35,7 @@ func TestVocabFixtures(t *testing.T) {
 			for i, c := range cases {
 				total++
 				got := tok.Encode(c.text, Options{})
-				if !equalIDs(got, c.want) {
+				if !slices.Equal(got, c.want) {
 					t.Errorf("case %d %q:\n got %v\nwant %v", i, c.text, got, c.want)
 					continue
 				}

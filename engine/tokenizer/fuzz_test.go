@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -85,7 +86,7 @@ func checkSegmented(t *testing.T, tok *Tokenizer, s string) {
 	var a, b spmSession
 	whole := a.tokenize(tok, nil, text)
 	seg := b.tokenizeText(tok, nil, text)
-	if !equalIDs(whole, seg) {
+	if !slices.Equal(whole, seg) {
 		t.Fatalf("segmented merge of %q:\n got %v\nwant %v", s, seg, whole)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -34,7 +35,7 @@ func TestGeneratedText(t *testing.T) {
 			ref := readGeneration(t, file)
 			if prompt, ok := prompts[model+" "+kind]; !ok {
 				t.Fatalf("no prompt known for %s", base)
-			} else if got := tok.Encode(prompt, Options{AddSpecial: true}); !equalIDs(got, ref.prompt) {
+			} else if got := tok.Encode(prompt, Options{AddSpecial: true}); !slices.Equal(got, ref.prompt) {
 				t.Errorf("Encode(%q) = %v, want %v", prompt, got, ref.prompt)
 			}
 			if got := tok.Decode(ref.gen); got != string(ref.text) {

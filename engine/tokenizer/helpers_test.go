@@ -78,15 +78,3 @@ func readFixture(t testing.TB, rel string) []vocabCase {
 	}
 	return cases
 }
-
-func equalIDs(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}

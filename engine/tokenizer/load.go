@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"fmt"
+	"strings"
 
 	"nexusquant/engine/gguf"
 )
@@ -25,9 +26,6 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 	if f == nil {
 		return nil, fmt.Errorf("tokenizer: nil GGUF file")
 	}
-	errf := func(key, format string, args ...any) error {
-		return fmt.Errorf("tokenizer: %s: %s: %s", f.Path, key, fmt.Sprintf(format, args...))
-	}
 	model, err := metaString(f, keyModel, true)
 	if err != nil {
 		return nil, err
@@ -36,7 +34,7 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 	switch model {
 	case "llama", "gpt2":
 	default:
-		return nil, errf(keyModel, "tokenizer model %q is not supported (supported: llama, gpt2)", model)
+		return nil, keyError(f, keyModel, "tokenizer model %q is not supported (supported: llama, gpt2)", model)
 	}
 	if err := t.loadVocab(f); err != nil {
 		return nil, err
@@ -61,7 +59,7 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 		}
 		p, ok := preTokenizers[pre]
 		if !ok {
-			return nil, errf(keyPre, "pre-tokenizer %q is not supported (supported: %s)", pre, supportedPre())
+			return nil, keyError(f, keyPre, "pre-tokenizer %q is not supported (supported: %s)", pre, supportedPre())
 		}
 		t.pre = p
 		ids.bos, ids.eos = 11, 11 // llama.cpp's defaults for BPE vocabularies
@@ -78,16 +76,16 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 		if v, ok := f.Metadata[flag.key]; ok {
 			b, isBool := v.V.(bool)
 			if !isBool {
-				return nil, errf(flag.key, "want a bool, have %s", v.Type)
+				return nil, keyError(f, flag.key, "want a bool, have %s", v.Type)
 			}
 			*flag.dst = b
 		}
 	}
 	if t.addBOS && ids.bos < 0 {
-		return nil, errf(keyAddBOS, "is true, but tokenizer.ggml.bos_token_id is not set")
+		return nil, keyError(f, keyAddBOS, "is true, but tokenizer.ggml.bos_token_id is not set")
 	}
 	if t.addEOS && ids.eos < 0 {
-		return nil, errf(keyAddEOS, "is true, but tokenizer.ggml.eos_token_id is not set")
+		return nil, keyError(f, keyAddEOS, "is true, but tokenizer.ggml.eos_token_id is not set")
 	}
 
 	t.detectSpecial(&ids)
@@ -139,19 +137,16 @@ func readSpecialIDs(f *gguf.File, ids *specialIDs, n int32) {
 
 // loadVocab reads the tokens, scores and token types.
 func (t *Tokenizer) loadVocab(f *gguf.File) error {
-	errf := func(key, format string, args ...any) error {
-		return fmt.Errorf("tokenizer: %s: %s: %s", f.Path, key, fmt.Sprintf(format, args...))
-	}
 	v, ok := f.Metadata[keyTokens]
 	if !ok {
-		return errf(keyTokens, "missing")
+		return keyError(f, keyTokens, "missing")
 	}
 	toks, ok := v.V.([]string)
 	if !ok {
-		return errf(keyTokens, "want an array of strings, have %s of %s", v.Type, v.Elem)
+		return keyError(f, keyTokens, "want an array of strings, have %s of %s", v.Type, v.Elem)
 	}
 	if len(toks) == 0 || len(toks) > 1<<30 {
-		return errf(keyTokens, "bad vocabulary size %d", len(toks))
+		return keyError(f, keyTokens, "bad vocabulary size %d", len(toks))
 	}
 	n := len(toks)
 	t.tokens = make([]string, n)
@@ -161,7 +156,7 @@ func (t *Tokenizer) loadVocab(f *gguf.File) error {
 			s = fmt.Sprintf("[EMPTY_%d]", i) // as llama.cpp
 		}
 		if j, dup := t.ids[s]; dup {
-			return errf(keyTokens, "duplicate token %q at ids %d and %d", s, j, i)
+			return keyError(f, keyTokens, "duplicate token %q at ids %d and %d", s, j, i)
 		}
 		t.tokens[i] = s
 		t.ids[s] = int32(i)
@@ -172,18 +167,18 @@ func (t *Tokenizer) loadVocab(f *gguf.File) error {
 		switch s := v.V.(type) {
 		case []float32:
 			if len(s) < n {
-				return errf(keyScores, "%d scores for %d tokens", len(s), n)
+				return keyError(f, keyScores, "%d scores for %d tokens", len(s), n)
 			}
 			copy(t.scores, s)
 		case []int32:
 			if len(s) < n {
-				return errf(keyScores, "%d scores for %d tokens", len(s), n)
+				return keyError(f, keyScores, "%d scores for %d tokens", len(s), n)
 			}
 			for i := range t.scores {
 				t.scores[i] = float32(s[i])
 			}
 		default:
-			return errf(keyScores, "want an array of float32 or int32, have %s of %s", v.Type, v.Elem)
+			return keyError(f, keyScores, "want an array of float32 or int32, have %s of %s", v.Type, v.Elem)
 		}
 	}
 
@@ -191,10 +186,10 @@ func (t *Tokenizer) loadVocab(f *gguf.File) error {
 	if v, ok := f.Metadata[keyTokenType]; ok {
 		tt, ok := v.V.([]int32)
 		if !ok {
-			return errf(keyTokenType, "want an array of int32, have %s of %s", v.Type, v.Elem)
+			return keyError(f, keyTokenType, "want an array of int32, have %s of %s", v.Type, v.Elem)
 		}
 		if len(tt) < n {
-			return errf(keyTokenType, "%d token types for %d tokens", len(tt), n)
+			return keyError(f, keyTokenType, "%d token types for %d tokens", len(tt), n)
 		}
 		for i := range t.attrs {
 			t.attrs[i] = attrFromType(tt[i])
@@ -212,17 +207,17 @@ func (t *Tokenizer) loadVocab(f *gguf.File) error {
 func (t *Tokenizer) loadMerges(f *gguf.File) error {
 	v, ok := f.Metadata[keyMerges]
 	if !ok {
-		return fmt.Errorf("tokenizer: %s: %s: missing (required by tokenizer model gpt2)", f.Path, keyMerges)
+		return keyError(f, keyMerges, "missing (required by tokenizer model gpt2)")
 	}
 	merges, ok := v.V.([]string)
 	if !ok {
-		return fmt.Errorf("tokenizer: %s: %s: want an array of strings, have %s of %s", f.Path, keyMerges, v.Type, v.Elem)
+		return keyError(f, keyMerges, "want an array of strings, have %s of %s", v.Type, v.Elem)
 	}
 	t.ranks = make(map[string]int32, len(merges))
 	for i, m := range merges {
 		// llama.cpp splits at the first space after the first byte; a merge
 		// without one can never match.
-		if len(m) < 2 || !containsSpaceFrom1(m) {
+		if len(m) < 2 || strings.IndexByte(m[1:], ' ') < 0 {
 			continue
 		}
 		if _, dup := t.ranks[m]; !dup {
@@ -232,27 +227,23 @@ func (t *Tokenizer) loadMerges(f *gguf.File) error {
 	return nil
 }
 
-func containsSpaceFrom1(s string) bool {
-	for i := 1; i < len(s); i++ {
-		if s[i] == ' ' {
-			return true
-		}
-	}
-	return false
-}
-
 // metaString reads a string key; a missing key is an error only if required.
 func metaString(f *gguf.File, key string, required bool) (string, error) {
 	v, ok := f.Metadata[key]
 	if !ok {
 		if required {
-			return "", fmt.Errorf("tokenizer: %s: %s: missing", f.Path, key)
+			return "", keyError(f, key, "missing")
 		}
 		return "", nil
 	}
 	s, ok := v.V.(string)
 	if !ok {
-		return "", fmt.Errorf("tokenizer: %s: %s: want a string, have %s", f.Path, key, v.Type)
+		return "", keyError(f, key, "want a string, have %s", v.Type)
 	}
 	return s, nil
+}
+
+// keyError is a load error that names the file and the metadata key.
+func keyError(f *gguf.File, key, format string, args ...any) error {
+	return fmt.Errorf("tokenizer: %s: %s: %s", f.Path, key, fmt.Sprintf(format, args...))
 }

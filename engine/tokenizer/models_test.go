@@ -1,6 +1,9 @@
 package tokenizer
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 // Tokenizations llama.cpp (commit c392e509) produced for the shared models,
 // from reference/synthetic.md (c), stories260K.md and tiny-llama-hd64.md.
@@ -28,7 +31,7 @@ func TestModelReferences(t *testing.T) {
 		t.Run(c.model+"/"+c.text, func(t *testing.T) {
 			tok := load(t, c.model)
 			got := tok.Encode(c.text, Options{AddSpecial: c.bos})
-			if !equalIDs(got, c.want) {
+			if !slices.Equal(got, c.want) {
 				t.Errorf("Encode(%q, AddSpecial=%v)\n got %v\nwant %v", c.text, c.bos, got, c.want)
 			}
 		})

@@ -18,6 +18,16 @@ type preTokenizer struct {
 	noBOS bool
 }
 
+// split runs the steps over the code points cp (with flags fl) and returns
+// the word lengths, in code points.
+func (p preTokenizer) split(cp []rune, fl []cpFlags) []int {
+	pieces := []int{len(cp)}
+	for _, step := range p.steps {
+		pieces = step(cp, fl, pieces)
+	}
+	return pieces
+}
+
 var (
 	gpt2Steps   = []splitter{splitGPT2}
 	llama3Steps = []splitter{splitLlama3}

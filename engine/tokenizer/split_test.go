@@ -9,10 +9,7 @@ import (
 func splitWords(pre string, text string) []string {
 	cp := decodeCpts(nil, text)
 	fl := cptFlags(nil, cp)
-	pieces := []int{len(cp)}
-	for _, step := range preTokenizers[pre].steps {
-		pieces = step(cp, fl, pieces)
-	}
+	pieces := preTokenizers[pre].split(cp, fl)
 	words := make([]string, 0, len(pieces))
 	start := 0
 	for _, n := range pieces {
@@ -69,10 +66,7 @@ func TestPreTokenizersCover(t *testing.T) {
 		for _, text := range texts {
 			cp := decodeCpts(nil, text)
 			fl := cptFlags(nil, cp)
-			pieces := []int{len(cp)}
-			for _, step := range preTokenizers[pre].steps {
-				pieces = step(cp, fl, pieces)
-			}
+			pieces := preTokenizers[pre].split(cp, fl)
 			sum := 0
 			for _, n := range pieces {
 				if n <= 0 {

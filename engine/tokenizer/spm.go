@@ -64,6 +64,9 @@ func spmChar(s string) uint32 {
 	return c
 }
 
+// spmPair is the spmPairs key of character a followed by character b.
+func spmPair(a, b uint32) uint64 { return uint64(a)<<32 | uint64(b) }
+
 // buildSPMPairs records every pair of adjacent characters inside a token.
 // No merge can join two characters that never appear side by side in a
 // token, so the text can be cut there and each part merged on its own: the
@@ -78,7 +81,7 @@ func (t *Tokenizer) buildSPMPairs() {
 			n := min(utf8Len(tok[off]), len(tok)-off)
 			c := spmChar(tok[off : off+n])
 			if havePrev {
-				t.spmPairs[uint64(prev)<<32|uint64(c)] = struct{}{}
+				t.spmPairs[spmPair(prev, c)] = struct{}{}
 			}
 			prev, havePrev = c, true
 			off += n
@@ -93,7 +96,7 @@ func (s *spmSession) tokenizeText(t *Tokenizer, out []int32, text string) []int3
 		n := min(utf8Len(text[off]), len(text)-off)
 		c := spmChar(text[off : off+n])
 		if off > start {
-			if _, joined := t.spmPairs[uint64(prev)<<32|uint64(c)]; !joined {
+			if _, joined := t.spmPairs[spmPair(prev, c)]; !joined {
 				out = s.segment(t, out, text[start:off])
 				start = off
 			}
@@ -134,17 +137,10 @@ func (s *spmSession) tokenize(t *Tokenizer, out []int32, text string) []int32 {
 	}
 	for s.q.len() > 0 {
 		b := s.q.pop()
-		l, r := &s.syms[b.left], &s.syms[b.right]
-		// Skip pairs a previous merge changed.
-		if l.n == 0 || r.n == 0 || l.n+r.n != b.size {
+		if !mergeSymbols(s.syms, b.left, b.right, b.size) {
 			continue
 		}
-		l.n += r.n
-		r.n = 0
-		l.next = r.next
-		if r.next >= 0 {
-			s.syms[r.next].prev = b.left
-		}
+		l := &s.syms[b.left]
 		s.tryAdd(t, text, l.prev, b.left)
 		s.tryAdd(t, text, b.left, l.next)
 	}

@@ -27,3 +27,21 @@ func appendChars[S ~string | ~[]byte](syms []symbol, text S) []symbol {
 	}
 	return syms
 }
+
+// mergeSymbols joins the symbol at right into its left neighbour left and
+// reports whether it did. A queued pair is stale, and is not merged, when a
+// merge since it was queued emptied either symbol or changed their combined
+// length from size (as llama.cpp checks).
+func mergeSymbols(syms []symbol, left, right, size int) bool {
+	l, r := &syms[left], &syms[right]
+	if l.n == 0 || r.n == 0 || l.n+r.n != size {
+		return false
+	}
+	l.n += r.n
+	r.n = 0
+	l.next = r.next
+	if r.next >= 0 {
+		syms[r.next].prev = left
+	}
+	return true
+}

@@ -14,22 +14,7 @@ import (
 func memFile(kv map[string]any) *gguf.File {
 	f := &gguf.File{Path: "mem.gguf", Metadata: map[string]gguf.Value{}}
 	for k, v := range kv {
-		val := gguf.Value{V: v}
-		switch v.(type) {
-		case string:
-			val.Type = gguf.TypeString
-		case bool:
-			val.Type = gguf.TypeBool
-		case uint32:
-			val.Type = gguf.TypeUint32
-		case []string:
-			val.Type, val.Elem = gguf.TypeArray, gguf.TypeString
-		case []float32:
-			val.Type, val.Elem = gguf.TypeArray, gguf.TypeFloat32
-		case []int32:
-			val.Type, val.Elem = gguf.TypeArray, gguf.TypeInt32
-		}
-		f.Metadata[k] = val
+		f.Metadata[k] = gguf.ValueOf(v)
 	}
 	return f
 }
@@ -318,7 +303,7 @@ func TestConcurrentEncode(t *testing.T) {
 		done := make(chan bool)
 		for range 4 {
 			go func() {
-				done <- equalIDs(tok.Encode(text, Options{AddSpecial: true}), want)
+				done <- slices.Equal(tok.Encode(text, Options{AddSpecial: true}), want)
 			}()
 		}
 		for range 4 {
