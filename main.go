@@ -1,7 +1,7 @@
 // Command nexusquant runs a GGUF language model, compresses its KV cache with
 // the NexusQuant pipeline and measures what the compression costs.
 //
-// main only sets up logging and hands the command line to package cli.
+// main only hands the command line to package cli, which also opens the log.
 package main
 
 import (

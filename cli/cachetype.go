@@ -9,19 +9,21 @@ import (
 	"nexusquant/engine/kvquant"
 )
 
-// checkCacheKind validates a --cache-type value before anything is loaded.
-func checkCacheKind(kind string) error {
-	if !slices.Contains(kvquant.Kinds, strings.ToLower(kind)) {
-		return usagef("--cache-type %q is not one of %s", kind, strings.Join(kvquant.Kinds, ", "))
+// cacheKind validates a --cache-type value before anything is loaded and
+// returns it in lower case, the form cacheFactory takes.
+func cacheKind(kind string) (string, error) {
+	lower := strings.ToLower(kind)
+	if !slices.Contains(kvquant.Kinds, lower) {
+		return "", usagef("--cache-type %q is not one of %s", kind, strings.Join(kvquant.Kinds, ", "))
 	}
-	return nil
+	return lower, nil
 }
 
-// cacheFactory returns a function making a fresh KV cache of the given kind for
-// m: nil for the engine's float32 cache. It fails when the model's head_dim
-// does not allow the kind (block types need a multiple of 32).
+// cacheFactory returns a function making a fresh KV cache of the given kind
+// (as cacheKind returns it) for m: nil for the engine's float32 cache. It
+// fails when the model's head_dim does not allow the kind (block types need a
+// multiple of 32).
 func cacheFactory(kind string, m *engine.Model) (func() engine.Cache, error) {
-	kind = strings.ToLower(kind)
 	if kind == "f32" {
 		return nil, nil
 	}

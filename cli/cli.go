@@ -96,25 +96,26 @@ func printUsage(w io.Writer) {
 // disable), else nexusquant.log in the user cache directory. Failing to open it
 // never stops a command.
 func openLog() (*slog.Logger, func()) {
+	discard := func() (*slog.Logger, func()) { return slog.New(slog.NewTextHandler(io.Discard, nil)), func() {} }
 	path := os.Getenv("NEXUSQUANT_LOG")
 	switch path {
 	case "off":
-		return slog.New(slog.NewTextHandler(io.Discard, nil)), func() {}
+		return discard()
 	case "-":
 		return slog.New(slog.NewTextHandler(os.Stderr, nil)), func() {}
 	case "":
 		dir, err := os.UserCacheDir()
 		if err != nil {
-			return slog.New(slog.NewTextHandler(io.Discard, nil)), func() {}
+			return discard()
 		}
 		path = filepath.Join(dir, "nexusquant", "nexusquant.log")
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return slog.New(slog.NewTextHandler(io.Discard, nil)), func() {}
+		return discard()
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return slog.New(slog.NewTextHandler(io.Discard, nil)), func() {}
+		return discard()
 	}
 	return slog.New(slog.NewTextHandler(f, nil)), func() { f.Close() }
 }

@@ -17,7 +17,7 @@ func init() {
 	register(&command{name: "eval", summary: "compress a prefix's KV cache, continue from the packed form, report bytes and quality", run: runEval})
 }
 
-// textFlags are the input flags shared by eval, sweep and compress.
+// textFlags are the input flags shared by eval and sweep.
 type textFlags struct {
 	model, file, prompt *string
 	prefix, cont, wins  *int
@@ -34,8 +34,9 @@ func addTextFlags(fs *flag.FlagSet, contDefault int) *textFlags {
 	}
 }
 
-// explorer loads the model and builds the windows and their baselines.
-func (tf *textFlags) explorer(ctx context.Context, env *Env, obsWindow int, quiet bool) (*engine.Model, *eval.Explorer, *eval.Source, error) {
+// explorer loads the model and builds the windows and their baselines. On
+// success the caller closes the model; on error it is already closed.
+func (tf *textFlags) explorer(ctx context.Context, env *Env, obsWindow int, quiet bool) (_ *engine.Model, _ *eval.Explorer, _ *eval.Source, err error) {
 	if (*tf.file == "") == (*tf.prompt == "") {
 		return nil, nil, nil, usagef("give exactly one of --file or --prompt")
 	}
@@ -43,8 +44,12 @@ func (tf *textFlags) explorer(ctx context.Context, env *Env, obsWindow int, quie
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
 	if m.Tok == nil {
-		m.Close()
 		return nil, nil, nil, fmt.Errorf("%s has no tokenizer in its metadata", *tf.model)
 	}
 	draw, clear := progressLine(env.Stderr, quiet)
@@ -55,35 +60,28 @@ func (tf *textFlags) explorer(ctx context.Context, env *Env, obsWindow int, quie
 	var src *eval.Source
 	var ex *eval.Explorer
 	if *tf.file != "" {
-		text, err := os.ReadFile(*tf.file)
-		if err != nil {
-			m.Close()
+		var text []byte
+		if text, err = os.ReadFile(*tf.file); err != nil {
 			return nil, nil, nil, err
 		}
 		src = &eval.Source{Kind: "file", Path: *tf.file, Text: string(text)}
-		ids := m.Tok.Encode(string(text), tokenizer.Options{AddSpecial: true})
+		ids := m.Tok.Encode(src.Text, tokenizer.Options{AddSpecial: true})
 		bos := int32(-1)
 		if m.Tok.AddBOS() {
 			bos = m.Tok.BOS()
 		}
-		wins, err := eval.Windows(ids, bos, *tf.prefix, *tf.cont, *tf.wins)
-		if err != nil {
-			m.Close()
+		var wins [][]int32
+		if wins, err = eval.Windows(ids, bos, *tf.prefix, *tf.cont, *tf.wins); err != nil {
 			return nil, nil, nil, fmt.Errorf("%s: %w", *tf.file, err)
 		}
 		ex, err = eval.NewExplorer(ctx, m, wins, *tf.prefix, obsWindow, onProgress)
-		if err != nil {
-			m.Close()
-			return nil, nil, nil, err
-		}
 	} else {
 		src = &eval.Source{Kind: "prompt", Text: *tf.prompt}
 		ids := m.Tok.Encode(*tf.prompt, tokenizer.Options{AddSpecial: true})
 		ex, err = eval.NewPromptExplorer(ctx, m, ids, *tf.cont, obsWindow, onProgress)
-		if err != nil {
-			m.Close()
-			return nil, nil, nil, err
-		}
+	}
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	src.Prefix, src.Continuation, src.Windows = ex.Prefix, ex.Continuation, len(ex.Windows)
 	return m, ex, src, nil

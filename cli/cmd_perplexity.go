@@ -30,7 +30,8 @@ func runPerplexity(env *Env, args []string) error {
 	if *nctx < 4 {
 		return usagef("--ctx must be at least 4, got %d", *nctx)
 	}
-	if err := checkCacheKind(*cacheType); err != nil {
+	kind, err := cacheKind(*cacheType)
+	if err != nil {
 		return err
 	}
 	text, err := os.ReadFile(*file)
@@ -46,12 +47,12 @@ func runPerplexity(env *Env, args []string) error {
 	if *nctx > m.Config.Ctx {
 		return usagef("--ctx %d exceeds the model's context of %d", *nctx, m.Config.Ctx)
 	}
-	newCache, err := cacheFactory(*cacheType, m)
+	newCache, err := cacheFactory(kind, m)
 	if err != nil {
 		return err
 	}
-	if *exact && *cacheType == "f32" {
-		*cacheType = "f16" // Exact mode keeps llama.cpp's float16 cells
+	if *exact && kind == "f32" {
+		kind = "f16" // Exact mode keeps llama.cpp's float16 cells
 	}
 	ids := m.Tok.Encode(string(text), tokenizer.Options{AddSpecial: true})
 	draw, clear := progressLine(env.Stderr, *asJSON)
@@ -62,12 +63,12 @@ func runPerplexity(env *Env, args []string) error {
 		return fmt.Errorf("%s: %w", *file, err)
 	}
 	if *asJSON {
-		return writeJSON(env.Stdout, map[string]any{"ppl": res.PPL, "ppl_err": res.PPLErr, "chunks": res.Chunks, "tokens": res.Tokens, "cache_type": *cacheType, "exact": *exact})
+		return writeJSON(env.Stdout, map[string]any{"ppl": res.PPL, "ppl_err": res.PPLErr, "chunks": res.Chunks, "tokens": res.Tokens, "cache_type": kind, "exact": *exact})
 	}
 	mode := ""
 	if *exact {
 		mode = ", llama.cpp arithmetic"
 	}
-	fmt.Fprintf(env.Stdout, "PPL = %.4f +/- %.5f  (%d chunks of %d tokens, %d scored, KV cache %s%s)\n", res.PPL, res.PPLErr, res.Chunks, *nctx, res.Tokens, *cacheType, mode)
+	fmt.Fprintf(env.Stdout, "PPL = %.4f +/- %.5f  (%d chunks of %d tokens, %d scored, KV cache %s%s)\n", res.PPL, res.PPLErr, res.Chunks, *nctx, res.Tokens, kind, mode)
 	return nil
 }

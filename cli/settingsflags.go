@@ -39,10 +39,9 @@ func addSettingsFlags(fs *flag.FlagSet) *settingsFlags {
 func (sf *settingsFlags) resolve() (stages.Settings, error) {
 	s := stages.DefaultSettings()
 	if *sf.preset != "" {
-		store, err := presets.DefaultStore()
-		if err != nil {
-			store = nil
-		}
+		// Without a config directory the store is nil: built-ins and .json
+		// files still resolve.
+		store, _ := presets.DefaultStore()
 		p, err := store.Find(*sf.preset)
 		if err != nil {
 			return s, usageError{err}

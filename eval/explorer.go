@@ -144,10 +144,7 @@ type Timing struct {
 // Run compresses every window's prefix with s, continues from the packed
 // caches and compares with the baselines.
 func (e *Explorer) Run(ctx context.Context, s stages.Settings) (*Result, error) {
-	if err := s.Validate(); err != nil {
-		return nil, err
-	}
-	if err := checkMethod(s, e.Model); err != nil {
+	if err := e.Check(s); err != nil {
 		return nil, err
 	}
 	res := &Result{Settings: s}

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"nexusquant/engine"
 	"nexusquant/stages"
 )
 
@@ -102,7 +103,7 @@ func NewReport(e *Explorer, r *Result) *Report {
 		ScalesEncoding:     rep.ScalesEncoding,
 		Stored:             rep.Stored,
 		Blocking:           rep.Blocking,
-		Pooled:             quality(r.Pooled.PPLBase, r.Pooled.PPL, r.Pooled.DeltaPPLPct, r.Pooled.DeltaPPLCI, r.Pooled.KLD, r.Pooled.Top1Agree, r.Pooled.N),
+		Pooled:             quality(r.Pooled),
 		PipelineMs:         ms(r.Timing.Pipeline.Seconds()),
 		ContinuationMs:     ms(r.Timing.Continuation.Seconds()),
 	}
@@ -110,15 +111,13 @@ func NewReport(e *Explorer, r *Result) *Report {
 		out.Stages = append(out.Stages, StageFigures{Name: st.Name, Bytes: st.Bytes, RelErrK: st.RelErrK, RelErrV: st.RelErrV, Ms: st.Ms})
 	}
 	for _, w := range r.Windows {
-		m := w.Metrics
-		out.Windows = append(out.Windows, WindowFigures{RatioTotal: w.Report.RatioTotal,
-			QualityFigures: quality(m.PPLBase, m.PPL, m.DeltaPPLPct, m.DeltaPPLCI, m.KLD, m.Top1Agree, m.N)})
+		out.Windows = append(out.Windows, WindowFigures{RatioTotal: w.Report.RatioTotal, QualityFigures: quality(w.Metrics)})
 	}
 	return out
 }
 
-func quality(pb, p, d float64, ci [2]float64, kld, top1 float64, n int) QualityFigures {
-	return QualityFigures{PPLBase: pb, PPL: p, DeltaPPLPct: d, DeltaPPLCI: ci, KLD: kld, Top1Agree: top1, N: n}
+func quality(m engine.Metrics) QualityFigures {
+	return QualityFigures{PPLBase: m.PPLBase, PPL: m.PPL, DeltaPPLPct: m.DeltaPPLPct, DeltaPPLCI: m.DeltaPPLCI, KLD: m.KLD, Top1Agree: m.Top1Agree, N: m.N}
 }
 
 func ms(sec float64) float64 { return sec * 1000 }

@@ -24,7 +24,7 @@ type Grid struct {
 // ParseBits parses "2/2,3/2" into key/value pairs.
 func ParseBits(s string) ([][2]int, error) {
 	var out [][2]int
-	for _, p := range splitList(s) {
+	for _, p := range SplitList(s) {
 		k, v, ok := strings.Cut(p, "/")
 		if !ok {
 			v = k
@@ -42,7 +42,7 @@ func ParseBits(s string) ([][2]int, error) {
 // ParseFloats parses a comma-separated list of numbers.
 func ParseFloats(s string) ([]float64, error) {
 	var out []float64
-	for _, p := range splitList(s) {
+	for _, p := range SplitList(s) {
 		f, err := strconv.ParseFloat(p, 64)
 		if err != nil {
 			return nil, fmt.Errorf("%q is not a number", p)
@@ -52,7 +52,9 @@ func ParseFloats(s string) ([]float64, error) {
 	return out, nil
 }
 
-func splitList(s string) []string {
+// SplitList splits a comma-separated list, trimming spaces and dropping empty
+// items.
+func SplitList(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
 		if p = strings.TrimSpace(p); p != "" {
@@ -62,27 +64,12 @@ func splitList(s string) []string {
 	return out
 }
 
-// SplitList splits a comma-separated list, dropping empty items.
-func SplitList(s string) []string { return splitList(s) }
-
 // Expand returns every settings combination of the grid over base, ordered so
 // consecutive runs share the most pipeline stages (scorer outermost, bits
 // innermost), each validated.
 func (g Grid) Expand(base stages.Settings) ([]stages.Settings, error) {
-	or := func(xs []string, d string) []string {
-		if len(xs) == 0 {
-			return []string{d}
-		}
-		return xs
-	}
-	rates := g.EvictionRates
-	if len(rates) == 0 {
-		rates = []float64{base.EvictionRate}
-	}
-	bits := g.Bits
-	if len(bits) == 0 {
-		bits = [][2]int{{base.KeyBits, base.ValueBits}}
-	}
+	rates := or(g.EvictionRates, base.EvictionRate)
+	bits := or(g.Bits, [2]int{base.KeyBits, base.ValueBits})
 	var out []stages.Settings
 	for _, method := range or(g.Methods, base.Method) {
 		s := base
@@ -109,6 +96,14 @@ func (g Grid) Expand(base stages.Settings) ([]stages.Settings, error) {
 		}
 	}
 	return out, nil
+}
+
+// or returns xs, or just d when xs is empty.
+func or[T any](xs []T, d T) []T {
+	if len(xs) == 0 {
+		return []T{d}
+	}
+	return xs
 }
 
 // Sweep runs every settings combination over the explorer's windows (one

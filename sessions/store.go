@@ -1,6 +1,7 @@
 package sessions
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"nexusquant/internal/atomicfile"
@@ -66,7 +66,7 @@ func (s *Store) Load(name string) (*Session, error) {
 
 func decode(path string, data []byte) (*Session, error) {
 	var sess Session
-	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&sess); err != nil {
 		return nil, fmt.Errorf("session file %s is corrupt: %v", path, err)
 	}
