@@ -208,10 +208,8 @@ func (c *Compressed) Stored() StoredSizes { return c.stored }
 func (c *Compressed) ResidentBytes() int64 {
 	n := int64(cap(c.frames)+cap(c.scaleFrames)) +
 		8*int64(cap(c.frameEnd)+cap(c.frameRaw)+cap(c.scaleEnd)+cap(c.scaleRaw)) +
-		4*int64(cap(c.groupFrame)) + int64(cap(c.posStored)) + int64(len(c.modelID)) + c.pos.bytes()
-	if c.had != nil {
-		n += 4 * int64(c.had.DPad) // its sign/normalisation vector
-	}
+		4*int64(cap(c.groupFrame)) + int64(cap(c.posStored)) + int64(len(c.modelID)) + c.pos.bytes() +
+		4*int64(c.hadPad()) // the Hadamard's sign/normalisation vector
 	c.pool.mu.Lock()
 	n += c.pool.bytes + c.pool.handed
 	c.pool.mu.Unlock()
@@ -232,11 +230,15 @@ func (c *Compressed) readerBytesAt(R int) int64 {
 
 // scratchBytes is the size of one blockScratch (see scratchPool.get).
 func (c *Compressed) scratchBytes() int64 {
-	hs := 0
-	if c.had != nil {
-		hs = c.had.DPad
+	return int64(c.maxRaw+c.maxHi) + 2*int64(c.width) + 4*int64(c.width+c.hadPad())
+}
+
+// hadPad is the Hadamard size DPad, or 0 without the Hadamard stage.
+func (c *Compressed) hadPad() int {
+	if c.had == nil {
+		return 0
 	}
-	return int64(c.maxRaw+c.maxHi) + 2*int64(c.width) + 4*int64(c.width+hs)
+	return c.had.DPad
 }
 
 // chooseReadRows sets R by the rule of ReadBlockRows; call it once the
@@ -358,10 +360,7 @@ func (c *Compressed) rowCodecFor(layer int) RowCodec {
 	if isProtected(layer, c.layers, c.s.ProtectBoundary) {
 		return f16Codec{}
 	}
-	if c.codec != nil {
-		return c.codec
-	}
-	return nil
+	return c.codec
 }
 
 // isProtected reports whether layer is among the first or last n of L layers.
@@ -391,8 +390,14 @@ func sliceFrame(b []byte, end, raw []uint64, f int) ([]byte, bool) {
 	if f > 0 {
 		start = end[f-1]
 	}
-	return b[start:end[f]], raw[f/64]>>(f%64)&1 == 1
+	return b[start:end[f]], bitSet(raw, f)
 }
+
+// bitSet reports whether bit i of the bit set b (64 per word) is set.
+func bitSet(b []uint64, i int) bool { return b[i/64]>>(i%64)&1 == 1 }
+
+// setBit sets bit i of the bit set b.
+func setBit(b []uint64, i int) { b[i/64] |= 1 << (i % 64) }
 
 // decodeRows decodes rows r0 … r0+len(pos)−1 of frame f (frameRows rows) of
 // group (layer, kv, head) into out (len(pos) rows of headDim). It does only
@@ -452,16 +457,7 @@ func (c *Compressed) decodeRows(sc *blockScratch, layer, kv, head, f, frameRows,
 	w := c.width
 	codes, fv := sc.codes[:w], sc.f[:w]
 	for r := range nr {
-		row := data[(r0+r)*rowBytes : (r0+r+1)*rowBytes]
-		if cb == 1 {
-			for j, b := range row {
-				codes[j] = int16(int8(b))
-			}
-		} else {
-			for j := range codes {
-				codes[j] = int16(binary.LittleEndian.Uint16(row[2*j:]))
-			}
-		}
+		unpackCodes(codes, data[(r0+r)*rowBytes:(r0+r+1)*rowBytes], cb)
 		q.Decode(fv, codes, uint16(hi[r0+r])<<8|uint16(lo[r0+r]))
 		dstRow := out[r*d : (r+1)*d]
 		if c.had != nil {
@@ -474,6 +470,21 @@ func (c *Compressed) decodeRows(sc *blockScratch, layer, kv, head, f, frameRows,
 		RedoRoPE(out[:nr*d], d, pos, c.rope)
 	}
 	return nil
+}
+
+// unpackCodes reads one code row of len(dst) codes of cb bytes each (1:
+// int8, 2: int16 little-endian) into dst.
+func unpackCodes(dst []int16, row []byte, cb int) {
+	row = row[:len(dst)*cb]
+	if cb == 1 {
+		for j, b := range row {
+			dst[j] = int16(int8(b))
+		}
+		return
+	}
+	for j := range dst {
+		dst[j] = int16(binary.LittleEndian.Uint16(row[2*j:]))
+	}
 }
 
 // scalePlanes returns the high and low byte planes of the scales of frame fi
@@ -543,12 +554,8 @@ func (p *scratchPool) get(c *Compressed) *blockScratch {
 		return s
 	}
 	w := c.width
-	hs := 0
-	if c.had != nil {
-		hs = c.had.DPad
-	}
 	s := &blockScratch{raw: make([]byte, 0, c.maxRaw), frame: -1, hi: make([]byte, 0, c.maxHi), hiFrame: -1,
-		codes: make([]int16, w), f: make([]float32, w), hs: make([]float32, hs)}
+		codes: make([]int16, w), f: make([]float32, w), hs: make([]float32, c.hadPad())}
 	s.size = s.bytes()
 	p.bytes += s.size
 	return s

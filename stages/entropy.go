@@ -387,26 +387,21 @@ func encodePositions(lists [][]int32, T int) (*posStream, error) {
 		return nil, err
 	}
 	best := &posStream{bitmapRawBytes: bitmapRaw}
-	first := true
-	for _, kind := range []byte{posGaps, posBitmap} {
-		var raw []byte
-		if kind == posGaps {
-			raw = gapsEncode(nil, lists)
-		} else {
-			raw = bitmapEncode(nil, lists, T)
+	for _, c := range []struct {
+		kind byte
+		raw  []byte
+		size *int
+	}{
+		{posGaps, gapsEncode(nil, lists), &best.gapsBytes},
+		{posBitmap, bitmapEncode(nil, lists, T), &best.bitmapBytes},
+	} {
+		stored, z := c.raw, false
+		if zc := enc.EncodeAll(c.raw, nil); len(zc) < len(c.raw) {
+			stored, z = zc, true
 		}
-		stored, z := raw, false
-		if c := enc.EncodeAll(raw, nil); len(c) < len(raw) {
-			stored, z = c, true
-		}
-		if kind == posGaps {
-			best.gapsBytes = len(stored)
-		} else {
-			best.bitmapBytes = len(stored)
-		}
-		if first || len(stored) < len(best.stored) {
-			best.kind, best.zstd, best.raw, best.stored = kind, z, raw, stored
-			first = false
+		*c.size = len(stored)
+		if c.kind == posGaps || len(stored) < len(best.stored) { // gaps first; bitmap only when smaller
+			best.kind, best.zstd, best.raw, best.stored = c.kind, z, c.raw, stored
 		}
 	}
 	return best, nil
@@ -418,27 +413,20 @@ func encodePositions(lists [][]int32, T int) (*posStream, error) {
 // the others. Lists: one (granularity global), one per layer, or one per
 // (layer, KV head).
 type posIndex struct {
-	all       bool // every list is 0..T−1; gaps is empty
-	T, block  int
-	perLayer  bool // one list per layer
-	perHead   bool // one list per (layer, head)
-	kvHeads   int
-	gaps      []byte
-	count     []int32  // kept positions per list
-	listBlock []int32  // list l owns blocks [listBlock[l], listBlock[l+1])
-	blkOff    []uint32 // offset in gaps of the block's first entry
-	blkPrev   []int32  // position before the block (0 for block 0: its first entry is raw)
-	maxCount  int32
+	all         bool // every list is 0..T−1; gaps is empty
+	T, block    int
+	granularity string // the lists: one (global), per layer, or per (layer, head)
+	kvHeads     int
+	gaps        []byte
+	count       []int32  // kept positions per list
+	listBlock   []int32  // list l owns blocks [listBlock[l], listBlock[l+1])
+	blkOff      []uint32 // offset in gaps of the block's first entry
+	blkPrev     []int32  // position before the block (0 for block 0: its first entry is raw)
+	maxCount    int32
 }
 
 func (p *posIndex) list(layer, head int) int {
-	switch {
-	case p.perHead:
-		return layer*p.kvHeads + head
-	case p.perLayer:
-		return layer
-	}
-	return 0
+	return groupIndex(p.granularity, p.kvHeads, layer, head)
 }
 
 func (p *posIndex) bytes() int64 {
@@ -488,15 +476,8 @@ func (p *posIndex) lists() [][]int32 {
 // for the granularity, counts in 1..T, positions strictly increasing and < T,
 // nothing left over.
 func buildPosIndex(kind byte, raw []byte, granularity string, layers, kvHeads, T, block int) (posIndex, error) {
-	p := posIndex{T: T, block: block, kvHeads: kvHeads,
-		perLayer: granularity == "layer", perHead: granularity == "head"}
-	nLists := 1
-	switch granularity {
-	case "layer":
-		nLists = layers
-	case "head":
-		nLists = layers * kvHeads
-	}
+	p := posIndex{T: T, block: block, granularity: granularity, kvHeads: kvHeads}
+	nLists := groupCount(granularity, layers, kvHeads)
 	switch kind {
 	case posAll:
 		if len(raw) != 0 {

@@ -101,10 +101,7 @@ func codeWidth(d int, s Settings) int {
 	}
 	w := d
 	if s.Hadamard {
-		w = 1
-		for w < d {
-			w *= 2
-		}
+		w = nextPow2(d)
 	}
 	return (w + 7) &^ 7
 }
@@ -240,7 +237,7 @@ func (c *Compressed) indexFrames(frames []byte, words []uint64) error {
 					end += size
 					c.frameEnd[f] = end
 					if raw {
-						c.frameRaw[f/64] |= 1 << (f % 64)
+						setBit(c.frameRaw, f)
 					}
 					if !raw || (rc == nil && c.s.Delta) { // decodes through scratch
 						c.maxRaw = max(c.maxRaw, want)
@@ -312,7 +309,7 @@ func (c *Compressed) indexScaleFrames(frames []byte, words []uint64) error {
 			end += size
 			c.scaleEnd[si] = end
 			if raw {
-				c.scaleRaw[si/64] |= 1 << (si % 64)
+				setBit(c.scaleRaw, si)
 			}
 		}
 	}
@@ -399,11 +396,7 @@ func appendWords(b []byte, ends, raw []uint64) []byte {
 	b = binary.AppendUvarint(b, uint64(len(ends)))
 	prev := uint64(0)
 	for f, end := range ends {
-		w := (end - prev) << 1
-		if raw[f/64]>>(f%64)&1 == 1 {
-			w |= 1
-		}
-		b = binary.AppendUvarint(b, w)
+		b = binary.AppendUvarint(b, frameWord(int(end-prev), bitSet(raw, f)))
 		prev = end
 	}
 	return b

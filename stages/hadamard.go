@@ -33,10 +33,7 @@ func NewHadamard(d int, seededSigns bool, seed int64) *Hadamard {
 	if d < 1 {
 		panic(fmt.Sprintf("stages: NewHadamard(%d): dimension must be >= 1", d))
 	}
-	dPad := 1
-	for dPad < d {
-		dPad *= 2
-	}
+	dPad := nextPow2(d)
 	norm := float32(1 / math.Sqrt(float64(dPad)))
 	pre := make([]float32, dPad)
 	for i := range pre {
@@ -55,6 +52,15 @@ func NewHadamard(d int, seededSigns bool, seed int64) *Hadamard {
 		return &s
 	}
 	return h
+}
+
+// nextPow2 is the smallest power of two >= d (1 for d < 1).
+func nextPow2(d int) int {
+	n := 1
+	for n < d {
+		n *= 2
+	}
+	return n
 }
 
 // hadamardSigns returns n sign flags (true = −1) for seed: flag i is bit i%64 of

@@ -80,18 +80,16 @@ func nearestD8(dst, y *[8]float32) float32 {
 
 // nearestE8 is NearestE8 on arrays (dst must not alias y); it returns the
 // squared distance.
-func nearestE8(dst, y *[8]float32) float32 {
-	twice, dist := nearestDoubled(y, true)
-	for i, c := range twice {
-		dst[i] = float32(c) / 2
-	}
-	return dist
-}
+func nearestE8(dst, y *[8]float32) float32 { return nearestHalved(dst, y, true) }
 
 // nearestRelaxed is NearestRelaxed on arrays (dst must not alias y); it returns
 // the squared distance.
-func nearestRelaxed(dst, y *[8]float32) float32 {
-	twice, dist := nearestDoubled(y, false)
+func nearestRelaxed(dst, y *[8]float32) float32 { return nearestHalved(dst, y, false) }
+
+// nearestHalved writes the point nearestDoubled finds (halved) into dst and
+// returns the squared distance.
+func nearestHalved(dst, y *[8]float32, halfParity bool) float32 {
+	twice, dist := nearestDoubled(y, halfParity)
 	for i, c := range twice {
 		dst[i] = float32(c) / 2
 	}

@@ -193,9 +193,7 @@ func runTasks(ctx context.Context, workers, n int, fn func(worker, i int) error)
 	var first error
 	var wg sync.WaitGroup
 	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= n {
@@ -211,10 +209,19 @@ func runTasks(ctx context.Context, workers, n int, fn func(worker, i int) error)
 					return
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	return first
+}
+
+// forHeads runs fn(worker, layer, head) for every (layer, KV head) on
+// runTasks' workers.
+func (p *Pipeline) forHeads(ctx context.Context, fn func(worker, layer, head int) error) error {
+	H := p.kv.KVHeads
+	return runTasks(ctx, p.workers, p.kv.Layers*H, func(worker, i int) error {
+		return fn(worker, i/H, i%H)
+	})
 }
 
 // measureTasks runs one measurement pass over the (layer, head) tasks: fn adds
@@ -223,8 +230,8 @@ func (p *Pipeline) measureTasks(ctx context.Context, e *errSums, fn func(worker,
 	start := time.Now()
 	kv := p.kv
 	per := make([]errSums, kv.Layers*kv.KVHeads)
-	err := runTasks(ctx, p.workers, len(per), func(worker, i int) error {
-		return fn(worker, i/kv.KVHeads, i%kv.KVHeads, &per[i])
+	err := p.forHeads(ctx, func(worker, layer, head int) error {
+		return fn(worker, layer, head, &per[layer*kv.KVHeads+head])
 	})
 	for i := range per {
 		for j := range 2 {
@@ -240,13 +247,7 @@ func (p *Pipeline) group(layer, kv, head int) int { return (layer*2+kv)*p.kv.KVH
 
 // list returns the kept positions of (layer, head).
 func (e *evictOut) list(s Settings, kvHeads, layer, head int) []int32 {
-	switch {
-	case len(e.lists) == 1:
-		return e.lists[0]
-	case s.Granularity == "layer":
-		return e.lists[layer]
-	}
-	return e.lists[layer*kvHeads+head]
+	return e.lists[groupIndex(s.Granularity, kvHeads, layer, head)]
 }
 
 // gather copies the rows of (layer, head) at pos into dst (grown as needed).
@@ -282,14 +283,7 @@ func (p *Pipeline) runScore(ctx context.Context, s Settings) (any, error) {
 // runEvict: SPEC §2, plus the encoding of the kept positions.
 func (p *Pipeline) runEvict(ctx context.Context, s Settings) (any, error) {
 	kv := p.kv
-	nLists := 1
-	switch s.Granularity {
-	case "layer":
-		nLists = kv.Layers
-	case "head":
-		nLists = kv.Layers * kv.KVHeads
-	}
-	out := &evictOut{lists: make([][]int32, nLists)}
+	out := &evictOut{lists: make([][]int32, groupCount(s.Granularity, kv.Layers, kv.KVHeads))}
 	sc := p.cache[0].out.(*scoreOut).sc
 	if sc == nil {
 		all := make([]int32, kv.T)
@@ -369,8 +363,7 @@ func (p *Pipeline) runRoPE(ctx context.Context, s Settings) (any, error) {
 	}
 	ev := p.cache[1].out.(*evictOut)
 	out.rows = make([][]float32, 2*kv.Layers*kv.KVHeads)
-	err := runTasks(ctx, p.workers, kv.Layers*kv.KVHeads, func(_, i int) error {
-		layer, head := i/kv.KVHeads, i%kv.KVHeads
+	err := p.forHeads(ctx, func(_, layer, head int) error {
 		pos := ev.list(s, kv.KVHeads, layer, head)
 		for kvi := range 2 {
 			rows := p.gather(nil, kvi == 0, layer, head, pos)
@@ -426,8 +419,7 @@ func (p *Pipeline) runHadamard(ctx context.Context, s Settings) (any, error) {
 		had = NewHadamard(d, s.HadamardSigns, s.Seed)
 	}
 	out.rows = make([][]float32, len(in.rows))
-	err := runTasks(ctx, p.workers, kv.Layers*kv.KVHeads, func(_, i int) error {
-		layer, head := i/kv.KVHeads, i%kv.KVHeads
+	err := p.forHeads(ctx, func(_, layer, head int) error {
 		for kvi := range 2 {
 			g := p.group(layer, kvi, head)
 			src := in.rows[g]
@@ -494,8 +486,7 @@ func (p *Pipeline) runQuantize(ctx context.Context, s Settings) (any, error) {
 	out.codes = make([][]byte, len(in.rows))
 	out.scales = make([][]uint16, len(in.rows))
 	codes := make([][]int16, p.workers)
-	err = runTasks(ctx, p.workers, kv.Layers*kv.KVHeads, func(worker, i int) error {
-		layer, head := i/kv.KVHeads, i%kv.KVHeads
+	err = p.forHeads(ctx, func(worker, layer, head int) error {
 		if isProtected(layer, kv.Layers, s.ProtectBoundary) {
 			return nil
 		}
@@ -555,14 +546,7 @@ func dequantRows(dst []float32, codes []byte, scales []uint16, q *Quantizer, had
 	c16 := make([]int16, w)
 	f := make([]float32, w)
 	for r, sc := range scales {
-		row := codes[r*w*cb : (r+1)*w*cb]
-		for j := range c16 {
-			if cb == 1 {
-				c16[j] = int16(int8(row[j]))
-			} else {
-				c16[j] = int16(binary.LittleEndian.Uint16(row[2*j:]))
-			}
-		}
+		unpackCodes(c16, codes[r*w*cb:(r+1)*w*cb], cb)
 		q.Decode(f, c16, sc)
 		if had != nil {
 			had.Inverse(dst[r*d:(r+1)*d], f[:had.DPad])
@@ -591,7 +575,7 @@ func (p *Pipeline) codecRoundTrip(s Settings, layer, kvi, head int, dst []float3
 	rows := p.gather(nil, kvi == 0, layer, head, pos)
 	enc := rc.Encode(nil, rows, p.kv.HeadDim, kvi == 0)
 	if err := rc.Decode(dst, enc, p.kv.HeadDim, kvi == 0); err != nil {
-		copy(dst, make([]float32, len(dst))) // counts as a full error
+		clear(dst) // counts as a full error
 	}
 }
 
@@ -612,9 +596,8 @@ func (p *Pipeline) encodeFrames(ctx context.Context, s Settings, encs []*groupEn
 	ev := p.cache[1].out.(*evictOut)
 	qo := p.cache[4].out.(*quantOut)
 	gf := make([]groupFrames, 2*kv.Layers*kv.KVHeads)
-	err := runTasks(ctx, p.workers, kv.Layers*kv.KVHeads, func(worker, i int) error {
+	err := p.forHeads(ctx, func(worker, layer, head int) error {
 		ge := encs[worker]
-		layer, head := i/kv.KVHeads, i%kv.KVHeads
 		pos := ev.list(s, kv.KVHeads, layer, head)
 		for kvi := range 2 {
 			g := p.group(layer, kvi, head)
@@ -683,7 +666,7 @@ func (p *Pipeline) runEntropy(ctx context.Context, s Settings) (any, error) {
 		sWords += len(gf[i].scaleWords)
 	}
 	pt := &parts{modelID: p.modelID, layers: kv.Layers, kvHeads: kv.KVHeads, headDim: d,
-		width: codeWidth(d, s), T: kv.T, s: s,
+		width: w, T: kv.T, s: s,
 		posKind: ev.pos.kind, posZstd: ev.pos.zstd, posStoredLen: len(ev.pos.stored),
 		frames: make([]byte, 0, total), words: make([]uint64, 0, nWords),
 		scaleFrames: make([]byte, 0, sTotal), scaleWords: make([]uint64, 0, sWords)}
@@ -747,9 +730,8 @@ func (p *Pipeline) measureUnblocked(ctx context.Context, s Settings, qo *quantOu
 	c := out.c
 	per := make([]int64, 2*kv.Layers*kv.KVHeads)
 	perScales := make([]int64, len(per))
-	err := runTasks(ctx, p.workers, kv.Layers*kv.KVHeads, func(worker, i int) error {
+	err := p.forHeads(ctx, func(worker, layer, head int) error {
 		ge := encs[worker]
-		layer, head := i/kv.KVHeads, i%kv.KVHeads
 		for kvi := range 2 {
 			g := p.group(layer, kvi, head)
 			blocked := 0

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand"
 	"slices"
@@ -446,7 +447,7 @@ func TestIncrementalRuns(t *testing.T) {
 		for _, n := range st.reran {
 			want[n]++
 		}
-		if got := p.Runs(); !maps_equal(got, want) {
+		if got := p.Runs(); !maps.Equal(got, want) {
 			t.Fatalf("step %d %v: runs %v, want %v", i, st.set, got, want)
 		}
 		if !slices.Equal(res.Report.Reran, st.reran) {
@@ -458,20 +459,6 @@ func TestIncrementalRuns(t *testing.T) {
 			}
 		}
 	}
-}
-
-func maps_equal(a, b map[string]int) bool {
-	for k, v := range b {
-		if a[k] != v {
-			return false
-		}
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // TestRunCancelled checks that a cancelled context stops the run, that the

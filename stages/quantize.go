@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 )
 
 // Quantizer quantizes one vector of length n (normally the padded head
@@ -28,18 +29,10 @@ var (
 // NewQuantizer validates lattice and bits and returns the quantizer. The error
 // names the bad value and lists the valid ones.
 func NewQuantizer(lattice string, bits int) (*Quantizer, error) {
-	okLattice := false
-	for _, l := range quantLattices {
-		okLattice = okLattice || l == lattice
-	}
-	if !okLattice {
+	if !slices.Contains(quantLattices, lattice) {
 		return nil, fmt.Errorf("lattice %q: want one of %v", lattice, quantLattices)
 	}
-	okBits := false
-	for _, b := range quantBits {
-		okBits = okBits || b == bits
-	}
-	if !okBits {
+	if !slices.Contains(quantBits, bits) {
 		return nil, fmt.Errorf("bits %d: want one of %v", bits, quantBits)
 	}
 	return &Quantizer{Lattice: lattice, Bits: bits}, nil

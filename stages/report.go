@@ -2,6 +2,7 @@ package stages
 
 import (
 	"math"
+	"slices"
 	"time"
 )
 
@@ -143,12 +144,7 @@ func (p *Pipeline) report(s Settings, reran []string) Report {
 	for i := range p.cache {
 		sr := p.cache[i].rep
 		sr.Bytes = stageBytes[i]
-		sr.Cached = true
-		for _, n := range reran {
-			if n == sr.Name {
-				sr.Cached = false
-			}
-		}
+		sr.Cached = !slices.Contains(reran, sr.Name)
 		r.Stages = append(r.Stages, sr)
 	}
 	r.Stored = c.stored

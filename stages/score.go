@@ -1,12 +1,11 @@
 package stages
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"runtime"
 	"slices"
-	"sync"
-	"sync/atomic"
 )
 
 // Scores holds one importance score per prefix position (SPEC §1): len(S) = T
@@ -283,26 +282,17 @@ func avgPool5(dst, src []float32) {
 
 // keyKeyScores fills raw[l][h][t] with the keykey score before pooling (see
 // ComputeScoresWorkers), one (layer, head) per task on up to workers
-// goroutines.
+// goroutines (runTasks), each with its own scratch.
 func keyKeyScores(raw []float32, kv *KV, w, workers int) {
-	L, H, T, d := kv.Layers, kv.KVHeads, kv.T, kv.HeadDim
-	tasks := L * H
-	workers = max(1, min(workers, tasks))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			sc := newKeyKeyScratch(T, w)
-			for {
-				g := int(next.Add(1)) - 1
-				if g >= tasks {
-					return
-				}
-				keyKeyHead(raw[g*T:(g+1)*T], kv.K[g*T*d:(g+1)*T*d], d, w, sc)
-			}
-		})
-	}
-	wg.Wait()
+	T, d := kv.T, kv.HeadDim
+	scratch := make([]*keyKeyScratch, max(1, workers))
+	_ = runTasks(context.Background(), workers, kv.Layers*kv.KVHeads, func(worker, g int) error {
+		if scratch[worker] == nil {
+			scratch[worker] = newKeyKeyScratch(T, w)
+		}
+		keyKeyHead(raw[g*T:(g+1)*T], kv.K[g*T*d:(g+1)*T*d], d, w, scratch[worker])
+		return nil
+	})
 }
 
 // keyKeyBlock is the number of queries whose logits are held at once, so that

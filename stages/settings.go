@@ -31,14 +31,10 @@ const (
 	MethodNone       = "none"
 )
 
-// Allowed values of the string settings, in the order error messages list them.
-var (
-	settingScorers       = []string{"keykey", "attention", "h2o", "tova", "knorm", "streaming", "random"}
-	settingGranularities = []string{"global", "layer", "head"}
-	settingLattices      = []string{"e8", "relaxed", "scalar"}
-	settingBits          = []int{2, 3, 4, 5, 6, 8}
-	settingZstdLevels    = []string{"fastest", "default", "better", "best"}
-)
+// Allowed values of zstd_level, in the order error messages list them. The
+// scorers, granularities, lattices and bit widths are the stages' own lists
+// (scoreScorers, scoreGranularities, quantLattices, quantBits).
+var settingZstdLevels = []string{"fastest", "default", "better", "best"}
 
 // Limits of the integer settings. MaxBlockTokens bounds the decode scratch of
 // one block (MaxBlockTokens·DPad·2 bytes); the others keep a corrupt or hostile
@@ -150,9 +146,9 @@ var settingFields = []Field{
 		func(s *Settings) *int { return &s.SlidingWindow }),
 	intField("obs_window", StageScore, "observer window of the scorers, >= 1",
 		func(s *Settings) *int { return &s.ObsWindow }),
-	strField("scorer", StageScore, "importance scorer: "+strings.Join(settingScorers, "|"),
+	strField("scorer", StageScore, "importance scorer: "+strings.Join(scoreScorers, "|"),
 		func(s *Settings) *string { return &s.Scorer }),
-	strField("granularity", StageScore, "keep set per: "+strings.Join(settingGranularities, "|"),
+	strField("granularity", StageScore, "keep set per: "+strings.Join(scoreGranularities, "|"),
 		func(s *Settings) *string { return &s.Granularity }),
 	{Name: "seed", Stage: StageScore, Usage: "seed of the random scorer and the Hadamard signs",
 		get: func(s *Settings) string { return strconv.FormatInt(s.Seed, 10) },
@@ -170,7 +166,7 @@ var settingFields = []Field{
 		func(s *Settings) *bool { return &s.Hadamard }),
 	boolField("hadamard_signs", StageHadamard, "seeded ±1 diagonal before the rotation (true|false, seeded|off)",
 		func(s *Settings) *bool { return &s.HadamardSigns }),
-	strField("lattice", StageQuantize, "quantization lattice: "+strings.Join(settingLattices, "|"),
+	strField("lattice", StageQuantize, "quantization lattice: "+strings.Join(quantLattices, "|"),
 		func(s *Settings) *string { return &s.Lattice }),
 	intField("key_bits", StageQuantize, "key bits per coordinate: 2|3|4|5|6|8",
 		func(s *Settings) *int { return &s.KeyBits }),
@@ -275,20 +271,20 @@ func (s Settings) Validate() error {
 	if s.ObsWindow < 1 || s.ObsWindow > maxObsWindow {
 		return fmt.Errorf("obs_window %d: want 1..%d", s.ObsWindow, maxObsWindow)
 	}
-	if err := oneOf("scorer", s.Scorer, settingScorers); err != nil {
+	if err := oneOf("scorer", s.Scorer, scoreScorers); err != nil {
 		return err
 	}
-	if err := oneOf("granularity", s.Granularity, settingGranularities); err != nil {
+	if err := oneOf("granularity", s.Granularity, scoreGranularities); err != nil {
 		return err
 	}
-	if err := oneOf("lattice", s.Lattice, settingLattices); err != nil {
+	if err := oneOf("lattice", s.Lattice, quantLattices); err != nil {
 		return err
 	}
-	if !slices.Contains(settingBits, s.KeyBits) {
-		return fmt.Errorf("key_bits %d: want one of %v", s.KeyBits, settingBits)
+	if !slices.Contains(quantBits, s.KeyBits) {
+		return fmt.Errorf("key_bits %d: want one of %v", s.KeyBits, quantBits)
 	}
-	if !slices.Contains(settingBits, s.ValueBits) {
-		return fmt.Errorf("value_bits %d: want one of %v", s.ValueBits, settingBits)
+	if !slices.Contains(quantBits, s.ValueBits) {
+		return fmt.Errorf("value_bits %d: want one of %v", s.ValueBits, quantBits)
 	}
 	if err := oneOf("zstd_level", s.ZstdLevel, settingZstdLevels); err != nil {
 		return err

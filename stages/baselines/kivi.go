@@ -106,10 +106,11 @@ func (c kiviCodec) encode(dst []byte, rows []float32, d int, isKey bool) []byte 
 	n := len(rows) / d
 	if isKey {
 		codes := make([]uint8, kiviGroup*d)
+		colBuf := make([]uint8, kiviGroup) // one channel's codes of a group
 		for r0 := 0; r0 < n; r0 += kiviGroup {
 			g := min(kiviGroup, n-r0)
 			for ch := 0; ch < d; ch++ {
-				col := make([]uint8, g)
+				col := colBuf[:g]
 				lo, step := c.quantGroup(g, func(i int) float32 { return rows[(r0+i)*d+ch] }, col)
 				dst = appendHalf(appendHalf(dst, lo), step)
 				for i := range col {
