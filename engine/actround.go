@@ -72,13 +72,8 @@ func roundActs(kind actKind, x, dst []float32) {
 // signed element of largest magnitude (the first one on ties), quants round
 // half to even and are capped at 127, and d = 1/iscale is kept in float32.
 func roundQ8_K(x, dst []float32) {
-	var mx, amax float32
-	for _, v := range x {
-		if a := float32(math.Abs(float64(v))); a > amax {
-			amax, mx = a, v
-		}
-	}
-	if amax == 0 {
+	mx := q8kExtreme(x)
+	if mx == 0 {
 		clear(dst)
 		return
 	}
@@ -88,6 +83,19 @@ func roundQ8_K(x, dst []float32) {
 		q := min(math.RoundToEven(float64(iscale*v)), 127)
 		dst[i] = d * float32(q)
 	}
+}
+
+// q8kExtreme is the element of x of largest magnitude, with its sign (the
+// first one on ties), from which a Q8_K block takes its scale; 0 when every
+// element is 0.
+func q8kExtreme(x []float32) float32 {
+	var mx, amax float32
+	for _, v := range x {
+		if a := float32(math.Abs(float64(v))); a > amax {
+			amax, mx = a, v
+		}
+	}
+	return mx
 }
 
 // q8kActs is one activation row in ggml's Q8_K form, for integer dot
@@ -106,13 +114,8 @@ func quantQ8K(x []float32) *q8kActs {
 	a := &q8kActs{q: make([]int8, nb*256), d: make([]float32, nb), bsum: make([]int32, nb*8)}
 	for b := 0; b < nb; b++ {
 		xb := x[b*256 : (b+1)*256]
-		var mx, amax float32
-		for _, v := range xb {
-			if av := float32(math.Abs(float64(v))); av > amax {
-				amax, mx = av, v
-			}
-		}
-		if amax == 0 {
+		mx := q8kExtreme(xb)
+		if mx == 0 {
 			continue
 		}
 		iscale := -127 / mx

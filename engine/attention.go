@@ -157,9 +157,13 @@ func (t *attnTask) softmaxRow(row []float32, pos []int32, p int32, st int) {
 // h of the group to the statistics. It is only used when the new tokens form
 // the only block (prefill on an empty cache), so they are final.
 func (t *attnTask) record(w []float32, i, h int) {
-	st := t.st
-	inv := 1 / t.sum[(i-t.i0)*t.g+h]
-	base := (t.layer*st.Heads + t.head0 + h) * st.T
+	t.st.add(t.layer, t.head0+h, i, w, 1/t.sum[(i-t.i0)*t.g+h])
+}
+
+// add adds query i's probabilities w·inv over keys 0.. (a prefill on an empty
+// cache) for query head h of layer l to the statistics.
+func (st *AttnStats) add(l, h, i int, w []float32, inv float32) {
+	base := (l*st.Heads + h) * st.T
 	all := st.All[base : base+len(w)]
 	for r, e := range w {
 		all[r] += e * inv
@@ -210,7 +214,6 @@ func (m *Model) attend(c Cache, l int, q, k, v []float32, n, start int, out []fl
 	chunk := (n + chunks - 1) / chunks
 	chunks = (n + chunk - 1) / chunk
 	errs := make([]error, threads)
-	viewer, canView := c.(blockViewer)
 	pos := make([]int32, n)
 	for i := range pos {
 		pos[i] = int32(start + i)
@@ -225,16 +228,9 @@ func (m *Model) attend(c Cache, l int, q, k, v []float32, n, start int, out []fl
 		// Earlier positions: the cache, block by block.
 		var buf Block
 		for b := 0; b < c.NumBlocks(l, kh); b++ {
-			blk := &buf
-			if canView {
-				view := viewer.viewBlock(l, kh, b)
-				blk = &view
-			} else if err := c.ReadBlock(l, kh, b, &buf); err != nil {
-				errs[worker] = fmt.Errorf("engine: attention: layer %d head %d block %d: %w", l, kh, b, err)
-				return
-			}
-			if rows := len(blk.Pos); len(blk.K) != rows*d || len(blk.V) != rows*d {
-				errs[worker] = fmt.Errorf("engine: attention: layer %d head %d block %d has %d positions, %d key and %d value floats (head dim %d)", l, kh, b, rows, len(blk.K), len(blk.V), d)
+			blk, err := cacheBlock(c, l, kh, b, d, &buf)
+			if err != nil {
+				errs[worker] = err
 				return
 			}
 			t.block(blk.Pos, blk.K, blk.V, false)
@@ -267,4 +263,22 @@ func (m *Model) attend(c Cache, l int, q, k, v []float32, n, start int, out []fl
 		}
 	}
 	return nil
+}
+
+// cacheBlock returns block b of (layer l, KV head kh) of c: lent without a
+// copy when c can lend it (blockViewer), else read into buf. It checks that
+// the block's rows are d floats long; errors name the layer, head and block.
+func cacheBlock(c Cache, l, kh, b, d int, buf *Block) (Block, error) {
+	var blk Block
+	if v, ok := c.(blockViewer); ok {
+		blk = v.viewBlock(l, kh, b)
+	} else if err := c.ReadBlock(l, kh, b, buf); err != nil {
+		return Block{}, fmt.Errorf("engine: attention: layer %d head %d block %d: %w", l, kh, b, err)
+	} else {
+		blk = *buf
+	}
+	if rows := len(blk.Pos); len(blk.K) != rows*d || len(blk.V) != rows*d {
+		return Block{}, fmt.Errorf("engine: attention: layer %d head %d block %d has %d positions, %d key and %d value floats (head dim %d)", l, kh, b, rows, len(blk.K), len(blk.V), d)
+	}
+	return blk, nil
 }

@@ -1,9 +1,6 @@
 package engine
 
-import (
-	"fmt"
-	"math"
-)
+import "math"
 
 // Attention in Model.Exact mode, as llama.cpp computes it without flash
 // attention over its default float16 KV cache: keys and values are float16
@@ -36,15 +33,13 @@ func (m *Model) attendExact(c Cache, l int, q, k, v []float32, n, start int, out
 		ce := &heads[kh]
 		var buf Block
 		for b := 0; b < c.NumBlocks(l, kh); b++ {
-			if err := c.ReadBlock(l, kh, b, &buf); err != nil {
-				return fmt.Errorf("engine: attention: layer %d head %d block %d: %w", l, kh, b, err)
+			blk, err := cacheBlock(c, l, kh, b, d, &buf)
+			if err != nil {
+				return err
 			}
-			if rows := len(buf.Pos); len(buf.K) != rows*d || len(buf.V) != rows*d {
-				return fmt.Errorf("engine: attention: layer %d head %d block %d has %d positions, %d key and %d value floats (head dim %d)", l, kh, b, rows, len(buf.K), len(buf.V), d)
-			}
-			ce.pos = append(ce.pos, buf.Pos...)
-			ce.K = append(ce.K, buf.K...)
-			ce.V = append(ce.V, buf.V...)
+			ce.pos = append(ce.pos, blk.Pos...)
+			ce.K = append(ce.K, blk.K...)
+			ce.V = append(ce.V, blk.V...)
 		}
 		for i := 0; i < n; i++ {
 			ce.pos = append(ce.pos, int32(start+i))
@@ -104,7 +99,7 @@ func (m *Model) attendExact(c Cache, l int, q, k, v []float32, n, start int, out
 				w[t] *= inv
 			}
 			if st != nil {
-				recordExact(st, l, h, i, w[:rows])
+				st.add(l, h, i, w[:rows], 1) // w is already normalized
 			}
 			for t := range w {
 				w[t] = round16(w[t])
@@ -132,23 +127,4 @@ func (m *Model) attendExact(c Cache, l int, q, k, v []float32, n, start int, out
 		parallel(Hkv*n, Threads(), func(_, u int) { query(u%Hkv, u/Hkv) })
 	}
 	return nil
-}
-
-// recordExact adds query i's probabilities over the cells (positions 0..,
-// a prefill on an empty cache) for head h of layer l to the statistics.
-func recordExact(st *AttnStats, l, h, i int, p []float32) {
-	base := (l*st.Heads + h) * st.T
-	all := st.All[base : base+len(p)]
-	for r, e := range p {
-		all[r] += e
-	}
-	if i >= st.T-st.Window {
-		obs := st.Obs[base : base+len(p)]
-		for r, e := range p {
-			obs[r] += e
-		}
-	}
-	if i == st.T-1 {
-		copy(st.Last[base:base+len(p)], p)
-	}
 }

@@ -141,14 +141,10 @@ func exactMulK(n int, jb mulJob) {
 			}
 			return
 		}
-		rows := unpackRows(w, r0, r1)
+		rows := unpackRows(w, r0, r1) // Q6_K
 		for i, a := range acts {
 			for r := r0; r < r1; r++ {
-				if w.typ == gguf.Q4_K {
-					jb.out[i*w.rows+r] = dotQ4KLanes(&rows[r-r0], a)
-				} else {
-					jb.out[i*w.rows+r] = dotQ6KLanes(&rows[r-r0], a)
-				}
+				jb.out[i*w.rows+r] = dotQ6KLanes(&rows[r-r0], a)
 			}
 		}
 	})

@@ -76,8 +76,10 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 	rd := m.rope.dims
 	cs := make([]float32, n*rd)
 	table := m.rope.table
+	rotate := func(x, cs []float32) { m.rope.apply(x, cs, false) }
+	attend := m.attend
 	if m.Exact {
-		table = m.rope.tableGlibc
+		table, rotate, attend = m.rope.tableGlibc, m.rope.applyFused, m.attendExact
 	}
 	for i := 0; i < n; i++ {
 		table(start+i, cs[i*rd:(i+1)*rd])
@@ -109,10 +111,6 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 		addBias(q, ly.bq)
 		addBias(k, ly.bk)
 		addBias(v, ly.bv)
-		rotate := func(x, cs []float32) { m.rope.apply(x, cs, false) }
-		if m.Exact {
-			rotate = m.rope.applyFused
-		}
 		for i := 0; i < n; i++ {
 			ci := cs[i*rd : (i+1)*rd]
 			for hh := 0; hh < H; hh++ {
@@ -127,10 +125,6 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 		} else if m.Exact {
 			kern.roundF16(k[:n*kvd], k[:n*kvd])
 			kern.roundF16(v[:n*kvd], v[:n*kvd])
-		}
-		attend := m.attend
-		if m.Exact {
-			attend = m.attendExact
 		}
 		if err := attend(c, li, q, k, v, n, start, att, st); err != nil {
 			return nil, nil, err

@@ -64,9 +64,11 @@ var goKernels = kernelSet{
 	q80Q80:      q80Q80RowsGo,
 }
 
-// quantGemv is ks's fused decode kernel for weights of type t, or nil.
-func (ks *kernelSet) quantGemv(t gguf.Type) func(k int, w []byte, ldw, rows int, x []float32, out []float32) {
+// decodeGemv is ks's streaming decode kernel for weights of type t, or nil.
+func (ks *kernelSet) decodeGemv(t gguf.Type) func(k int, w []byte, ldw, rows int, x []float32, out []float32) {
 	switch t {
+	case gguf.F16:
+		return ks.gemvF16Rows
 	case gguf.Q8_0:
 		return ks.q80GemvRows
 	case gguf.Q4_K:
@@ -133,13 +135,13 @@ var tilePool = sync.Pool{New: func() any { return new([]float32) }}
 // rounded copy.
 func mul(n int, round bool, jobs ...mulJob) error {
 	// Decode with Q4_K or Q8_0 weights multiplies integers: quantize those
-	// jobs' activations to Q8_K / Q8_0 (what roundInputs rounds them to)
-	// first.
+	// jobs' activations to Q8_K / Q8_0 (what roundInputs would round them
+	// to; it leaves these jobs alone).
 	var q8k []*q8kActs
 	var q8 []*q8Acts
-	if round && n == 1 {
+	if round {
 		for j, jb := range jobs {
-			if jb.w.typ != gguf.Q4_K && jb.w.typ != gguf.Q8_0 {
+			if !intDecode(n, jb.w.typ) {
 				continue
 			}
 			if q8k == nil {
@@ -157,8 +159,6 @@ func mul(n int, round bool, jobs ...mulJob) error {
 				q8[j] = quantQ80(jb.x[:jb.w.cols])
 			}
 		}
-	}
-	if round {
 		roundInputs(n, jobs)
 	}
 	// A unit is tiles·tr rows of one job: one tile for a batch, for a
@@ -196,11 +196,6 @@ func mul(n int, round bool, jobs ...mulJob) error {
 		w := jb.w
 		u0 := (u - first[j]) * unitRows[j]
 		u1 := min(u0+unitRows[j], w.rows)
-		if n == 1 && w.typ == gguf.F16 {
-			// Decode: convert float16 rows on the fly, no tile.
-			mulF16Row(w, jb.x, u0, u1, jb.out)
-			return
-		}
 		if q8k != nil && q8k[j] != nil {
 			kern.q4kQ8K(w.cols, w.data[u0*w.rowBytes:u1*w.rowBytes], w.rowBytes, u1-u0, q8k[j], jb.out[u0:u1])
 			return
@@ -209,8 +204,8 @@ func mul(n int, round bool, jobs ...mulJob) error {
 			kern.q80Q80(w.cols, w.data[u0*w.rowBytes:u1*w.rowBytes], w.rowBytes, u1-u0, q8[j], jb.out[u0:u1])
 			return
 		}
-		if gemv := kern.quantGemv(w.typ); n == 1 && gemv != nil {
-			// Decode: dequantize in registers, no tile.
+		if gemv := kern.decodeGemv(w.typ); n == 1 && gemv != nil {
+			// Decode: convert or dequantize in registers, no tile.
 			gemv(w.cols, w.data[u0*w.rowBytes:u1*w.rowBytes], w.rowBytes, u1-u0, jb.x, jb.out[u0:u1])
 			return
 		}
@@ -246,11 +241,6 @@ func mul(n int, round bool, jobs ...mulJob) error {
 	return nil
 }
 
-// mulF16Row sets out[r] = w_r·x for rows [r0, r1) of an F16 matrix.
-func mulF16Row(w *matrix, x []float32, r0, r1 int, out []float32) {
-	kern.gemvF16Rows(w.cols, w.data[r0*w.rowBytes:r1*w.rowBytes], w.rowBytes, r1-r0, x, out[r0:r1])
-}
-
 // mulTile sets out[i*ldo+r] = Σ_{j<k} x[i*ldx+j]·wt[r*ldw+j] for i < n and
 // r < rows: n activation rows against a tile of weight rows.
 func mulTile(n int, x []float32, ldx, k int, wt []float32, ldw, rows int, out []float32, ldo int) {
@@ -279,7 +269,16 @@ func mulTile(n int, x []float32, ldx, k int, wt []float32, ldw, rows int, out []
 	}
 }
 
-// roundInputs replaces each job's x by its rounded copy (see actKindOf).
+// intDecode reports whether mul, rounding, multiplies n rows of activations
+// with weights of type t as integers (Q8_0 / Q8_K quants, not floats): a
+// single row (decode) with Q4_K or Q8_0 weights.
+func intDecode(n int, t gguf.Type) bool {
+	return n == 1 && (t == gguf.Q4_K || t == gguf.Q8_0)
+}
+
+// roundInputs replaces each job's x by its rounded copy (see actKindOf),
+// except for the jobs that take integer products (intDecode), which read
+// their quantized activations instead.
 func roundInputs(n int, jobs []mulJob) {
 	type key struct {
 		x    *float32
@@ -289,7 +288,7 @@ func roundInputs(n int, jobs []mulJob) {
 	for j := range jobs {
 		kind := actKindOf(jobs[j].w.typ)
 		cols := jobs[j].w.cols
-		if kind == actNone || n*cols == 0 {
+		if kind == actNone || n*cols == 0 || intDecode(n, jobs[j].w.typ) {
 			continue
 		}
 		x := jobs[j].x[:n*cols]

@@ -388,7 +388,7 @@ func testQuantGemvRows(t *testing.T, typ gguf.Type) {
 			var outs [][]float32
 			for _, ks := range kernelSets() {
 				deq := map[gguf.Type]func([]float32, []byte){gguf.Q8_0: ks.q80, gguf.Q4_K: ks.q4k, gguf.Q6_K: ks.q6k}[typ]
-				gemv := ks.quantGemv(typ)
+				gemv := ks.decodeGemv(typ)
 				tile := make([]float32, rows*k)
 				for r := 0; r < rows; r++ {
 					deq(tile[r*k:(r+1)*k], m.data[r*m.rowBytes:(r+1)*m.rowBytes])

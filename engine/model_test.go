@@ -517,6 +517,9 @@ func TestGenerate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(out) != 8 {
+		t.Fatalf("generated %d tokens, want 8", len(out))
+	}
 	ids := append([]int32(nil), prompt...)
 	for len(ids) < len(prompt)+8 {
 		lg, _, err := m.Forward(ctx, m.NewCache(), ids, 0, ForwardOptions{})
