@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"nexusquant/internal/testdata"
+	"nexusquant/internal/testfiles"
 )
 
 // run executes the command line and returns stdout, stderr and the status.
@@ -66,7 +66,7 @@ func TestHostileModelFile(t *testing.T) {
 
 func TestTokenizeGenerateStories(t *testing.T) {
 	isolate(t)
-	model := testdata.Path(t, "models/stories260K.gguf")
+	model := testfiles.Path(t, "models/stories260K.gguf")
 	out, _, code := run(t, "tokenize", "--model", model, "--text", "Once upon a time")
 	var ids []int
 	if code != 0 || json.Unmarshal([]byte(out), &ids) != nil || len(ids) != 5 || ids[0] != 1 || ids[4] != 378 {
@@ -88,8 +88,8 @@ func TestTokenizeGenerateStories(t *testing.T) {
 
 func TestPerplexityJSON(t *testing.T) {
 	isolate(t)
-	model := testdata.Path(t, "models/stories260K.gguf")
-	text := testdata.Path(t, "text/tinystories-sample.txt")
+	model := testfiles.Path(t, "models/stories260K.gguf")
+	text := testfiles.Path(t, "text/tinystories-sample.txt")
 	out, errs, code := run(t, "perplexity", "--model", model, "--file", text, "--ctx", "128", "--chunks", "3", "--json")
 	var r map[string]any
 	if code != 0 || json.Unmarshal([]byte(out), &r) != nil {
@@ -124,7 +124,7 @@ func TestPerplexityJSON(t *testing.T) {
 // --cache gives the same metrics; --save-session records the run.
 func TestEvalJSONCompressSession(t *testing.T) {
 	isolate(t)
-	model := testdata.Path(t, "models/stories260K.gguf")
+	model := testfiles.Path(t, "models/stories260K.gguf")
 	prompt := "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends. One day"
 	common := []string{"--model", model, "--prompt", prompt, "--continuation", "24", "--eviction-rate", "0.5", "--sliding-window", "8", "--json"}
 	out, errs, code := run(t, append([]string{"eval", "--save-session", "s1"}, common...)...)
@@ -199,8 +199,8 @@ func TestPresetsCommands(t *testing.T) {
 
 func TestSweepJSONAndCSV(t *testing.T) {
 	isolate(t)
-	model := testdata.Path(t, "models/stories260K.gguf")
-	text := testdata.Path(t, "text/tinystories-sample.txt")
+	model := testfiles.Path(t, "models/stories260K.gguf")
+	text := testfiles.Path(t, "text/tinystories-sample.txt")
 	args := []string{"sweep", "--model", model, "--file", text, "--prefix", "96", "--continuation", "32",
 		"--eviction-rates", "0,0.6", "--bits", "2/2", "--lattices", "e8,scalar", "--methods", "nexusquant,kivi2"}
 	out, errs, code := run(t, append(args, "--json")...)

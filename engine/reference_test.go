@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"nexusquant/internal/testdata"
+	"nexusquant/internal/testfiles"
 )
 
 // Helpers that read the llama.cpp reference files under reference/.
@@ -104,7 +104,7 @@ var (
 // is not configured).
 func loadModel(t testing.TB, name string) *Model {
 	t.Helper()
-	path := testdata.Path(t, "models/"+name)
+	path := testfiles.Path(t, "models/"+name)
 	modelMu.Lock()
 	defer modelMu.Unlock()
 	if m, ok := modelCache[path]; ok {
@@ -120,5 +120,5 @@ func loadModel(t testing.TB, name string) *Model {
 
 // refPath returns reference/<rel>.
 func refPath(t testing.TB, rel string) string {
-	return testdata.Path(t, "reference/"+rel)
+	return testfiles.Path(t, "reference/"+rel)
 }

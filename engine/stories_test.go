@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"nexusquant/engine/tokenizer"
-	"nexusquant/internal/testdata"
+	"nexusquant/internal/testfiles"
 )
 
 // Figures from reference/stories260K.md (llama.cpp c392e509).
@@ -51,7 +51,7 @@ func TestStoriesGreedy(t *testing.T) {
 // vocabulary adds it, as llama-perplexity does.
 func readTokens(t testing.TB, m *Model, rel string) []int32 {
 	t.Helper()
-	b, err := os.ReadFile(testdata.Path(t, rel))
+	b, err := os.ReadFile(testfiles.Path(t, rel))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"nexusquant/engine"
 	"nexusquant/engine/tokenizer"
-	"nexusquant/internal/testdata"
+	"nexusquant/internal/testfiles"
 	"nexusquant/presets"
 	"nexusquant/stages"
 )
@@ -26,8 +26,8 @@ var (
 
 func storiesExplorer(t *testing.T) *Explorer {
 	t.Helper()
-	model := testdata.Path(t, "models/stories260K.gguf")
-	text := testdata.Path(t, "text/tinystories-sample.txt")
+	model := testfiles.Path(t, "models/stories260K.gguf")
+	text := testfiles.Path(t, "text/tinystories-sample.txt")
 	storiesOnce.Do(func() {
 		storiesEx, storiesErr = newFileExplorer(model, text, 256, 128, 1)
 	})
@@ -98,8 +98,8 @@ func TestPresetsOrderRatioAndKLD(t *testing.T) {
 // With a 480-token prefix and the balanced preset the bytes the packed cache
 // holds while decoding stay within 10% of the bytes it stores.
 func TestResidentNearTotal(t *testing.T) {
-	model := testdata.Path(t, "models/stories260K.gguf")
-	text := testdata.Path(t, "text/tinystories-sample.txt")
+	model := testfiles.Path(t, "models/stories260K.gguf")
+	text := testfiles.Path(t, "text/tinystories-sample.txt")
 	ex, err := newFileExplorer(model, text, 480, 32, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +201,7 @@ func TestCacheFileRoundTrip(t *testing.T) {
 		t.Errorf("ratio_total from file %.4f, in memory %.4f", file.Report.RatioTotal, mem.Report.RatioTotal)
 	}
 
-	other, err := engine.Load(testdata.Path(t, "models/tiny-llama-hd64.Q8_0.gguf"))
+	other, err := engine.Load(testfiles.Path(t, "models/tiny-llama-hd64.Q8_0.gguf"))
 	if err != nil {
 		t.Fatal(err)
 	}

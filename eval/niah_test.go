@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"nexusquant/engine"
-	"nexusquant/internal/testdata"
+	"nexusquant/internal/testfiles"
 	"nexusquant/stages"
 )
 
@@ -13,7 +13,7 @@ import (
 // compression answers exactly as the baseline does. (stories260K cannot
 // follow instructions, so recall itself is not asserted.)
 func TestNeedle(t *testing.T) {
-	m, err := engine.Load(testdata.Path(t, "models/stories260K.gguf"))
+	m, err := engine.Load(testfiles.Path(t, "models/stories260K.gguf"))
 	if err != nil {
 		t.Fatal(err)
 	}

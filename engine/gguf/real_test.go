@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"nexusquant/internal/testdata"
+	"nexusquant/internal/testfiles"
 )
 
 // Tests on the llama.cpp-produced model files in $NEXUSQUANT_TESTDATA/models.
@@ -15,7 +15,7 @@ import (
 // openModel opens models/name and closes it when the test ends.
 func openModel(t *testing.T, name string) *File {
 	t.Helper()
-	f, err := Open(testdata.Path(t, "models/"+name))
+	f, err := Open(testfiles.Path(t, "models/"+name))
 	if err != nil {
 		t.Fatal(err)
 	}

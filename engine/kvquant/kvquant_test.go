@@ -11,7 +11,7 @@ import (
 	"nexusquant/engine"
 	"nexusquant/engine/gguf"
 	"nexusquant/engine/tokenizer"
-	"nexusquant/internal/testdata"
+	"nexusquant/internal/testfiles"
 )
 
 // Rows read back are exactly ggml's quantize → dequantize of the rows appended.
@@ -98,12 +98,12 @@ func TestLlamaCppKVBaselines(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs syn-llama over 16 chunks three times; skipped with -short")
 	}
-	m, err := engine.Load(testdata.Path(t, "models/syn-llama.f16.gguf"))
+	m, err := engine.Load(testfiles.Path(t, "models/syn-llama.f16.gguf"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	text, err := os.ReadFile(testdata.Path(t, "text/tinystories-sample.txt"))
+	text, err := os.ReadFile(testfiles.Path(t, "text/tinystories-sample.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"nexusquant/internal/testdata"
+	"nexusquant/internal/testfiles"
 )
 
 // BenchmarkEncode tokenizes a text with each fixture vocabulary; run with
@@ -13,7 +13,7 @@ func BenchmarkEncode(b *testing.B) {
 	texts := []string{"text/tinystories-sample.txt", "text/wiki.test.raw"}
 	vocabs := []string{"llama-spm", "gpt-2", "deepseek-coder"}
 	for _, text := range texts {
-		data, err := os.ReadFile(testdata.Path(b, text))
+		data, err := os.ReadFile(testfiles.Path(b, text))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"nexusquant/internal/testdata"
+	"nexusquant/internal/testfiles"
 )
 
 // fuzzTokenizers returns small synthetic tokenizers, plus the fixture
@@ -22,7 +22,7 @@ func fuzzTokenizers(tb testing.TB) (toks []*Tokenizer, roundTrip []bool) {
 		toks = append(toks, mustTokenizer(tb, bpeVocab(pre, []string{"a b", "Ġ a"}, nil)))
 		roundTrip = append(roundTrip, true)
 	}
-	if os.Getenv(testdata.EnvVar) != "" {
+	if os.Getenv(testfiles.EnvVar) != "" {
 		for _, v := range vocabFixtures {
 			toks = append(toks, load(tb, "vocab/ggml-vocab-"+v.name+".gguf"))
 			roundTrip = append(roundTrip, true)
@@ -40,7 +40,7 @@ func FuzzEncode(f *testing.F) {
 	for _, s := range []string{"", " ", "Hello world", "  a\n\n b\t", "<s>x</s>", "<|user|>hi<|eot_id|>", "ab ab aab", "\xff\xc3", "🦙中文 123'RE", "▁a"} {
 		f.Add(s, uint8(3))
 	}
-	if os.Getenv(testdata.EnvVar) != "" {
+	if os.Getenv(testfiles.EnvVar) != "" {
 		for _, c := range readFixture(f, "vocab/ggml-vocab-gpt-2.gguf") {
 			f.Add(c.text, uint8(0))
 		}
@@ -96,7 +96,7 @@ func checkSegmented(t *testing.T, tok *Tokenizer, s string) {
 func TestSPMSegmentation(t *testing.T) {
 	tok := load(t, "vocab/ggml-vocab-llama-spm.gguf")
 	for _, rel := range []string{"text/tinystories-sample.txt", "text/dict-eval.txt", "text/wiki.test.raw"} {
-		data, err := os.ReadFile(testdata.Path(t, rel))
+		data, err := os.ReadFile(testfiles.Path(t, rel))
 		if err != nil {
 			t.Fatal(err)
 		}

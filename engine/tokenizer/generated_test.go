@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"nexusquant/internal/testdata"
+	"nexusquant/internal/testfiles"
 )
 
 // TestGeneratedText checks Encode on the prompts and Decode on the tokens
@@ -22,7 +22,7 @@ func TestGeneratedText(t *testing.T) {
 		"syn-llama ids2.txt": "Lily and Ben are friends.",
 		"syn-qwen2 ids.txt":  "The quick brown fox",
 	}
-	files, err := filepath.Glob(filepath.Join(testdata.Path(t, "reference/synthetic/gen"), "*.txt"))
+	files, err := filepath.Glob(filepath.Join(testfiles.Path(t, "reference/synthetic/gen"), "*.txt"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no generation references: %v", err)
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"nexusquant/engine/gguf"
-	"nexusquant/internal/testdata"
+	"nexusquant/internal/testfiles"
 )
 
 // loaded caches the tokenizers read from the shared test data.
@@ -17,7 +17,7 @@ var loaded sync.Map // rel path → *Tokenizer
 // load reads the tokenizer of a GGUF file in the shared test data.
 func load(t testing.TB, rel string) *Tokenizer {
 	t.Helper()
-	path := testdata.Path(t, rel)
+	path := testfiles.Path(t, rel)
 	if tok, ok := loaded.Load(path); ok {
 		return tok.(*Tokenizer)
 	}
@@ -48,11 +48,11 @@ const fixtureSeparator = "\n__ggml_vocab_test__\n"
 // .out has one line of " <id>" items per string.
 func readFixture(t testing.TB, rel string) []vocabCase {
 	t.Helper()
-	inp, err := os.ReadFile(testdata.Path(t, rel+".inp"))
+	inp, err := os.ReadFile(testfiles.Path(t, rel+".inp"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := os.ReadFile(testdata.Path(t, rel+".out"))
+	out, err := os.ReadFile(testfiles.Path(t, rel+".out"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-// Package testdata locates the shared test data (models/, reference/, …) that
+// Package testfiles locates the shared test data (models/, reference/, …) that
 // tests read from the folder named by the NEXUSQUANT_TESTDATA environment
 // variable, for example NEXUSQUANT_TESTDATA=/work/shared.
 //
@@ -6,7 +6,7 @@
 // reason, except in CI (the CI environment variable set to anything), where a
 // missing data folder fails the test instead of silently skipping it. A
 // variable that is set but points at a missing folder or file always fails.
-package testdata
+package testfiles
 
 import (
 	"os"
