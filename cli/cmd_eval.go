@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"nexusquant/engine"
-	"nexusquant/engine/tokenizer"
 	"nexusquant/eval"
+	"nexusquant/stages"
 )
 
 func init() {
@@ -34,57 +34,65 @@ func addTextFlags(fs *flag.FlagSet, contDefault int) *textFlags {
 	}
 }
 
-// explorer loads the model and builds the windows and their baselines. On
-// success the caller closes the model; on error it is already closed.
-func (tf *textFlags) explorer(ctx context.Context, env *Env, obsWindow int, quiet bool) (_ *engine.Model, _ *eval.Explorer, _ *eval.Source, err error) {
+// explorer starts a Runner, loads the model and prepares the input on it
+// (eval.Prepare: windows, prefill, baselines), drawing progress on stderr
+// unless quiet. On success the caller closes the Runner (which closes the
+// model); on error it is already closed.
+func (tf *textFlags) explorer(env *Env, obsWindow int, seed int64, quiet bool) (_ *eval.Runner, _ *eval.Explorer, _ *eval.Source, err error) {
 	if (*tf.file == "") == (*tf.prompt == "") {
 		return nil, nil, nil, usagef("give exactly one of --file or --prompt")
 	}
-	m, err := loadModel(*tf.model)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	defer func() {
-		if err != nil {
-			m.Close()
-		}
-	}()
-	if m.Tok == nil {
-		return nil, nil, nil, fmt.Errorf("%s has no tokenizer in its metadata", *tf.model)
-	}
-	draw, clear := progressLine(env.Stderr, quiet)
-	defer clear()
-	onProgress := func(p eval.Progress) {
-		draw("window %d · %s %d/%d", p.Window+1, p.Phase, p.Done, p.Total)
-	}
-	var src *eval.Source
-	var ex *eval.Explorer
+	in := eval.Input{Kind: "prompt", Text: *tf.prompt, Prefix: *tf.prefix, Continuation: *tf.cont, Windows: *tf.wins, ObsWindow: obsWindow}
 	if *tf.file != "" {
-		var text []byte
-		if text, err = os.ReadFile(*tf.file); err != nil {
+		text, err := os.ReadFile(*tf.file)
+		if err != nil {
 			return nil, nil, nil, err
 		}
-		src = &eval.Source{Kind: "file", Path: *tf.file, Text: string(text)}
-		ids := m.Tok.Encode(src.Text, tokenizer.Options{AddSpecial: true})
-		bos := int32(-1)
-		if m.Tok.AddBOS() {
-			bos = m.Tok.BOS()
-		}
-		var wins [][]int32
-		if wins, err = eval.Windows(ids, bos, *tf.prefix, *tf.cont, *tf.wins); err != nil {
-			return nil, nil, nil, fmt.Errorf("%s: %w", *tf.file, err)
-		}
-		ex, err = eval.NewExplorer(ctx, m, wins, *tf.prefix, obsWindow, onProgress)
-	} else {
-		src = &eval.Source{Kind: "prompt", Text: *tf.prompt}
-		ids := m.Tok.Encode(*tf.prompt, tokenizer.Options{AddSpecial: true})
-		ex, err = eval.NewPromptExplorer(ctx, m, ids, *tf.cont, obsWindow, onProgress)
+		in.Kind, in.Path, in.Text = "file", *tf.file, string(text)
 	}
-	if err != nil {
-		return nil, nil, nil, err
+	r := eval.NewRunner()
+	defer func() {
+		if err != nil {
+			r.Close()
+		}
+	}()
+	draw, clear := progressLine(env.Stderr, quiet)
+	defer clear()
+	id := r.Load(eval.LoadSpec{Open: func() (*engine.Model, error) { return loadModel(*tf.model) }, Input: in, Seed: seed})
+	switch ev := r.Await(id, func(ev eval.Event) {
+		if p, ok := ev.(eval.Prefill); ok {
+			draw("window %d · %s %d/%d", p.Window+1, p.Phase, p.Done, p.Total)
+		}
+	}).(type) {
+	case eval.Loaded:
+		return r, ev.Explorer, ev.Source, nil
+	case eval.Failed:
+		return nil, nil, nil, ev.Err
+	default:
+		return nil, nil, nil, fmt.Errorf("loading %s was cancelled", *tf.model)
 	}
-	src.Prefix, src.Continuation, src.Windows = ex.Prefix, ex.Continuation, len(ex.Windows)
-	return m, ex, src, nil
+}
+
+// run runs settings s on the Runner's explorer, drawing progress unless quiet.
+func runJob(env *Env, r *eval.Runner, s stages.Settings, quiet bool) (*eval.Result, error) {
+	draw, clear := progressLine(env.Stderr, quiet)
+	defer clear()
+	id := r.Submit(s, eval.RunOptions{})
+	switch ev := r.Await(id, func(ev eval.Event) {
+		switch p := ev.(type) {
+		case eval.StageDone:
+			draw("window %d · stage %s", p.Window+1, p.Stage.Name)
+		case eval.ContinuationProgress:
+			draw("window %d · continuation %d/%d", p.Window+1, p.Done, p.Total)
+		}
+	}).(type) {
+	case eval.Done:
+		return ev.Result, nil
+	case eval.Failed:
+		return nil, ev.Err
+	default:
+		return nil, fmt.Errorf("the run was cancelled")
+	}
 }
 
 func runEval(env *Env, args []string) error {
@@ -105,18 +113,18 @@ func runEval(env *Env, args []string) error {
 		return err
 	}
 	ctx := context.Background()
-	m, ex, src, err := tf.explorer(ctx, env, s.ObsWindow, *asJSON)
+	runner, ex, src, err := tf.explorer(env, s.ObsWindow, *seed, *asJSON)
 	if err != nil {
 		return err
 	}
-	defer m.Close()
-	ex.Seed = *seed
+	defer runner.Close()
+	m := ex.Model
 
 	var res *eval.Result
 	if *cacheFile != "" {
 		res, err = ex.RunFromFile(ctx, *cacheFile)
 	} else {
-		res, err = ex.Run(ctx, s)
+		res, err = runJob(env, runner, s, *asJSON)
 	}
 	if err != nil {
 		return err

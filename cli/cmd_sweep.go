@@ -52,11 +52,11 @@ func runSweep(env *Env, args []string) error {
 	}
 	ctx := context.Background()
 	quiet := *asJSON || *asCSV
-	m, ex, _, err := tf.explorer(ctx, env, base.ObsWindow, quiet)
+	runner, ex, _, err := tf.explorer(env, base.ObsWindow, 0, quiet)
 	if err != nil {
 		return err
 	}
-	defer m.Close()
+	defer runner.Close()
 	for _, s := range grid {
 		if err := ex.Check(s); err != nil {
 			return err

@@ -68,7 +68,7 @@ func (e *Explorer) RunFromFile(ctx context.Context, path string) (*Result, error
 	}
 	res := &Result{Settings: c.Settings(), Packed: c}
 	t0 := time.Now()
-	comp, err := e.continueFrom(ctx, Packed(c), w, nil)
+	comp, err := e.continueFrom(ctx, Packed(c), w, nil, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -148,7 +148,7 @@ func TestDecodeNeverHoldsALayer(t *testing.T) {
 	L, H, d := c.Dims()
 	rec := &recorder{BlockSource: Packed(c)}
 	w := ex.Windows[0]
-	if _, err := ex.continueFrom(context.Background(), rec, w, nil); err != nil {
+	if _, err := ex.continueFrom(context.Background(), rec, w, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	kept := c.Kept(0, 0)

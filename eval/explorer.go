@@ -99,19 +99,39 @@ func (e *Explorer) prefill(ctx context.Context, wi int, w *Window, obsWindow int
 	w.statsWindow = obsWindow
 	if w.base == nil {
 		onLayer := func(done, total int) { e.progress(Progress{Phase: "baseline", Window: wi, Done: done, Total: total}) }
-		w.base, err = e.continueFrom(ctx, pf.cache, w, onLayer)
+		w.base, err = e.continueFrom(ctx, pf.cache, w, onLayer, nil)
 	}
 	return err
 }
 
 // continueFrom runs the teacher-forced continuation over a prefix cache and
-// returns its logits: rows predicting continuation tokens 2..C.
-func (e *Explorer) continueFrom(ctx context.Context, prefix BlockSource, w *Window, onLayer func(int, int)) ([]float32, error) {
+// returns its logits: rows predicting continuation tokens 2..C. It runs in
+// chunks of continuationChunk tokens (the baseline and every compressed run
+// alike, so their logits come from the same arithmetic) and calls onChunk,
+// when set, after each chunk with the rows computed so far.
+func (e *Explorer) continueFrom(ctx context.Context, prefix BlockSource, w *Window, onLayer func(int, int), onChunk func(rows []float32, done, total int)) ([]float32, error) {
 	ov := NewOverlay(prefix)
 	ids := w.IDs[e.Prefix : len(w.IDs)-1]
-	logits, _, err := e.Model.Forward(ctx, ov, ids, e.Prefix, engine.ForwardOptions{Logits: engine.LogitsAll, Progress: onLayer})
-	return logits, err
+	V := e.Model.Config.Vocab
+	chunk := continuationChunk(len(ids))
+	logits := make([]float32, 0, len(ids)*V)
+	for i := 0; i < len(ids); i += chunk {
+		part := ids[i:min(len(ids), i+chunk)]
+		l, _, err := e.Model.Forward(ctx, ov, part, e.Prefix+i, engine.ForwardOptions{Logits: engine.LogitsAll, Progress: onLayer})
+		if err != nil {
+			return nil, err
+		}
+		logits = append(logits, l...)
+		if onChunk != nil {
+			onChunk(logits, i+len(part), len(ids))
+		}
+	}
+	return logits, nil
 }
+
+// continuationChunk is the number of continuation tokens per forward pass:
+// about eight progress steps, at least 16 tokens a pass.
+func continuationChunk(n int) int { return max(16, (n+7)/8) }
 
 // needsStats reports whether the scorer reads attention statistics.
 func needsStats(s stages.Settings) bool {
@@ -141,9 +161,32 @@ type Timing struct {
 	Pipeline, Continuation time.Duration
 }
 
+// Hooks receive a run's results as they come, on the Run goroutine; each
+// must return quickly. Window is the window's index.
+type Hooks struct {
+	// OnStage is called for each pipeline stage as it finishes (or is served
+	// from the pipeline's memo).
+	OnStage func(window int, st stages.StageReport)
+	// OnPipeline is called with the window's pipeline report and packed
+	// cache before its continuation starts.
+	OnPipeline func(window int, rep stages.Report, packed *stages.Compressed)
+	// OnContinuation is called after each chunk of the continuation with
+	// the tokens scored so far and the running mean NLL of the compressed
+	// and the baseline run over them (nats).
+	OnContinuation func(window, done, total int, nll, baseNLL float64)
+	// OnWindow is called with each window's figures.
+	OnWindow func(window int, r WindowResult)
+}
+
 // Run compresses every window's prefix with s, continues from the packed
 // caches and compares with the baselines.
 func (e *Explorer) Run(ctx context.Context, s stages.Settings) (*Result, error) {
+	return e.RunWith(ctx, s, Hooks{})
+}
+
+// RunWith is Run with hooks that see stage, pipeline and continuation results
+// as they come.
+func (e *Explorer) RunWith(ctx context.Context, s stages.Settings, h Hooks) (*Result, error) {
 	if err := e.Check(s); err != nil {
 		return nil, err
 	}
@@ -159,23 +202,41 @@ func (e *Explorer) Run(ctx context.Context, s stages.Settings) (*Result, error) 
 		}
 		e.progress(Progress{Phase: "pipeline", Window: wi})
 		t0 := time.Now()
-		pr, err := w.pipe.Run(ctx, s)
+		var opts stages.RunOptions
+		if h.OnStage != nil {
+			opts.OnStage = func(st stages.StageReport) { h.OnStage(wi, st) }
+		}
+		pr, err := w.pipe.RunWith(ctx, s, opts)
 		if err != nil {
 			return nil, err
 		}
 		res.Timing.Pipeline += time.Since(t0)
+		if h.OnPipeline != nil {
+			h.OnPipeline(wi, pr.Report, pr.Compressed)
+		}
 		t0 = time.Now()
 		onLayer := func(done, total int) {
 			e.progress(Progress{Phase: "continuation", Window: wi, Done: done, Total: total})
 		}
-		comp, err := e.continueFrom(ctx, Packed(pr.Compressed), w, onLayer)
+		targets := w.Targets(e.Prefix)
+		var onChunk func([]float32, int, int)
+		if h.OnContinuation != nil {
+			onChunk = func(rows []float32, done, total int) {
+				n := len(rows) / V
+				h.OnContinuation(wi, done, total, meanNLL(rows, V, targets[:n]), meanNLL(w.base[:n*V], V, targets[:n]))
+			}
+		}
+		comp, err := e.continueFrom(ctx, Packed(pr.Compressed), w, onLayer, onChunk)
 		if err != nil {
 			return nil, err
 		}
 		res.Timing.Continuation += time.Since(t0)
-		targets := w.Targets(e.Prefix)
 		wm := engine.CompareLogits(w.base, comp, V, targets, e.Bootstrap, e.Seed)
-		res.Windows = append(res.Windows, WindowResult{Report: pr.Report, Metrics: wm})
+		wr := WindowResult{Report: pr.Report, Metrics: wm}
+		if h.OnWindow != nil {
+			h.OnWindow(wi, wr)
+		}
+		res.Windows = append(res.Windows, wr)
 		res.Packed = pr.Compressed
 		pooledBase = append(pooledBase, w.base...)
 		pooledComp = append(pooledComp, comp...)
@@ -186,6 +247,28 @@ func (e *Explorer) Run(ctx context.Context, s stages.Settings) (*Result, error) 
 	res.Metrics.DeltaPPLCI = res.Pooled.DeltaPPLCI
 	res.Report = sumReports(res.Windows)
 	return res, nil
+}
+
+// meanNLL is the mean negative log-likelihood of targets under rows of
+// vocab logits (row i predicts targets[i]); 0 for no rows.
+func meanNLL(rows []float32, vocab int, targets []int32) float64 {
+	if len(targets) == 0 {
+		return 0
+	}
+	var sum float64
+	for i, t := range targets {
+		row := rows[i*vocab : (i+1)*vocab]
+		mx := row[0]
+		for _, v := range row {
+			mx = max(mx, v)
+		}
+		var z float64
+		for _, v := range row {
+			z += math.Exp(float64(v - mx))
+		}
+		sum += math.Log(z) - float64(row[t]-mx)
+	}
+	return sum / float64(len(targets))
 }
 
 // checkMethod refuses methods the model's shape does not allow.

@@ -1,0 +1,71 @@
+package eval
+
+import (
+	"context"
+	"fmt"
+
+	"nexusquant/engine"
+	"nexusquant/engine/tokenizer"
+)
+
+// Input is what an exploration runs on: a text cut into windows (Text, named
+// by Path) or a prompt whose continuation is the model's own greedy text.
+type Input struct {
+	// Kind is "file" (Text cut into windows of Prefix+Continuation tokens)
+	// or "prompt" (Text is the prefix; the continuation is generated).
+	Kind string
+	// Path names the text in reports and errors ("" for a prompt).
+	Path string
+	// Text is the text itself (the file's contents for Kind "file").
+	Text string
+	// Prefix and Continuation are tokens per window (Prefix is ignored for a
+	// prompt: the prompt is the prefix); Windows the number of windows, 0 for
+	// as many as the text holds.
+	Prefix, Continuation, Windows int
+	// ObsWindow is the observer window of the attention statistics captured
+	// during prefill.
+	ObsWindow int
+}
+
+// Prepare tokenizes the input, cuts it into windows and builds the Explorer:
+// every window's prefix is prefilled once and its baseline continuation
+// computed. It is the setup that both the eval command and the explorer UI
+// use. onProgress may be nil.
+func Prepare(ctx context.Context, m *engine.Model, in Input, onProgress func(Progress)) (*Explorer, *Source, error) {
+	if m.Tok == nil {
+		return nil, nil, fmt.Errorf("%s has no tokenizer in its metadata", m.Path)
+	}
+	src := &Source{Kind: in.Kind, Path: in.Path, Text: in.Text}
+	var ex *Explorer
+	var err error
+	switch in.Kind {
+	case "file":
+		name := in.Path
+		if name == "" {
+			name = "the text"
+		}
+		ids := m.Tok.Encode(in.Text, tokenizer.Options{AddSpecial: true})
+		bos := int32(-1)
+		if m.Tok.AddBOS() {
+			bos = m.Tok.BOS()
+		}
+		wins, werr := Windows(ids, bos, in.Prefix, in.Continuation, in.Windows)
+		if werr != nil {
+			return nil, nil, fmt.Errorf("%s: %w", name, werr)
+		}
+		ex, err = NewExplorer(ctx, m, wins, in.Prefix, in.ObsWindow, onProgress)
+	case "prompt":
+		if in.Text == "" {
+			return nil, nil, fmt.Errorf("the prompt is empty")
+		}
+		ids := m.Tok.Encode(in.Text, tokenizer.Options{AddSpecial: true})
+		ex, err = NewPromptExplorer(ctx, m, ids, in.Continuation, in.ObsWindow, onProgress)
+	default:
+		return nil, nil, fmt.Errorf("input kind %q: want file or prompt", in.Kind)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	src.Prefix, src.Continuation, src.Windows = ex.Prefix, ex.Continuation, len(ex.Windows)
+	return ex, src, nil
+}

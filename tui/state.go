@@ -1,0 +1,103 @@
+package tui
+
+import (
+	"time"
+
+	"nexusquant/engine"
+	"nexusquant/eval"
+	"nexusquant/stages"
+)
+
+// state is everything the panes draw: the root model owns it, Update changes
+// it, and panes only read it. Nothing in it does I/O.
+type state struct {
+	info     modelInfo
+	settings stages.Settings
+	preset   string // the active preset's name, or "custom"
+	focus    int    // index into settingRows of the focused setting
+
+	phase    phase
+	loadErr  string // why the model or text could not be loaded
+	prefill  eval.Prefill
+	job      uint64    // the run job whose events count
+	jobStart time.Time // when it was submitted
+	cur      run       // the run in progress or last finished
+	runs     []runPoint
+	pieces   []string // window 0's prefix, one decoded piece per token
+
+	shape  *engine.Shape // the model whose capacity is shown (--shape-of, else the loaded one)
+	budget int64         // memory budget of the capacity pane, bytes
+
+	status    string // last notice (saved, exported, …)
+	statusErr bool
+	tab       int
+	help      bool
+	chartKLD  bool // the quality chart plots KLD instead of ΔPPL
+	spin      int  // spinner frame
+}
+
+// phase is what the explorer is doing.
+type phase int
+
+const (
+	phaseLoading phase = iota // loading the model and prefilling
+	phaseFailed               // loading failed: loadErr says why
+	phaseRunning              // a run job is in flight
+	phaseIdle                 // the last run finished (or failed: cur.err)
+)
+
+// modelInfo is the header's description of the model and text.
+type modelInfo struct {
+	Name, Arch, WeightType string
+	Params                 int64
+	Ctx                    int
+	Device                 string
+	Source                 string // the text: file name, "demo: …" or "prompt"
+	Prefix, Continuation   int
+	Windows                int
+}
+
+// run is the state of one run job, filled as its events arrive.
+type run struct {
+	settings stages.Settings
+	stages   []stages.StageReport // window 0's stages so far
+	report   *stages.Report       // window 0's pipeline report, then the summed one
+	packed   *stages.Compressed   // window 0's packed cache
+	contDone int                  // continuation tokens scored (window 0)
+	contTot  int
+	nll      float64 // running mean NLL, compressed
+	baseNLL  float64 // running mean NLL, baseline
+	// keepShare[t] is the share of window 0's (layer, KV head) keep lists
+	// that hold prefix token t (1 everywhere when nothing is evicted; 0 or 1
+	// with granularity global).
+	keepShare []float64
+	// heads is window 0's layer × KV-head grid after quantization.
+	heads  []headCell
+	result *eval.Result
+	diff     *eval.TextDiff
+	err      string
+	took     time.Duration
+	saved    bool
+}
+
+// runPoint is one finished run of this session, for the quality chart.
+type runPoint struct {
+	settings   stages.Settings
+	preset     string
+	ratioTotal float64
+	deltaPPL   float64
+	ci         [2]float64
+	kld        float64
+	top1       float64
+	job        uint64
+}
+
+// headCell is one (layer, KV head) of the layers pane.
+type headCell struct {
+	Layer, Head int
+	Kept        int     // kept prefix tokens
+	ErrK, ErrV  float64 // relative error of K and V as the model reads them
+}
+
+// done reports whether the current run has its final figures.
+func (r *run) done() bool { return r.result != nil }
