@@ -28,7 +28,9 @@ func box(sty *Styles, title string, w, h int, body string, focused bool) string 
 		bs = sty.BoxFocused
 	}
 	border := bs.GetBorderStyle()
-	paint := func(s string) string { return bs.UnsetBorderStyle().UnsetBorderForeground().Foreground(bs.GetBorderTopForeground()).Render(s) }
+	paint := func(s string) string {
+		return bs.UnsetBorderStyle().UnsetBorderForeground().Foreground(bs.GetBorderTopForeground()).Render(s)
+	}
 	inner := w - 2
 	t := ""
 	if title != "" {

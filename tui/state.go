@@ -74,10 +74,10 @@ type run struct {
 	// heads is window 0's layer × KV-head grid after quantization.
 	heads  []headCell
 	result *eval.Result
-	diff     *eval.TextDiff
-	err      string
-	took     time.Duration
-	saved    bool
+	diff   *eval.TextDiff
+	err    string
+	took   time.Duration
+	saved  bool
 }
 
 // runPoint is one finished run of this session, for the quality chart.
