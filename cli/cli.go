@@ -50,9 +50,13 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer closeLog()
 	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Log: logger}
 
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 		printUsage(stdout)
 		return 0
+	}
+	// No command, or flags first: the explorer (nexusquant --model M …).
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		args = append([]string{"tui"}, args...)
 	}
 	c, ok := commands[args[0]]
 	if !ok {
@@ -80,7 +84,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "nexusquant — run a GGUF model, compress its KV cache, measure the cost")
-	fmt.Fprintln(w, "\nUsage: nexusquant <command> [flags]   (nexusquant <command> -h for its flags)")
+	fmt.Fprintln(w, "\nUsage: nexusquant [tui flags]          the explorer (on the embedded demo without --model)")
+	fmt.Fprintln(w, "       nexusquant <command> [flags]   (nexusquant <command> -h for its flags)")
 	fmt.Fprintln(w, "\nCommands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {

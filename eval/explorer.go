@@ -43,6 +43,7 @@ type Window struct {
 	pipe        *stages.Pipeline
 	base        []float32 // (C−1)×vocab baseline logits, row i predicts IDs[Prefix+1+i]
 	first       []float32 // the prefill's last logits (predict IDs[Prefix])
+	greedyBase  []int32   // the baseline's greedy continuation, once known
 }
 
 // Targets are the scored tokens: continuation tokens 2..C.

@@ -3,8 +3,11 @@ package eval
 import (
 	"context"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"nexusquant/engine"
+	"nexusquant/engine/tokenizer"
 	"nexusquant/stages"
 )
 
@@ -27,7 +30,12 @@ func NewPromptExplorer(ctx context.Context, m *engine.Model, prompt []int32, con
 		return nil, fmt.Errorf("the model ended its greedy continuation after %d token(s); need at least 2 to score", len(gen))
 	}
 	ids := append(append([]int32{}, prompt...), gen...)
-	return NewExplorer(ctx, m, [][]int32{ids}, len(prompt), obsWindow, onProgress)
+	e, err := NewExplorer(ctx, m, [][]int32{ids}, len(prompt), obsWindow, onProgress)
+	if err != nil {
+		return nil, err
+	}
+	e.Windows[0].greedyBase = gen
+	return e, nil
 }
 
 // greedy generates up to n tokens greedily. With first == nil it prefills
@@ -51,14 +59,27 @@ type TextDiff struct {
 	BaseIDs    []int32 `json:"base_ids"`
 	CompIDs    []int32 `json:"compressed_ids"`
 	FirstDiff  int     `json:"first_diff"`
+	// BasePieces and CompPieces are the decoded text of each token (see
+	// Pieces), so a UI can mark the first differing token in the text.
+	BasePieces []string `json:"-"`
+	CompPieces []string `json:"-"`
 }
 
 // GreedyDiff generates window 0's continuation greedily from the packed cache
-// and sets it beside the baseline's. The first token comes from the prefill
-// (before compression), as in the scored protocol.
+// and sets it beside the baseline's greedy continuation from the
+// uncompressed cache (for a prompt, the continuation itself; for a text,
+// generated once and kept). The first token comes from the prefill (before
+// compression), as in the scored protocol.
 func (e *Explorer) GreedyDiff(ctx context.Context, packed *stages.Compressed) (*TextDiff, error) {
 	w := e.Windows[0]
-	base := w.IDs[e.Prefix:]
+	if w.greedyBase == nil {
+		base, err := greedy(ctx, e.Model, e.Model.NewCache(), w.IDs[:e.Prefix], 0, nil, e.Continuation)
+		if err != nil {
+			return nil, err
+		}
+		w.greedyBase = base
+	}
+	base := w.greedyBase
 	ov := NewOverlay(Packed(packed))
 	comp, err := greedy(ctx, e.Model, ov, w.IDs[:e.Prefix], e.Prefix, w.first, e.Continuation)
 	if err != nil {
@@ -74,6 +95,35 @@ func (e *Explorer) GreedyDiff(ctx context.Context, packed *stages.Compressed) (*
 	if e.Model.Tok != nil {
 		d.Base = e.Model.Tok.Decode(base)
 		d.Compressed = e.Model.Tok.Decode(comp)
+		d.BasePieces = Pieces(e.Model.Tok, base)
+		d.CompPieces = Pieces(e.Model.Tok, comp)
 	}
 	return d, nil
+}
+
+// Pieces decodes each token to its text. A token that ends inside a UTF-8
+// sequence (byte-fallback tokens) gives "" and its bytes join the next
+// token's piece, so the pieces concatenate to valid text.
+func Pieces(tok *tokenizer.Tokenizer, ids []int32) []string {
+	out := make([]string, len(ids))
+	var pending []byte
+	for i, id := range ids {
+		pending = append(pending, tok.Piece(id)...)
+		if utf8.Valid(pending) || len(pending) > 8 {
+			out[i] = strings.ToValidUTF8(string(pending), "\uFFFD")
+			pending = pending[:0]
+		}
+	}
+	if len(pending) > 0 && len(out) > 0 {
+		out[len(out)-1] += strings.ToValidUTF8(string(pending), "\uFFFD")
+	}
+	return out
+}
+
+// PrefixPieces is Pieces of window 0's prefix.
+func (e *Explorer) PrefixPieces() []string {
+	if e.Model.Tok == nil {
+		return nil
+	}
+	return Pieces(e.Model.Tok, e.Windows[0].IDs[:e.Prefix])
 }

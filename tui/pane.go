@@ -86,3 +86,14 @@ func padLeft(s string, w int) string {
 func block(p pane, st *state, sty *Styles, w, h int, focused bool) string {
 	return box(sty, p.Title(), w, h, p.Render(st, sty, w-2, h-2), focused)
 }
+
+// wrap word-wraps s (ANSI-aware) to lines of at most w cells.
+func wrap(s string, w int) []string {
+	if w < 1 {
+		return nil
+	}
+	return strings.Split(ansi.Wrap(s, w, " "), "\n")
+}
+
+// stripStyle removes ANSI styling.
+func stripStyle(s string) string { return ansi.Strip(s) }

@@ -22,6 +22,7 @@ type state struct {
 	job      uint64    // the run job whose events count
 	jobStart time.Time // when it was submitted
 	cur      run       // the run in progress or last finished
+	prev     *run      // the run before it, drawn dim until cur's figures arrive
 	runs     []runPoint
 	pieces   []string // window 0's prefix, one decoded piece per token
 
@@ -59,14 +60,15 @@ type modelInfo struct {
 
 // run is the state of one run job, filled as its events arrive.
 type run struct {
-	settings stages.Settings
-	stages   []stages.StageReport // window 0's stages so far
-	report   *stages.Report       // window 0's pipeline report, then the summed one
-	packed   *stages.Compressed   // window 0's packed cache
-	contDone int                  // continuation tokens scored (window 0)
-	contTot  int
-	nll      float64 // running mean NLL, compressed
-	baseNLL  float64 // running mean NLL, baseline
+	settings   stages.Settings
+	stages     []stages.StageReport // window 0's stages so far
+	report     *stages.Report       // window 0's pipeline report, then the summed one
+	packed     *stages.Compressed   // window 0's packed cache
+	contDone   int                  // continuation tokens scored (window 0)
+	contTot    int
+	contWindow int     // the window the continuation figures are of
+	nll        float64 // running mean NLL, compressed
+	baseNLL    float64 // running mean NLL, baseline
 	// keepShare[t] is the share of window 0's (layer, KV head) keep lists
 	// that hold prefix token t (1 everywhere when nothing is evicted; 0 or 1
 	// with granularity global).

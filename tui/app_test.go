@@ -1,0 +1,280 @@
+package tui
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"nexusquant/eval"
+	"nexusquant/presets"
+	"nexusquant/stages"
+)
+
+func TestInitLoadsOnce(t *testing.T) {
+	m, fb := newTestModel(t, 80, 24)
+	if len(fb.loads) != 1 {
+		t.Fatalf("Init asked for %d loads, want 1", len(fb.loads))
+	}
+	if m.loadJob != 1 {
+		t.Errorf("load job %d, want 1", m.loadJob)
+	}
+}
+
+func TestKeysMoveFocusAndChangeSettings(t *testing.T) {
+	m, _ := newTestModel(t, 80, 24)
+	if settingRows[m.st.focus].field != "eviction_rate" {
+		t.Fatalf("initial focus on %q, want eviction_rate", settingRows[m.st.focus].field)
+	}
+	m.Update(keyPress("right"))
+	if got := m.st.settings.EvictionRate; got != 0.65 {
+		t.Errorf("→ on eviction: rate %v, want 0.65", got)
+	}
+	if m.st.preset != "custom" {
+		t.Errorf("preset %q after a change, want custom", m.st.preset)
+	}
+	m.Update(keyPress("left"))
+	if m.st.settings.EvictionRate != 0.6 || m.st.preset != "balanced" {
+		t.Errorf("← back: rate %v preset %q, want 0.6 balanced", m.st.settings.EvictionRate, m.st.preset)
+	}
+	m.Update(keyPress("tab"))
+	if settingRows[m.st.focus].field != "key_bits" {
+		t.Errorf("tab: focus %q, want key_bits", settingRows[m.st.focus].field)
+	}
+	m.Update(keyPress("right"))
+	if m.st.settings.KeyBits != 3 {
+		t.Errorf("key bits %d, want 3", m.st.settings.KeyBits)
+	}
+	m.Update(keyPress("shift+tab"))
+	m.Update(keyPress("shift+tab"))
+	m.Update(keyPress("shift+tab"))
+	if settingRows[m.st.focus].field != "preset" {
+		t.Errorf("shift+tab ×3: focus %q, want preset", settingRows[m.st.focus].field)
+	}
+	m.Update(keyPress("shift+tab"))
+	if settingRows[m.st.focus].field != "protect_boundary" {
+		t.Errorf("shift+tab wraps to the last row, got %q", settingRows[m.st.focus].field)
+	}
+}
+
+func TestPresetKeys(t *testing.T) {
+	cases := []struct {
+		key, preset string
+		rate        float64
+		kb          int
+	}{{"1", "high", 0.35, 3}, {"2", "asym", 0.6, 3}, {"3", "balanced", 0.6, 2}, {"4", "max", 0.8, 2}}
+	for _, c := range cases {
+		t.Run(c.key, func(t *testing.T) {
+			m, _ := newTestModel(t, 80, 24)
+			m.Update(keyPress("1")) // from another preset, so every key changes something
+			m.Update(keyPress(c.key))
+			s := m.st.settings
+			if m.st.preset != c.preset || s.EvictionRate != c.rate || s.KeyBits != c.kb {
+				t.Errorf("key %s: preset %q ρ %v K%d, want %q ρ %v K%d", c.key, m.st.preset, s.EvictionRate, s.KeyBits, c.preset, c.rate, c.kb)
+			}
+			if s.ZstdLevel != ExplorerZstdLevel {
+				t.Errorf("zstd %q: presets keep the explorer's level %q", s.ZstdLevel, ExplorerZstdLevel)
+			}
+		})
+	}
+}
+
+func TestEveryChoiceIsValid(t *testing.T) {
+	for _, r := range settingRows {
+		for _, v := range r.choices(32) {
+			s := stages.DefaultSettings()
+			n, _ := set(r, s, v)
+			if err := n.Validate(); err != nil {
+				t.Errorf("row %s choice %q: %v", r.label, v, err)
+			}
+			if r.field != "preset" && rowValue(r, n) != v {
+				t.Errorf("row %s: set %q reads back %q", r.label, v, rowValue(r, n))
+			}
+		}
+	}
+}
+
+func TestStepClampsAndSnaps(t *testing.T) {
+	row := settingRows[2] // eviction
+	s := stages.DefaultSettings()
+	s.EvictionRate = 0.95
+	if _, ok := step(row, s, 4, +1); ok {
+		t.Error("→ at 0.95 changed something")
+	}
+	s.EvictionRate = 0.62 // off the grid (a --eviction-rate flag)
+	n, ok := step(row, s, 4, +1)
+	if !ok || n.EvictionRate != 0.65 {
+		t.Errorf("→ from 0.62: %v, want 0.65", n.EvictionRate)
+	}
+	n, _ = step(row, s, 4, -1)
+	if n.EvictionRate != 0.6 {
+		t.Errorf("← from 0.62: %v, want 0.6", n.EvictionRate)
+	}
+}
+
+func TestQuitKeys(t *testing.T) {
+	for _, k := range []string{"q", "ctrl+c"} {
+		m, _ := newTestModel(t, 80, 24)
+		_, cmd := m.Update(keyPress(k))
+		if cmd == nil {
+			t.Fatalf("%s: no command", k)
+		}
+		if _, ok := cmd().(tea.QuitMsg); !ok {
+			t.Errorf("%s: command does not quit", k)
+		}
+	}
+}
+
+func TestHelpTogglesAndShowsEveryBinding(t *testing.T) {
+	m, _ := newTestModel(t, 120, 40)
+	m.Update(keyPress("?"))
+	if !m.st.help {
+		t.Fatal("? did not open help")
+	}
+	s := ansi.Strip(m.render())
+	for _, group := range m.keys.FullHelp() {
+		for _, b := range group {
+			if !strings.Contains(s, b.Help().Desc) {
+				t.Errorf("help lacks %q", b.Help().Desc)
+			}
+		}
+	}
+	m.Update(keyPress("x"))
+	if m.st.help {
+		t.Error("a key did not close help")
+	}
+}
+
+func TestRunEventsFillPanes(t *testing.T) {
+	m, fb := newTestModel(t, 80, 24)
+	m.st.settings = balanced(t)
+	m.submit()
+	if len(fb.submits) != 1 {
+		t.Fatalf("%d submits", len(fb.submits))
+	}
+	job := m.st.job
+	res := syntheticResult(m.st.settings, 16.8, 1.3)
+	m.Update(EventMsg{eval.StageDone{JobRef: eval.JobRef{Job: job}, Stage: res.Report.Stages[0]}})
+	if len(m.st.cur.stages) != 1 {
+		t.Fatalf("stage not recorded")
+	}
+	// An older job's events are ignored.
+	m.Update(EventMsg{eval.StageDone{JobRef: eval.JobRef{Job: job - 1}, Stage: res.Report.Stages[1]}})
+	if len(m.st.cur.stages) != 1 {
+		t.Fatalf("an old job's stage was recorded")
+	}
+	for _, st := range res.Report.Stages[1:] {
+		m.Update(EventMsg{eval.StageDone{JobRef: eval.JobRef{Job: job}, Stage: st}})
+	}
+	s := ansi.Strip(m.render())
+	for _, n := range []string{"score", "evict", "rope undo", "hadamard", "quantize", "entropy"} {
+		if !strings.Contains(s, n) {
+			t.Errorf("memory pane lacks stage %q", n)
+		}
+	}
+	m.Update(EventMsg{eval.PipelineDone{JobRef: eval.JobRef{Job: job}, Report: res.Report}})
+	if s := ansi.Strip(m.render()); !strings.Contains(s, "total 16.8×") {
+		t.Errorf("ratios missing after the pipeline report:\n%s", s)
+	}
+	m.Update(EventMsg{eval.Done{JobRef: eval.JobRef{Job: job}, Result: res}})
+	if m.st.phase != phaseIdle || len(m.st.runs) != 1 {
+		t.Errorf("phase %v runs %d after Done", m.st.phase, len(m.st.runs))
+	}
+	if s := ansi.Strip(m.render()); !strings.Contains(s, "PPL 10.76") {
+		t.Errorf("quality line missing:\n%s", s)
+	}
+}
+
+func TestLoadFailureIsShown(t *testing.T) {
+	m, _ := newTestModel(t, 80, 24)
+	m.st.phase = phaseLoading
+	m.Update(EventMsg{eval.Failed{JobRef: eval.JobRef{Job: m.loadJob}, Err: errors.New("gguf: /tmp/x.gguf: not a GGUF file (magic \"PK\\x03\\x04\")")}})
+	s := screen(t, m)
+	if !strings.Contains(s, "Could not open the model") || !strings.Contains(s, "not a GGUF file") {
+		t.Errorf("load failure not shown:\n%s", s)
+	}
+}
+
+func TestTooSmall(t *testing.T) {
+	for _, sz := range [][2]int{{79, 24}, {80, 23}, {20, 5}, {1, 1}} {
+		m, _ := newTestModel(t, sz[0], sz[1])
+		s := ansi.Strip(m.render())
+		if !strings.Contains(strings.Join(strings.Fields(s), " "), "needs at least 80×24") && sz[0] >= 20 {
+			t.Errorf("%dx%d: no too-small message:\n%s", sz[0], sz[1], s)
+		}
+	}
+}
+
+func TestEveryTabFitsEverySize(t *testing.T) {
+	for _, sz := range [][2]int{{80, 24}, {100, 30}, {120, 40}, {200, 60}} {
+		m := sessionModel(t, sz[0], sz[1])
+		for tab := range m.tabs() {
+			m.st.tab = tab
+			screen(t, m)
+		}
+		m.Update(keyPress("?"))
+		screen(t, m)
+	}
+}
+
+func TestTabKeysAndClicks(t *testing.T) {
+	m, _ := newTestModel(t, 80, 24)
+	m.Update(keyPress("]"))
+	if m.st.tab != 1 {
+		t.Errorf("] → tab %d", m.st.tab)
+	}
+	m.Update(keyPress("["))
+	m.Update(keyPress("["))
+	if m.st.tab != len(m.tabs())-1 {
+		t.Errorf("[ wraps: tab %d", m.st.tab)
+	}
+	m.Update(tea.MouseClickMsg{X: 2, Y: 1})
+	if m.st.tab != 0 {
+		t.Errorf("click on Explore: tab %d", m.st.tab)
+	}
+	m.Update(tea.MouseClickMsg{X: 5, Y: 3 + 5}) // settings row 5: lattice
+	if settingRows[m.st.focus].field != "lattice" {
+		t.Errorf("click focus %q, want lattice", settingRows[m.st.focus].field)
+	}
+}
+
+func TestSaveNeedsAFinishedRun(t *testing.T) {
+	m, _ := newTestModel(t, 80, 24)
+	if _, cmd := m.Update(keyPress("s")); cmd != nil {
+		t.Error("s before any run returned a command")
+	}
+	if !m.st.statusErr || !strings.Contains(m.st.status, "nothing to save") {
+		t.Errorf("status %q", m.st.status)
+	}
+}
+
+func TestExportWritesBothFormats(t *testing.T) {
+	dir := t.TempDir()
+	m, _ := newTestModel(t, 80, 24)
+	m.cfg.Presets = &presets.Store{Dir: dir + "/presets"}
+	m.Update(keyPress("4"))
+	_, cmd := m.Update(keyPress("e"))
+	if cmd == nil {
+		t.Fatal("e returned no command")
+	}
+	msg, ok := cmd().(ExportedMsg)
+	if !ok || msg.Err != nil {
+		t.Fatalf("export: %#v", msg)
+	}
+	m.Update(msg)
+	for _, p := range []string{msg.FullPath, msg.PyPath} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("exported file: %v", err)
+		}
+		if !strings.Contains(m.st.status, p) {
+			t.Errorf("status %q does not show %s", m.st.status, p)
+		}
+	}
+	p, err := m.cfg.Presets.Find(msg.Name)
+	if err != nil || p.Settings != m.st.settings {
+		t.Errorf("exported preset reads back %+v, %v", p, err)
+	}
+}

@@ -1,0 +1,147 @@
+package tui
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"nexusquant/engine"
+	"nexusquant/eval"
+	"nexusquant/internal/atomicfile"
+	"nexusquant/presets"
+	"nexusquant/sessions"
+	"nexusquant/stages"
+)
+
+// backend is what the explorer drives: eval.Runner, or a fake in tests.
+// Load and Submit must not block (newest wins).
+type backend interface {
+	Load(eval.LoadSpec) uint64
+	Submit(stages.Settings, eval.RunOptions) uint64
+	Events() <-chan eval.Event
+}
+
+// EventMsg wraps one eval event for Update.
+type EventMsg struct{ Event eval.Event }
+
+// eventsClosedMsg says the backend's event channel closed.
+type eventsClosedMsg struct{}
+
+// waitEvent reads the next event; Update re-arms it after each one.
+func waitEvent(ch <-chan eval.Event) tea.Cmd {
+	return func() tea.Msg {
+		ev, ok := <-ch
+		if !ok {
+			return eventsClosedMsg{}
+		}
+		return EventMsg{ev}
+	}
+}
+
+// tickMsg advances the spinner.
+type tickMsg struct{}
+
+func tick() tea.Cmd {
+	return tea.Tick(120*time.Millisecond, func(time.Time) tea.Msg { return tickMsg{} })
+}
+
+// loadedInfoMsg carries what the panes need from a freshly loaded model that
+// takes work to compute: the prefix's token pieces and the model's shape.
+type loadedInfoMsg struct {
+	job    uint64
+	info   modelInfo
+	pieces []string
+	shape  engine.Shape
+}
+
+// loadedInfo computes the header, the token pieces and the shape off the UI
+// goroutine.
+func loadedInfo(job uint64, ex *eval.Explorer, src *eval.Source, sourceName, device string) tea.Cmd {
+	return func() tea.Msg {
+		m := ex.Model
+		c := m.Config
+		sh := modelShape(m)
+		info := modelInfo{Name: filepath.Base(m.Path), Arch: c.Arch, WeightType: sh.WeightType, Params: sh.Params,
+			Ctx: c.Ctx, Device: device, Source: sourceName, Prefix: src.Prefix, Continuation: src.Continuation, Windows: src.Windows}
+		return loadedInfoMsg{job: job, info: info, pieces: ex.PrefixPieces(), shape: sh}
+	}
+}
+
+// SavedMsg reports a save to the session.
+type SavedMsg struct {
+	Session string
+	Path    string
+	Runs    int
+	Err     error
+}
+
+// saveRun appends the run to the session (file I/O: a command).
+func saveRun(store *sessions.Store, name string, ex *eval.Explorer, src *eval.Source, res *eval.Result, diff *eval.TextDiff) tea.Cmd {
+	return func() tea.Msg {
+		if store == nil {
+			return SavedMsg{Session: name, Err: fmt.Errorf("no session folder")}
+		}
+		rep := eval.NewReport(ex, res)
+		rep.Text = diff
+		sess, err := eval.SaveRun(store, name, ex.Model, src, rep)
+		if err != nil {
+			return SavedMsg{Session: name, Err: err}
+		}
+		return SavedMsg{Session: name, Path: filepath.Join(store.Dir, name+".json"), Runs: len(sess.Runs)}
+	}
+}
+
+// ExportedMsg reports a preset export: the full preset and the Python
+// library's keyword arguments.
+type ExportedMsg struct {
+	Name             string
+	FullPath, PyPath string
+	Err              error
+}
+
+// exportPreset saves s as a user preset (our full format, loadable with
+// --preset NAME) and writes the Python library's kwargs beside the presets
+// folder, in exports/NAME.python.json.
+func exportPreset(store *presets.Store, s stages.Settings) tea.Cmd {
+	return func() tea.Msg {
+		name := exportName(s)
+		if store == nil {
+			return ExportedMsg{Name: name, Err: fmt.Errorf("no preset folder")}
+		}
+		p := &presets.Preset{Name: name, Description: "exported from the explorer: " + eval.Describe(s), Settings: s}
+		if err := store.Save(p); err != nil {
+			return ExportedMsg{Name: name, Err: err}
+		}
+		py, _, err := presets.ExportPython(s)
+		if err != nil {
+			return ExportedMsg{Name: name, Err: err}
+		}
+		dir := filepath.Join(filepath.Dir(store.Dir), "exports")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return ExportedMsg{Name: name, Err: err}
+		}
+		pyPath := filepath.Join(dir, name+".python.json")
+		if err := atomicfile.WriteFile(pyPath, py, 0o644); err != nil {
+			return ExportedMsg{Name: name, Err: err}
+		}
+		return ExportedMsg{Name: name, FullPath: filepath.Join(store.Dir, name+".json"), PyPath: pyPath}
+	}
+}
+
+// exportName names an exported preset after its main settings and a short
+// hash of all of them, so equal settings give the same name.
+func exportName(s stages.Settings) string {
+	b, _ := json.Marshal(s)
+	sum := sha256.Sum256(b)
+	if s.Method != stages.MethodNexusQuant {
+		return fmt.Sprintf("explorer-%s-%s", s.Method, hex.EncodeToString(sum[:2]))
+	}
+	return fmt.Sprintf("explorer-e%02d-k%dv%d-%s-%s", int(math.Round(s.EvictionRate*100)), s.KeyBits, s.ValueBits, s.Lattice, hex.EncodeToString(sum[:2]))
+}

@@ -1,0 +1,139 @@
+package tui
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"nexusquant/stages"
+)
+
+// memoryPane answers "how many bytes, after which stage": one bar per stage
+// against the float16 baseline, bytes in human units, the cumulative ratio,
+// and the three ratios of SPEC §7 side by side.
+type memoryPane struct{}
+
+func (memoryPane) Title() string { return "Memory after each stage" }
+
+func (memoryPane) Render(st *state, sty *Styles, w, h int) string {
+	rows, stale := memoryRows(st)
+	if len(rows) == 0 {
+		return sty.Dim.Render("waiting for the first run…")
+	}
+	base := rows[0].Bytes
+	showMs := w >= 66
+	fixed := 10 + 1 + 10 + 1 + 7 // name, bytes, ratio
+	if showMs {
+		fixed += 8
+	}
+	barW := max(w-fixed-1, 4)
+	var lines []string
+	line := func(name string, bytes int64, st stages.StageReport, isStage, dim bool) {
+		frac := float64(bytes) / float64(max(base, 1))
+		bar := hbar(frac, barW)
+		bs := sty.Bar
+		if !isStage {
+			bs = sty.BarBaseline
+		}
+		r := fmt.Sprintf("%6.1f×", 1/math.Max(frac, 1e-12))
+		l := fmt.Sprintf("%-10s %s %10s %s", name, bs.Render(bar), humanBytes(bytes), r)
+		if showMs && isStage {
+			ms := fmt.Sprintf("%5.0f ms", st.Ms)
+			if st.Cached {
+				ms = "  memo "
+			}
+			l += " " + sty.Dim.Render(ms)
+		}
+		if dim {
+			l = sty.Dim.Render(stripStyle(l))
+		}
+		lines = append(lines, l)
+	}
+	line("fp16", base, stages.StageReport{}, false, false)
+	for i, r := range rows {
+		line(stageLabel(r.Name), r.Bytes, r, true, i >= len(st.cur.stages) && stale)
+	}
+	if rep := ratiosReport(st); rep != nil {
+		lines = append(lines, fmt.Sprintf("payload %s   total %s   resident %s",
+			sty.Value.Render(ratioText(rep.RatioPayload)), sty.Title.Render(ratioText(rep.RatioTotal)), sty.Value.Render(ratioText(rep.RatioResident))))
+		if h > len(lines) {
+			lines = append(lines, sty.Dim.Render(fmt.Sprintf("positions %s · scales %s · blocking %+.1f%% · %s stored",
+				rep.PositionEncoding, rep.ScalesEncoding, rep.Blocking.CostPct, humanBytes(rep.Stored.Total()))))
+		}
+	}
+	return strings.Join(lines[:min(len(lines), max(h, 0))], "\n")
+}
+
+// memoryRows are the stage rows to draw: the current run's as they arrive,
+// completed by the previous run's (stale, drawn dim) until they do.
+func memoryRows(st *state) ([]stages.StageReport, bool) {
+	rows := append([]stages.StageReport(nil), st.cur.stages...)
+	if st.cur.report != nil {
+		rows = st.cur.report.Stages
+	}
+	stale := false
+	if len(rows) < len(stages.StageNames) && st.prev != nil && st.prev.report != nil {
+		rows = append(rows, st.prev.report.Stages[len(rows):]...)
+		stale = true
+	}
+	return rows, stale
+}
+
+// ratiosReport is the report whose ratios the pane shows: the current run's,
+// else the previous one's.
+func ratiosReport(st *state) *stages.Report {
+	if st.cur.report != nil {
+		return st.cur.report
+	}
+	if st.prev != nil {
+		return st.prev.report
+	}
+	return nil
+}
+
+// stageLabel is the stage's name as the chart shows it.
+func stageLabel(name string) string {
+	if name == stages.StageRoPE {
+		return "rope undo"
+	}
+	return name
+}
+
+// ratioText formats a compression ratio.
+func ratioText(r float64) string {
+	switch {
+	case math.IsNaN(r) || r <= 0:
+		return "–"
+	case math.IsInf(r, 1):
+		return "∞"
+	case r >= 100:
+		return fmt.Sprintf("%.0f×", r)
+	}
+	return fmt.Sprintf("%.1f×", r)
+}
+
+// hbar draws frac (0..1) of width cells with eighth-block precision, padded.
+func hbar(frac float64, width int) string {
+	if math.IsNaN(frac) {
+		frac = 0
+	}
+	eighths := int(math.Round(math.Min(math.Max(frac, 0), 1) * float64(width*8)))
+	out := strings.Repeat("█", eighths/8)
+	if r := eighths % 8; r > 0 {
+		out += string([]rune("▏▎▍▌▋▊▉")[r-1])
+	}
+	return out + strings.Repeat(" ", width-(eighths+7)/8)
+}
+
+// humanBytes formats a byte count in binary units.
+func humanBytes(b int64) string {
+	switch {
+	case b >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30))
+	case b >= 1<<20:
+		return fmt.Sprintf("%.2f MiB", float64(b)/(1<<20))
+	case b >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", b)
+}

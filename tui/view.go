@@ -1,0 +1,222 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// MinWidth and MinHeight are the smallest terminal the explorer draws in.
+const (
+	MinWidth  = 80
+	MinHeight = 24
+)
+
+// view is one tab: a name and how it lays out the body.
+type view struct {
+	name string
+	draw func(m *Model, w, h int) string
+}
+
+// tabs are the views. The first shows as much as fits; panes that do not fit
+// at 80×24 have their own tab.
+func (m *Model) tabs() []view {
+	return []view{
+		{"Explore", (*Model).explore},
+		{"Quality", single(qualityPane{})},
+		{"Tokens", single(tokensPane{})},
+		{"Layers", single(layersPane{})},
+		{"Continuation", single(continuationPane{})},
+		{"Capacity", single(capacityPane{})},
+	}
+}
+
+func single(p pane) func(m *Model, w, h int) string {
+	return func(m *Model, w, h int) string { return block(p, &m.st, m.sty, w, h, false) }
+}
+
+// settingsWidth is the settings column's width.
+func settingsWidth(w int) int {
+	if w >= 120 {
+		return 34
+	}
+	return 31
+}
+
+// explore lays out the main view: settings on the left; memory, quality and
+// the continuation on the right; at 120×40 and up also the quality chart
+// and the capacity pane.
+func (m *Model) explore(w, h int) string {
+	lw := settingsWidth(w)
+	rw := w - lw
+	left := block(settingsPane{}, &m.st, m.sty, lw, min(h, len(settingRows)+4), true)
+	if big := h >= 36 && w >= 120; big {
+		setH := min(h, len(settingRows)+5)
+		left = block(settingsPane{}, &m.st, m.sty, lw, setH, true)
+		if h-setH >= 6 {
+			left += "\n" + block(capacityPane{}, &m.st, m.sty, lw, h-setH, false)
+		}
+		memH := 11
+		qualH := min(16, h-memH-6)
+		right := block(memoryPane{}, &m.st, m.sty, rw, memH, false) + "\n" +
+			block(qualityPane{}, &m.st, m.sty, rw, qualH, false) + "\n" +
+			block(continuationPane{}, &m.st, m.sty, rw, h-memH-qualH, false)
+		return lipgloss.JoinHorizontal(lipgloss.Top, left, right)
+	}
+	memH := 10
+	qualH := 4
+	contH := h - memH - qualH
+	right := block(memoryPane{}, &m.st, m.sty, rw, memH, false) + "\n" + block(qualityPane{}, &m.st, m.sty, rw, qualH, false)
+	if contH >= 3 {
+		right += "\n" + block(continuationPane{}, &m.st, m.sty, rw, contH, false)
+	}
+	return lipgloss.JoinHorizontal(lipgloss.Top, left, right)
+}
+
+// View draws the whole screen.
+func (m *Model) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.MouseMode = tea.MouseModeCellMotion
+	v.WindowTitle = "nexusquant"
+	return v
+}
+
+// render draws the screen as text (View wraps it; tests read it).
+func (m *Model) render() string {
+	w, h := m.width, m.height
+	if w == 0 && h == 0 {
+		return "" // before the first WindowSizeMsg
+	}
+	if w < MinWidth || h < MinHeight {
+		msg := fmt.Sprintf("The terminal is %d×%d; nexusquant needs at least %d×%d.\nEnlarge the window, or press q to quit.", w, h, MinWidth, MinHeight)
+		return lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, ansi.Wrap(msg, max(w-2, 10), " "))
+	}
+	bodyH := h - 3
+	var body string
+	switch {
+	case m.st.help:
+		body = m.helpView(w, bodyH)
+	case m.st.phase == phaseFailed:
+		body = box(m.sty, "Could not open the model", w, bodyH, m.sty.StatusErr.Render(ansi.Wrap(m.st.loadErr, w-4, " "))+
+			"\n\n"+m.sty.Dim.Render("Check the path and that the file is a GGUF model of a supported architecture (nexusquant models lists what it finds). Press q to quit."), false)
+	default:
+		body = m.tabs()[m.st.tab%len(m.tabs())].draw(m, w, bodyH)
+	}
+	lines := []string{m.header(w), m.tabBar(w)}
+	lines = append(lines, fitLines(body, w, bodyH)...)
+	lines = append(lines, m.statusLine(w))
+	return strings.Join(lines, "\n")
+}
+
+// header is the first line: the model, where it runs and the text.
+func (m *Model) header(w int) string {
+	in := m.st.info
+	parts := []string{m.sty.Header.Render("nexusquant")}
+	if in.Name != "" {
+		parts = append(parts, in.Name, fmt.Sprintf("%s %s %s", in.Arch, humanCount(in.Params), in.WeightType), fmt.Sprintf("ctx %d", in.Ctx))
+	}
+	if in.Device != "" {
+		parts = append(parts, in.Device)
+	}
+	if in.Source != "" {
+		parts = append(parts, in.Source)
+	}
+	if in.Prefix > 0 {
+		t := fmt.Sprintf("prefix %d · continuation %d", in.Prefix, in.Continuation)
+		if in.Windows > 1 {
+			t += fmt.Sprintf(" · %d windows", in.Windows)
+		}
+		parts = append(parts, t)
+	}
+	left := " " + strings.Join(parts, m.sty.HeaderDim.Render(" · "))
+	right := m.sty.HeaderDim.Render("? help ")
+	return padRight(left, w-ansi.StringWidth(right)) + right
+}
+
+// tabBar names the views, the active one highlighted.
+func (m *Model) tabBar(w int) string {
+	var parts []string
+	for i, t := range m.tabs() {
+		st := m.sty.Tab
+		if i == m.st.tab {
+			st = m.sty.TabActive
+		}
+		parts = append(parts, st.Render(t.name))
+	}
+	return padRight(" "+strings.Join(parts, m.sty.Dim.Render("│"))+m.sty.Dim.Render("   [ ] switch view"), w)
+}
+
+var spinner = []string{"⣾", "⣽", "⣻", "⢿", "⡿", "⣟", "⣯", "⣷"}
+
+// statusLine says what is running, or the last notice, and the key reminder.
+func (m *Model) statusLine(w int) string {
+	st := &m.st
+	left := ""
+	sp := spinner[st.spin%len(spinner)] + " "
+	switch {
+	case st.phase == phaseLoading:
+		p := st.prefill
+		left = sp + "loading the model"
+		if p.Phase != "" && p.Phase != "load" {
+			left = sp + fmt.Sprintf("%s window %d/%d · layer %d/%d", p.Phase, p.Window+1, max(p.Windows, 1), p.Done, p.Total)
+		}
+	case st.phase == phaseFailed:
+		left = m.sty.StatusErr.Render("could not open the model (q quits)")
+	case st.status != "":
+		s := m.sty.Status
+		if st.statusErr {
+			s = m.sty.StatusErr
+		}
+		left = s.Render(st.status)
+	case st.phase == phaseRunning:
+		left = sp + runActivity(&st.cur)
+	case st.cur.result != nil:
+		t := st.cur.result.Timing
+		left = fmt.Sprintf("✓ %s · pipeline %s · continuation %s", describeRun(st.cur.settings), fmtDur(t.Pipeline), fmtDur(t.Continuation))
+		if st.cur.saved {
+			left += " · saved"
+		}
+	}
+	right := m.sty.HelpDesc.Render("tab next · ←→ change · 1-4 presets · s save · e export · ? help")
+	room := w - ansi.StringWidth(right) - 1
+	if room < 30 {
+		return padRight(" "+left, w)
+	}
+	return padRight(" "+left, room) + right + " "
+}
+
+// runActivity describes a run in progress.
+func runActivity(r *run) string {
+	switch {
+	case r.contTot > 0:
+		return fmt.Sprintf("continuation %d/%d · window %d", r.contDone, r.contTot, r.contWindow+1)
+	case r.report != nil:
+		return "continuation starting"
+	case len(r.stages) > 0:
+		last := r.stages[len(r.stages)-1]
+		return fmt.Sprintf("%s %.0f ms", stageLabel(last.Name), last.Ms)
+	}
+	return "compressing"
+}
+
+// helpView is the full help: every binding with its text, and what the
+// views show.
+func (m *Model) helpView(w, h int) string {
+	m.help.SetWidth(w - 4)
+	keys := m.help.FullHelpView(m.keys.FullHelp())
+	about := []string{
+		"",
+		"Explore: settings (tab to move, ←→ to change: only the stages from the changed one re-run),",
+		"the bytes after each stage against float16, and the quality of the continuation from the packed cache.",
+		"Quality: ΔPPL (c: KLD) against ratio_total for every run of this session; the Pareto front is drawn.",
+		"Tokens: the prompt with evicted tokens dimmed. Layers: kept tokens and error per layer × KV head.",
+		"Continuation: greedy text from the full and from the packed cache. Capacity: tokens that fit a budget (+/-).",
+		"zstd defaults to better here: 99% of best's ratio at ¼–⅒ of its time. Presets keep it.",
+		"Press any key to close this help.",
+	}
+	return box(m.sty, "Help", w, h, keys+"\n"+m.sty.Dim.Render(strings.Join(about, "\n")), true)
+}
