@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"nexusquant/internal/demo"
 	"nexusquant/internal/testfiles"
 )
 
@@ -26,6 +27,27 @@ func isolate(t *testing.T) {
 	t.Setenv("NEXUSQUANT_LOG", "off")
 	t.Setenv("NEXUSQUANT_SESSIONS", filepath.Join(dir, "sessions"))
 	t.Setenv("NEXUSQUANT_PRESETS", filepath.Join(dir, "presets"))
+}
+
+// demoFiles writes the embedded demo called name (its model under its own
+// file name, and its text) to a temporary folder, for commands that take
+// paths; tests that need only a real model use it instead of the shared data.
+func demoFiles(t *testing.T, name string) (model, text string) {
+	t.Helper()
+	d, err := demo.Get(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	model = filepath.Join(dir, d.File)
+	text = filepath.Join(dir, d.TextName)
+	if err := os.WriteFile(model, d.ModelBytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(text, []byte(d.Text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return model, text
 }
 
 func TestUsageErrors(t *testing.T) {
@@ -66,7 +88,7 @@ func TestHostileModelFile(t *testing.T) {
 
 func TestTokenizeGenerateStories(t *testing.T) {
 	isolate(t)
-	model := testfiles.Path(t, "models/stories260K.gguf")
+	model, _ := demoFiles(t, "stories")
 	out, _, code := run(t, "tokenize", "--model", model, "--text", "Once upon a time")
 	var ids []int
 	if code != 0 || json.Unmarshal([]byte(out), &ids) != nil || len(ids) != 5 || ids[0] != 1 || ids[4] != 378 {
@@ -124,7 +146,7 @@ func TestPerplexityJSON(t *testing.T) {
 // --cache gives the same metrics; --save-session records the run.
 func TestEvalJSONCompressSession(t *testing.T) {
 	isolate(t)
-	model := testfiles.Path(t, "models/stories260K.gguf")
+	model, _ := demoFiles(t, "stories")
 	prompt := "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends. One day"
 	common := []string{"--model", model, "--prompt", prompt, "--continuation", "24", "--eviction-rate", "0.5", "--sliding-window", "8", "--json"}
 	out, errs, code := run(t, append([]string{"eval", "--save-session", "s1"}, common...)...)
@@ -199,8 +221,7 @@ func TestPresetsCommands(t *testing.T) {
 
 func TestSweepJSONAndCSV(t *testing.T) {
 	isolate(t)
-	model := testfiles.Path(t, "models/stories260K.gguf")
-	text := testfiles.Path(t, "text/tinystories-sample.txt")
+	model, text := demoFiles(t, "stories")
 	args := []string{"sweep", "--model", model, "--file", text, "--prefix", "96", "--continuation", "32",
 		"--eviction-rates", "0,0.6", "--bits", "2/2", "--lattices", "e8,scalar", "--methods", "nexusquant,kivi2"}
 	out, errs, code := run(t, append(args, "--json")...)

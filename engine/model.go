@@ -99,6 +99,25 @@ func Load(path string) (*Model, error) {
 	if err != nil {
 		return nil, err // gguf errors name the file
 	}
+	return buildFile(path, f)
+}
+
+// LoadBytes loads a model from a GGUF image held in memory (an embedded
+// model, say) as Load does from a file, without touching the disk; name is
+// its file name, shown as Model.Path and in errors. The weights alias data
+// (or an aligned copy of it, see gguf.OpenBytes), which must not be modified
+// while the model is in use.
+func LoadBytes(name string, data []byte) (*Model, error) {
+	f, err := gguf.OpenBytes(name, data)
+	if err != nil {
+		return nil, err // gguf errors name the file
+	}
+	return buildFile(name, f)
+}
+
+// buildFile builds the model of the opened file f, recording path as
+// Model.Path; it closes f if that fails.
+func buildFile(path string, f *gguf.File) (*Model, error) {
 	m, err := build(f)
 	if err != nil {
 		f.Close()

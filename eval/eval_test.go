@@ -11,13 +11,14 @@ import (
 
 	"nexusquant/engine"
 	"nexusquant/engine/tokenizer"
-	"nexusquant/internal/testfiles"
+	"nexusquant/internal/demo"
 	"nexusquant/presets"
 	"nexusquant/stages"
 )
 
-// The shared explorer over stories260K and the TinyStories sample, prefix 256,
-// continuation 128 (the setting), built once for the tests below.
+// The shared explorer over the embedded stories demo (stories260K and its
+// TinyStories text), prefix 256, continuation 128 (the setting),
+// built once for the tests below. It needs no shared test data.
 var (
 	storiesOnce sync.Once
 	storiesEx   *Explorer
@@ -26,10 +27,8 @@ var (
 
 func storiesExplorer(t *testing.T) *Explorer {
 	t.Helper()
-	model := testfiles.Path(t, "models/stories260K.gguf")
-	text := testfiles.Path(t, "text/tinystories-sample.txt")
 	storiesOnce.Do(func() {
-		storiesEx, storiesErr = newFileExplorer(model, text, 256, 128, 1)
+		storiesEx, storiesErr = newDemoExplorer("stories", 256, 128, 1)
 	})
 	if storiesErr != nil {
 		t.Fatal(storiesErr)
@@ -37,21 +36,37 @@ func storiesExplorer(t *testing.T) *Explorer {
 	return storiesEx
 }
 
-func newFileExplorer(model, text string, prefix, cont, windows int) (*Explorer, error) {
-	m, err := engine.Load(model)
+// newDemoExplorer builds an explorer over the embedded demo called name and
+// its text.
+func newDemoExplorer(name string, prefix, cont, windows int) (*Explorer, error) {
+	d, err := demo.Get(name)
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(text)
+	m, err := d.Load()
 	if err != nil {
 		return nil, err
 	}
-	ids := m.Tok.Encode(string(data), tokenizer.Options{AddSpecial: true})
+	ids := m.Tok.Encode(d.Text, tokenizer.Options{AddSpecial: true})
 	wins, err := Windows(ids, m.Tok.BOS(), prefix, cont, windows)
 	if err != nil {
 		return nil, err
 	}
 	return NewExplorer(context.Background(), m, wins, prefix, 32, nil)
+}
+
+// loadDemo loads the embedded demo model called name.
+func loadDemo(t *testing.T, name string) *engine.Model {
+	t.Helper()
+	d, err := demo.Get(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := d.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 func preset(t *testing.T, name string) stages.Settings {
@@ -98,9 +113,7 @@ func TestPresetsOrderRatioAndKLD(t *testing.T) {
 // With a 480-token prefix and the balanced preset the bytes the packed cache
 // holds while decoding stay within 10% of the bytes it stores.
 func TestResidentNearTotal(t *testing.T) {
-	model := testfiles.Path(t, "models/stories260K.gguf")
-	text := testfiles.Path(t, "text/tinystories-sample.txt")
-	ex, err := newFileExplorer(model, text, 480, 32, 1)
+	ex, err := newDemoExplorer("stories", 480, 32, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,10 +214,7 @@ func TestCacheFileRoundTrip(t *testing.T) {
 		t.Errorf("ratio_total from file %.4f, in memory %.4f", file.Report.RatioTotal, mem.Report.RatioTotal)
 	}
 
-	other, err := engine.Load(testfiles.Path(t, "models/tiny-llama-hd64.Q8_0.gguf"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := loadDemo(t, "tiny-llama")
 	defer other.Close()
 	if _, _, err := ReadCache(path, other); err == nil || !strings.Contains(err.Error(), "another model") || !strings.Contains(err.Error(), "stories260K.gguf") {
 		t.Errorf("cache from another model: err = %v, want a refusal naming the model it came from", err)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"nexusquant/engine"
-	"nexusquant/internal/testfiles"
 	"nexusquant/stages"
 )
 
@@ -13,10 +11,7 @@ import (
 // compression answers exactly as the baseline does. (stories260K cannot
 // follow instructions, so recall itself is not asserted.)
 func TestNeedle(t *testing.T) {
-	m, err := engine.Load(testfiles.Path(t, "models/stories260K.gguf"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := loadDemo(t, "stories")
 	defer m.Close()
 	none := stages.DefaultSettings()
 	none.Method = stages.MethodNone

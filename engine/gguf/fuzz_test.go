@@ -29,7 +29,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(hdr(3, 2, 0).tensor("a", Q8_0, 0, 32).tensor("b", Q6_K, 64, 256).pad(64 + 210)))
 	// The first KB of the real models, when the shared data is configured
 	// (optional seeds: the fuzz target itself does not need them).
-	if dir := os.Getenv(testfiles.EnvVar); dir != "" {
+	if dir, ok := testfiles.Lookup(); ok {
 		for _, name := range []string{"stories260K.gguf", "syn-llama.Q4_K_M.gguf", "syn-qwen2.Q8_0.gguf"} {
 			b, err := os.ReadFile(filepath.Join(dir, "models", name))
 			if err == nil {

@@ -1,6 +1,7 @@
 // Package gguf reads GGUF model files (versions 2 and 3): the header, every
 // metadata value type, tensor infos and alignment, with tensor data mapped from
-// the file rather than copied.
+// the file rather than copied (Open), or viewed in a GGUF image already in
+// memory, such as an embedded model (OpenBytes).
 //
 // Every count, length, offset and shape read from the file is checked against
 // the file size before it is used, so a truncated or hostile file yields an
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"unsafe"
 )
 
 // Magic is the four bytes every GGUF file starts with.
@@ -77,9 +79,47 @@ func Open(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gguf: %s: %w", path, err)
 	}
-	f, err := Parse(path, data)
+	return open(path, data, unmap)
+}
+
+// dataAlign is the start alignment OpenBytes gives a GGUF image, so that
+// tensor data (at multiples of general.alignment from an aligned data
+// section) is as aligned as in a mapped file, up to 64 bytes: enough for the
+// engine's float32 and float16 views and for cache-line-aligned loads.
+const dataAlign = 64
+
+// OpenBytes parses a GGUF image held in memory, as Open parses a mapped
+// file, with the same checks; name stands for the path in File.Path and in
+// errors (e.g. the file name of an embedded model). The tensor data aliases
+// data when it starts on a 64-byte boundary, and an aligned copy of it
+// otherwise; either way the caller must not modify data while the File is in
+// use. Close clears the tensor data as for a mapped file; there is nothing
+// to unmap.
+func OpenBytes(name string, data []byte) (*File, error) {
+	return open(name, alignedBytes(data), nil)
+}
+
+// alignedBytes returns data if it starts on a dataAlign boundary (or is
+// empty), else a copy that does.
+func alignedBytes(data []byte) []byte {
+	if len(data) == 0 || uintptr(unsafe.Pointer(&data[0]))%dataAlign == 0 {
+		return data
+	}
+	buf := make([]byte, len(data)+dataAlign-1)
+	off := (dataAlign - int(uintptr(unsafe.Pointer(&buf[0]))%dataAlign)) % dataAlign
+	buf = buf[off : off+len(data) : off+len(data)]
+	copy(buf, data)
+	return buf
+}
+
+// open parses data as name and attaches unmap (nil for memory that needs no
+// release), releasing the data if parsing fails.
+func open(name string, data []byte, unmap func() error) (*File, error) {
+	f, err := Parse(name, data)
 	if err != nil {
-		unmap()
+		if unmap != nil {
+			unmap()
+		}
 		return nil, err
 	}
 	f.unmap = unmap
@@ -89,17 +129,18 @@ func Open(path string) (*File, error) {
 // Close releases the mapping. Tensor data must not be used afterwards: Close
 // clears every TensorInfo.Data so that later use through this File fails
 // cleanly (Float32s errors, Row returns nil), but copies of those slices made
-// before Close point at unmapped memory.
+// before Close point at unmapped memory. Closing a File twice, or one that
+// Parse or OpenBytes made, is allowed.
 func (f *File) Close() error {
-	if f.unmap == nil {
-		return nil
-	}
 	for i := range f.Tensors {
 		f.Tensors[i].Data = nil
 	}
+	f.data = nil
+	if f.unmap == nil {
+		return nil
+	}
 	err := f.unmap()
 	f.unmap = nil
-	f.data = nil
 	return err
 }
 

@@ -22,7 +22,7 @@ func fuzzTokenizers(tb testing.TB) (toks []*Tokenizer, roundTrip []bool) {
 		toks = append(toks, mustTokenizer(tb, bpeVocab(pre, []string{"a b", "Ġ a"}, nil)))
 		roundTrip = append(roundTrip, true)
 	}
-	if os.Getenv(testfiles.EnvVar) != "" {
+	if _, ok := testfiles.Lookup(); ok {
 		for _, v := range vocabFixtures {
 			toks = append(toks, load(tb, "vocab/ggml-vocab-"+v.name+".gguf"))
 			roundTrip = append(roundTrip, true)
@@ -40,7 +40,7 @@ func FuzzEncode(f *testing.F) {
 	for _, s := range []string{"", " ", "Hello world", "  a\n\n b\t", "<s>x</s>", "<|user|>hi<|eot_id|>", "ab ab aab", "\xff\xc3", "🦙中文 123'RE", "▁a"} {
 		f.Add(s, uint8(3))
 	}
-	if os.Getenv(testfiles.EnvVar) != "" {
+	if _, ok := testfiles.Lookup(); ok {
 		for _, c := range readFixture(f, "vocab/ggml-vocab-gpt-2.gguf") {
 			f.Add(c.text, uint8(0))
 		}
