@@ -77,6 +77,13 @@ type WindowDone struct {
 	Result WindowResult
 }
 
+// Scored carries a run's final figures as soon as they are known, before the
+// greedy continuation of RunOptions.Greedy is generated; Done follows.
+type Scored struct {
+	JobRef
+	Result *Result
+}
+
 // GreedyDone carries the greedy continuations of window 0 from the packed
 // cache and from the baseline, when the job asked for them.
 type GreedyDone struct {

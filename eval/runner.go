@@ -335,6 +335,7 @@ func (r *Runner) runSettings(ctx context.Context, ref JobRef, s stages.Settings,
 		return nil, err
 	}
 	if opts.Greedy {
+		r.emit(Scored{ref, res})
 		d, err := r.ex.GreedyDiff(ctx, res.Packed)
 		if err != nil {
 			return nil, err

@@ -3,6 +3,7 @@ package eval
 import (
 	"errors"
 	"math"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,7 +80,7 @@ func TestRunnerLoadAndRun(t *testing.T) {
 	s.ZstdLevel = "fastest"
 	id = r.Submit(s, RunOptions{Greedy: true})
 	evs = ofJob(collect(t, r, id), id)
-	// Order: six StageDone, PipelineDone, ContinuationProgress…, WindowDone, GreedyDone, Done.
+	// Order: six StageDone, PipelineDone, ContinuationProgress…, WindowDone, Scored, GreedyDone, Done.
 	var names []string
 	i := 0
 	for ; i < len(evs); i++ {
@@ -201,6 +202,7 @@ func TestRunnerFailures(t *testing.T) {
 
 func TestRunnerCoalescesProgress(t *testing.T) {
 	r := &Runner{}
+	r.wake = sync.NewCond(&r.mu)
 	for i := range 5 {
 		r.emitLocked(ContinuationProgress{JobRef: JobRef{1}, Done: i})
 	}

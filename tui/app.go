@@ -305,18 +305,27 @@ func (m *Model) onEvent(ev eval.Event) tea.Cmd {
 		cur.contWindow = e.Window
 	case eval.GreedyDone:
 		cur.diff = e.Diff
+	case eval.Scored:
+		m.scored(e.Result)
 	case eval.Done:
-		cur.result = e.Result
-		sum := e.Result.Report
-		cur.report = &sum
+		if cur.result == nil {
+			m.scored(e.Result)
+		}
 		m.st.phase = phaseIdle
-		m.addPoint(e.Result)
 	case eval.Failed:
 		cur.err = e.Err.Error()
 		m.st.phase = phaseIdle
 		m.notify(true, "run failed: %v", e.Err)
 	}
 	return nil
+}
+
+// scored records a run's final figures.
+func (m *Model) scored(r *eval.Result) {
+	m.st.cur.result = r
+	sum := r.Report
+	m.st.cur.report = &sum
+	m.addPoint(r)
 }
 
 // addPoint records a finished run for the quality chart; a run of settings

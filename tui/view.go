@@ -192,6 +192,8 @@ func (m *Model) statusLine(w int) string {
 // runActivity describes a run in progress.
 func runActivity(r *run) string {
 	switch {
+	case r.result != nil:
+		return "greedy continuation from the packed cache"
 	case r.contTot > 0:
 		return fmt.Sprintf("continuation %d/%d · window %d", r.contDone, r.contTot, r.contWindow+1)
 	case r.report != nil:
