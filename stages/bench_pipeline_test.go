@@ -155,7 +155,7 @@ func BenchmarkEntropy(b *testing.B) {
 						var gf []groupFrames
 						for b.Loop() {
 							var err error
-							if gf, err = p.encodeFrames(context.Background(), s, encs); err != nil {
+							if gf, err = p.encodeFrames(context.Background(), s, p.outs.evict.recent(), p.outs.quant.recent(), encs); err != nil {
 								b.Fatal(err)
 							}
 						}
@@ -178,7 +178,7 @@ func BenchmarkZstdEncodeAll(b *testing.B) {
 	nqWarmEncoders(b)
 	for _, T := range nqBenchTokens() {
 		p, s := nqQuantized(b, T)
-		qo := p.cache[4].out.(*quantOut)
+		qo := p.outs.quant.recent()
 		w := codeWidth(nqBenchDim, s)
 		var blocks [][][]byte // per group, per block: delta-coded bytes
 		for _, codes := range qo.codes {

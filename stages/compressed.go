@@ -140,6 +140,17 @@ func (c *Compressed) Kept(layer, head int) int {
 	return int(c.pos.count[c.pos.list(layer, head)])
 }
 
+// Positions returns the kept prefix positions of (layer, head), ascending (a
+// copy), or nil when out of range. Heads that share a keep list (every one
+// with granularity global, those of a layer with granularity layer) return
+// equal lists.
+func (c *Compressed) Positions(layer, head int) []int32 {
+	if layer < 0 || layer >= c.layers || head < 0 || head >= c.kvHeads {
+		return nil
+	}
+	return c.pos.decodeList(c.pos.list(layer, head))
+}
+
 // ReadBlockRows returns R, the rows of a read block. ReadBlock serves each
 // frame of B = block_tokens rows as ⌈B/R⌉ read blocks of R rows (the last of
 // a frame may be shorter); a read block never crosses a frame.

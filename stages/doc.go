@@ -10,13 +10,16 @@
 //	rope      UndoRoPE           kept keys rotated back by the model's own RoPE      rope.go
 //	hadamard  Hadamard.Forward   padded Walsh–Hadamard rotation of keys and values   hadamard.go
 //	quantize  Quantizer.Encode   E8 / relaxed / scalar codes + a float16 scale/row  quantize.go, lattice.go
-//	entropy   (this package)     delta rows, zstd per block, positions, scales       entropy.go
+//	entropy   (this package)     delta rows, zstd per block, positions, scales       entropy.go, positions.go
 //
-// Pipeline (pipeline.go) chains them with Settings (settings.go), caching each
-// stage's output under the settings it depends on, so a change re-runs only
-// from the first stage whose inputs changed (FirstChangedStage). Run returns
-// the Compressed cache and a Report (report.go) with per-stage bytes, error
-// and time and the three ratios of SPEC §7.
+// Pipeline (pipeline.go) chains them with Settings (settings.go), keeping a
+// few recent outputs of each stage under the settings they depend on
+// (memo.go), so a change re-runs only from the first stage whose inputs
+// changed (FirstChangedStage) and a recent setting re-runs nothing. Each
+// stage's Pipeline step (runScore … runEntropy) lives in the stage's file.
+// Run returns the Compressed cache and a Report (report.go) with per-stage
+// bytes, error and time, the three ratios of SPEC §7 and per-(layer, head)
+// figures; RunWith also reports each stage as it is done.
 //
 // # The packed cache
 //

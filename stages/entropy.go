@@ -1,13 +1,14 @@
 package stages
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/bits"
 	"runtime"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -314,259 +315,219 @@ func (g *groupEncoder) unblockedSize(rows []byte, rowBytes, cb int, delta bool, 
 	return min(len(buf), len(src))
 }
 
-// Kept-position encodings (SPEC §6). The stream holds one list per keep set:
-// one for granularity global, one per layer, or one per (layer, KV head).
-const (
-	posAll    byte = iota // every list is 0..T−1; the stream is empty
-	posGaps               // per list: uvarint count, first position, then gaps
-	posBitmap             // per list: ⌈T/8⌉ bytes, bit t (LSB first) set when t is kept
-)
-
-// posStream is an encoded kept-position stream.
-type posStream struct {
-	kind   byte
-	zstd   bool
-	raw    []byte // gaps or bitmap bytes before zstd (empty for posAll)
-	stored []byte // the bytes in the file (raw itself unless zstd)
-	// gapsBytes and bitmapBytes are the smallest sizes of the two encodings
-	// (with or without zstd) and the raw T-bit bitmap size the reference counts.
-	gapsBytes, bitmapBytes, bitmapRawBytes int
+// entropyOut is the entropy stage's output in a Pipeline: the Compressed and
+// the figures of the report that are measured on it when it is built.
+type entropyOut struct {
+	c               *Compressed
+	unblocked       int64 // row-stream bytes with one frame per group
+	unblockedScales int64 // scales bytes with one scale frame per group
+	resident        int64 // c.ResidentBytes after the decode measurement
+	reader          int64 // c.ReaderBytes
+	heads           []HeadFigures
+	errSums
 }
 
-// name is the encoding as reports show it: all, gaps, gaps+zstd, bitmap,
-// bitmap+zstd.
-func (p *posStream) name() string { return posEncodingName(p.kind, p.zstd) }
+func (o *entropyOut) sums() *errSums { return &o.errSums }
 
-func posEncodingName(kind byte, z bool) string {
-	s := [...]string{posAll: "all", posGaps: "gaps", posBitmap: "bitmap"}[kind]
-	if z {
-		s += "+zstd"
-	}
-	return s
+// groupFrames are one group's frames and scale frames and their words.
+type groupFrames struct {
+	frames, scaleFrames []byte
+	words, scaleWords   []uint64
 }
 
-// gapsEncode appends the gaps encoding of lists (each strictly increasing).
-func gapsEncode(dst []byte, lists [][]int32) []byte {
-	for _, l := range lists {
-		dst = binary.AppendUvarint(dst, uint64(len(l)))
-		prev := int32(0)
-		for _, p := range l {
-			dst = binary.AppendUvarint(dst, uint64(p-prev))
-			prev = p
+// encodeFrames encodes every group's rows into frames, in parallel over
+// (layer, head) with one groupEncoder per worker: quantized groups from the
+// quantize stage's codes (delta, zstd), others through their RowCodec
+// (zstd for nexusquant's float16 layers, raw for a RowCodec method).
+func (p *Pipeline) encodeFrames(ctx context.Context, s Settings, ev *evictOut, qo *quantOut, encs []*groupEncoder) ([]groupFrames, error) {
+	kv := p.kv
+	d := kv.HeadDim
+	w := codeWidth(d, s)
+	gf := make([]groupFrames, 2*kv.Layers*kv.KVHeads)
+	err := p.forHeads(ctx, func(worker, layer, head int) error {
+		ge := encs[worker]
+		pos := ev.list(s, kv.KVHeads, layer, head)
+		for kvi := range 2 {
+			g := p.group(layer, kvi, head)
+			out := &gf[g]
+			if qo.codes != nil && qo.codes[g] != nil {
+				codes := qo.codes[g]
+				cb := len(codes) / (len(pos) * w)
+				// Encode into the worker's buffer, keep an exact copy: no
+				// append growth, little garbage.
+				ge.out, out.words = ge.encode(ge.out[:0], nil, codes, w*cb, cb, s.Delta)
+				out.frames = append([]byte(nil), ge.out...)
+				ge.out, out.scaleWords = ge.encodeScales(ge.out[:0], nil, qo.scales[g])
+				out.scaleFrames = append([]byte(nil), ge.out...)
+				continue
+			}
+			rc := p.codecFor(s, layer)
+			var rows []float32
+			var buf []byte
+			for r0 := 0; r0 < len(pos); r0 += s.BlockTokens {
+				blk := pos[r0:min(len(pos), r0+s.BlockTokens)]
+				rows = p.gather(rows, kvi == 0, layer, head, blk)
+				buf = rc.Encode(buf[:0], rows, d, kvi == 0)
+				if want := rc.EncodedLen(len(blk), d); len(buf) != want {
+					return fmt.Errorf("row codec %s: encoded %d rows to %d bytes, EncodedLen says %d", rc.Name(), len(blk), len(buf), want)
+				}
+				var word uint64
+				out.frames, word = appendFrame(out.frames, buf, ge.enc)
+				out.words = append(out.words, word)
+			}
+		}
+		return nil
+	})
+	return gf, err
+}
+
+// runEntropy: SPEC §6. Builds the frames, the scale frames and the
+// Compressed; measures one frame per group (the blocking cost) and the error
+// of a full decode through ReadBlock, per (layer, head) and in all. It reads
+// ev and qo and never modifies them.
+func (p *Pipeline) runEntropy(ctx context.Context, s Settings, ev *evictOut, qo *quantOut) (*entropyOut, error) {
+	kv := p.kv
+	d := kv.HeadDim
+	var enc *zstd.Encoder // nil: raw frames (row-codec methods)
+	if p.nexus(s) {
+		var err error
+		if enc, err = zstdEncoder(s.ZstdLevel); err != nil {
+			return nil, err
 		}
 	}
-	return dst
-}
-
-// bitmapEncode appends the bitmap encoding of lists (positions < T).
-func bitmapEncode(dst []byte, lists [][]int32, T int) []byte {
-	for _, l := range lists {
-		start := len(dst)
-		dst = append(dst, make([]byte, (T+7)/8)...)
-		for _, p := range l {
-			dst[start+int(p)/8] |= 1 << (p % 8)
-		}
+	encs := make([]*groupEncoder, p.workers)
+	for i := range encs {
+		encs[i] = &groupEncoder{block: s.BlockTokens, enc: enc}
 	}
-	return dst
-}
-
-// encodePositions picks the smallest encoding of the kept-position lists:
-// posAll when nothing is evicted, else the smallest of gaps and bitmap, each
-// raw or zstd-compressed.
-func encodePositions(lists [][]int32, T int) (*posStream, error) {
-	full := true
-	for _, l := range lists {
-		full = full && len(l) == T
-	}
-	bitmapRaw := len(lists) * ((T + 7) / 8)
-	if full {
-		return &posStream{kind: posAll, bitmapRawBytes: bitmapRaw}, nil
-	}
-	enc, err := zstdEncoder(posLevel)
+	gf, err := p.encodeFrames(ctx, s, ev, qo, encs)
 	if err != nil {
 		return nil, err
 	}
-	best := &posStream{bitmapRawBytes: bitmapRaw}
-	for _, c := range []struct {
-		kind byte
-		raw  []byte
-		size *int
-	}{
-		{posGaps, gapsEncode(nil, lists), &best.gapsBytes},
-		{posBitmap, bitmapEncode(nil, lists, T), &best.bitmapBytes},
-	} {
-		stored, z := c.raw, false
-		if zc := enc.EncodeAll(c.raw, nil); len(zc) < len(c.raw) {
-			stored, z = zc, true
-		}
-		*c.size = len(stored)
-		if c.kind == posGaps || len(stored) < len(best.stored) { // gaps first; bitmap only when smaller
-			best.kind, best.zstd, best.raw, best.stored = c.kind, z, c.raw, stored
-		}
+	w := codeWidth(d, s)
+	// Concatenate in group order.
+	var total, nWords, sTotal, sWords int
+	for i := range gf {
+		total += len(gf[i].frames)
+		nWords += len(gf[i].words)
+		sTotal += len(gf[i].scaleFrames)
+		sWords += len(gf[i].scaleWords)
 	}
-	return best, nil
+	pt := &parts{modelID: p.modelID, layers: kv.Layers, kvHeads: kv.KVHeads, headDim: d,
+		width: w, T: kv.T, s: s,
+		posKind: ev.pos.kind, posZstd: ev.pos.zstd, posStoredLen: len(ev.pos.stored),
+		frames: make([]byte, 0, total), words: make([]uint64, 0, nWords),
+		scaleFrames: make([]byte, 0, sTotal), scaleWords: make([]uint64, 0, sWords)}
+	for i := range gf {
+		pt.frames = append(pt.frames, gf[i].frames...)
+		pt.words = append(pt.words, gf[i].words...)
+		pt.scaleFrames = append(pt.scaleFrames, gf[i].scaleFrames...)
+		pt.scaleWords = append(pt.scaleWords, gf[i].scaleWords...)
+		gf[i] = groupFrames{}
+	}
+	// posRaw is shared with the evict stage's output; assemble keeps it.
+	pt.posRaw = append([]byte(nil), ev.pos.raw...)
+	c, err := assemble(pt, p.rope)
+	if err != nil {
+		return nil, fmt.Errorf("assembling the compressed cache: %w", err)
+	}
+	out := &entropyOut{c: c}
+	start := time.Now()
+	if err := p.measureUnblocked(ctx, s, qo, ev, encs, w, out); err != nil {
+		return nil, err
+	}
+	out.measure += time.Since(start)
+	if err := p.measureDecode(ctx, out); err != nil {
+		return nil, err
+	}
+	out.resident = c.ResidentBytes()
+	out.reader = c.ReaderBytes()
+	return out, nil
 }
 
-// posIndex holds the kept positions in memory in their compact gaps form
-// (uvarints: per list a count, the first position, then gaps) with an index
-// of where each block starts, so a block's positions decode without touching
-// the others. Lists: one (granularity global), one per layer, or one per
-// (layer, KV head).
-type posIndex struct {
-	all         bool // every list is 0..T−1; gaps is empty
-	T, block    int
-	granularity string // the lists: one (global), per layer, or per (layer, head)
-	kvHeads     int
-	gaps        []byte
-	count       []int32  // kept positions per list
-	listBlock   []int32  // list l owns blocks [listBlock[l], listBlock[l+1])
-	blkOff      []uint32 // offset in gaps of the block's first entry
-	blkPrev     []int32  // position before the block (0 for block 0: its first entry is raw)
-	maxCount    int32
+// measureDecode decodes everything through ReadBlock: the entropy stage's
+// error is the error of what the model will read. It fills out's sums and
+// its per-(layer, head) figures.
+func (p *Pipeline) measureDecode(ctx context.Context, out *entropyOut) error {
+	c := out.c
+	blocks := make([]*Block, p.workers)
+	for i := range blocks {
+		blocks[i] = c.NewBlock()
+	}
+	per, err := p.measureTasks(ctx, &out.errSums, func(worker, layer, head int, t *errSums) error {
+		blk := blocks[worker]
+		var ref []float32
+		var diff, norm [2]float64 // the group's sums, in the order measureRows adds them
+		for i := range c.NumBlocks(layer, head) {
+			if err := c.ReadBlock(layer, head, i, blk); err != nil {
+				return err
+			}
+			for kvi, got := range [2][]float32{blk.K, blk.V} {
+				ref = p.gather(ref, kvi == 0, layer, head, blk.Pos)
+				diff[kvi], norm[kvi] = sqErr(diff[kvi], norm[kvi], got, ref)
+			}
+		}
+		for kvi := range 2 {
+			t.diff[kvi] += diff[kvi]
+			t.ref[kvi] += norm[kvi]
+		}
+		return nil
+	})
+	// Keep the decode buffers of one reader (one scratch, one Block), so the
+	// report's ResidentBytes does not depend on this machine's core count.
+	for _, b := range blocks {
+		c.ReleaseBlock(b)
+	}
+	c.pool.trim(1, 1)
+	if err != nil {
+		return err
+	}
+	out.heads = make([]HeadFigures, len(per))
+	for i := range per {
+		layer, head := i/p.kv.KVHeads, i%p.kv.KVHeads
+		h := HeadFigures{Layer: layer, Head: head, Kept: c.Kept(layer, head)}
+		h.RelErrK, h.RelErrV = per[i].relErrs()
+		out.heads[i] = h
+	}
+	return nil
 }
 
-func (p *posIndex) list(layer, head int) int {
-	return groupIndex(p.granularity, p.kvHeads, layer, head)
-}
-
-func (p *posIndex) bytes() int64 {
-	return int64(cap(p.gaps)) + 4*int64(cap(p.count)+cap(p.listBlock)+cap(p.blkOff)+cap(p.blkPrev))
-}
-
-// decodeRows writes the positions of rows skip … skip+len(out)−1 of block i
-// of list li into out. The index was validated when it was built.
-func (p *posIndex) decodeRows(li, i, skip int, out []int32) {
-	if p.all {
-		for r := range out {
-			out[r] = int32(i*p.block + skip + r)
-		}
-		return
-	}
-	b := int(p.listBlock[li]) + i
-	off, prev := int(p.blkOff[b]), p.blkPrev[b]
-	for range skip {
-		v, n := binary.Uvarint(p.gaps[off:])
-		off += n
-		prev += int32(v)
-	}
-	for r := range out {
-		v, n := binary.Uvarint(p.gaps[off:])
-		off += n
-		prev += int32(v)
-		out[r] = prev
-	}
-}
-
-// lists returns every list decoded (for writing the stream again).
-func (p *posIndex) lists() [][]int32 {
-	out := make([][]int32, len(p.count))
-	for li := range out {
-		n := int(p.count[li])
-		l := make([]int32, n)
-		for i := 0; i*p.block < n; i++ {
-			p.decodeRows(li, i, 0, l[i*p.block:min(n, (i+1)*p.block)])
-		}
-		out[li] = l
-	}
-	return out
-}
-
-// buildPosIndex parses the raw kept-position stream of kind (gaps or bitmap,
-// empty for all) into the in-memory index, checking every field: list count
-// for the granularity, counts in 1..T, positions strictly increasing and < T,
-// nothing left over.
-func buildPosIndex(kind byte, raw []byte, granularity string, layers, kvHeads, T, block int) (posIndex, error) {
-	p := posIndex{T: T, block: block, granularity: granularity, kvHeads: kvHeads}
-	nLists := groupCount(granularity, layers, kvHeads)
-	switch kind {
-	case posAll:
-		if len(raw) != 0 {
-			return p, fmt.Errorf("positions: kind all with %d stream bytes, want 0", len(raw))
-		}
-		p.all = true
-		p.count = make([]int32, nLists)
-		for i := range p.count {
-			p.count[i] = int32(T)
-		}
-		p.maxCount = int32(T)
-		return p, nil
-	case posBitmap:
-		per := (T + 7) / 8
-		if len(raw) != nLists*per {
-			return p, fmt.Errorf("positions: bitmap of %d bytes, want %d lists × %d", len(raw), nLists, per)
-		}
-		if T%8 != 0 {
-			for l := range nLists {
-				if raw[(l+1)*per-1]>>(T%8) != 0 {
-					return p, fmt.Errorf("positions: bitmap list %d has bits at or past T=%d", l, T)
-				}
+// measureUnblocked computes the row-stream and scales bytes with one frame
+// (and one scale frame) per group.
+func (p *Pipeline) measureUnblocked(ctx context.Context, s Settings, qo *quantOut, ev *evictOut, encs []*groupEncoder, w int, out *entropyOut) error {
+	kv := p.kv
+	c := out.c
+	per := make([]int64, 2*kv.Layers*kv.KVHeads)
+	perScales := make([]int64, len(per))
+	err := p.forHeads(ctx, func(worker, layer, head int) error {
+		ge := encs[worker]
+		for kvi := range 2 {
+			g := p.group(layer, kvi, head)
+			blocked := 0
+			for f := int(c.groupFrame[g]); f < int(c.groupFrame[g+1]); f++ {
+				fr, _ := c.frame(f)
+				blocked += len(fr)
 			}
-		}
-		// Convert to the gaps form, which is what the index holds.
-		lists := make([][]int32, nLists)
-		for l := range lists {
-			var ps []int32
-			for j, b := range raw[l*per : (l+1)*per] {
-				for b != 0 {
-					t := bits.TrailingZeros8(b)
-					ps = append(ps, int32(j*8+t))
-					b &= b - 1
-				}
+			codes := qo.codes
+			if codes != nil && codes[g] != nil {
+				cb := len(codes[g]) / (c.Kept(layer, head) * w)
+				per[g] = int64(ge.unblockedSize(codes[g], w*cb, cb, s.Delta, blocked))
+				perScales[g] = int64(ge.unblockedScales(qo.scales[g]))
+				continue
 			}
-			lists[l] = ps
-		}
-		raw = gapsEncode(nil, lists)
-	case posGaps:
-	default:
-		return p, fmt.Errorf("positions: unknown kind %d", kind)
-	}
-	if uint64(len(raw)) >= 1<<32 {
-		return p, fmt.Errorf("positions: stream of %d bytes, want < 4 GiB", len(raw))
-	}
-	p.gaps = raw
-	p.count = make([]int32, nLists)
-	p.listBlock = make([]int32, nLists+1)
-	off := 0
-	uv := func(what string, l int) (uint64, error) {
-		v, n := binary.Uvarint(raw[off:])
-		if n <= 0 {
-			return 0, fmt.Errorf("positions: list %d %s at stream byte %d: truncated or overlong uvarint", l, what, off)
-		}
-		off += n
-		return v, nil
-	}
-	for l := range nLists {
-		n, err := uv("count", l)
-		if err != nil {
-			return p, err
-		}
-		if n < 1 || n > uint64(T) {
-			return p, fmt.Errorf("positions: list %d count %d, want 1..T=%d", l, n, T)
-		}
-		p.count[l] = int32(n)
-		p.maxCount = max(p.maxCount, int32(n))
-		prev := int64(0)
-		for i := range int(n) {
-			if i%block == 0 {
-				p.blkOff = append(p.blkOff, uint32(off))
-				p.blkPrev = append(p.blkPrev, int32(prev))
+			if _, f16 := c.rowCodecFor(layer).(f16Codec); f16 && s.Method == MethodNexusQuant {
+				pos := ev.list(s, kv.KVHeads, layer, head)
+				rows := p.gather(nil, kvi == 0, layer, head, pos)
+				raw := f16Codec{}.Encode(nil, rows, kv.HeadDim, kvi == 0)
+				per[g] = int64(ge.unblockedSize(raw, 2*kv.HeadDim, 2, false, blocked))
+				continue
 			}
-			g, err := uv("position", l)
-			if err != nil {
-				return p, err
-			}
-			if i > 0 && g == 0 {
-				return p, fmt.Errorf("positions: list %d entry %d: gap 0 (positions must increase)", l, i)
-			}
-			if g >= uint64(T) || prev+int64(g) >= int64(T) {
-				return p, fmt.Errorf("positions: list %d entry %d: position past T=%d", l, i, T)
-			}
-			prev += int64(g)
+			per[g] = int64(blocked)
 		}
-		p.listBlock[l+1] = int32(len(p.blkOff))
+		return nil
+	})
+	for g, v := range per {
+		out.unblocked += v
+		out.unblockedScales += perScales[g]
 	}
-	if off != len(raw) {
-		return p, fmt.Errorf("positions: %d bytes left after %d lists", len(raw)-off, nLists)
-	}
-	return p, nil
+	return err
 }

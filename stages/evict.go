@@ -2,6 +2,7 @@ package stages
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 )
@@ -99,4 +100,90 @@ func keepPositions(scores []float32, rate float64, window int, order []int32) []
 		keep = append(keep, int32(t))
 	}
 	return keep
+}
+
+// evictOut is the evict stage's output in a Pipeline: the keep lists and
+// their encoded stream.
+type evictOut struct {
+	lists [][]int32 // per keep list (granularity), strictly increasing
+	pos   *posStream
+	errSums
+}
+
+func (o *evictOut) sums() *errSums { return &o.errSums }
+
+// list returns the kept positions of (layer, head).
+func (e *evictOut) list(s Settings, kvHeads, layer, head int) []int32 {
+	return e.lists[groupIndex(s.Granularity, kvHeads, layer, head)]
+}
+
+// runEvict: SPEC §2, plus the encoding of the kept positions.
+func (p *Pipeline) runEvict(ctx context.Context, s Settings, so *scoreOut) (*evictOut, error) {
+	kv := p.kv
+	out := &evictOut{lists: make([][]int32, groupCount(s.Granularity, kv.Layers, kv.KVHeads))}
+	if so.sc == nil {
+		all := make([]int32, kv.T)
+		for i := range all {
+			all[i] = int32(i)
+		}
+		for i := range out.lists {
+			out.lists[i] = all
+		}
+	} else {
+		keep, err := Evict(so.sc, s.EvictionRate, s.SlidingWindow)
+		if err != nil {
+			return nil, err
+		}
+		for i := range out.lists {
+			layer, head := i, 0
+			if s.Granularity == "head" {
+				layer, head = i/kv.KVHeads, i%kv.KVHeads
+			}
+			l := keep.For(layer, head)
+			if err := checkKeepList(l, kv.T); err != nil {
+				return nil, fmt.Errorf("keep set of (layer %d, head %d): %w", layer, head, err)
+			}
+			out.lists[i] = l
+		}
+	}
+	var err error
+	if out.pos, err = encodePositions(out.lists, kv.T); err != nil {
+		return nil, err
+	}
+	// ‖evicted rows‖ / ‖all rows‖: diff accumulates the evicted rows.
+	_, err = p.measureTasks(ctx, &out.errSums, func(_, layer, head int, t *errSums) error {
+		keep := out.list(s, kv.KVHeads, layer, head)
+		for kvi := range 2 {
+			j := 0
+			for pos := range kv.T {
+				row := kv.Row(kvi == 0, layer, head, pos)
+				var n float64
+				for _, v := range row {
+					n += float64(v) * float64(v)
+				}
+				t.ref[kvi] += n
+				if j < len(keep) && int(keep[j]) == pos {
+					j++
+				} else {
+					t.diff[kvi] += n
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// checkKeepList checks what the format relies on: 1..T positions, strictly
+// increasing, in [0, T).
+func checkKeepList(l []int32, T int) error {
+	if len(l) < 1 || len(l) > T {
+		return fmt.Errorf("%d positions, want 1..%d", len(l), T)
+	}
+	for i, v := range l {
+		if v < 0 || int(v) >= T || i > 0 && v <= l[i-1] {
+			return fmt.Errorf("position %d at index %d: want strictly increasing in [0, %d)", v, i, T)
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sync"
@@ -257,4 +258,59 @@ func fwhtRef(x []float32) {
 			}
 		}
 	}
+}
+
+// runHadamard: SPEC §4. Output: per group the kept rows at code width DPad,
+// or in's rows themselves (shared, never modified) when there is nothing to
+// do.
+func (p *Pipeline) runHadamard(ctx context.Context, s Settings, ev *evictOut, in *rowsOut) (*rowsOut, error) {
+	kv := p.kv
+	d, w := kv.HeadDim, codeWidth(kv.HeadDim, s)
+	out := &rowsOut{width: w}
+	if !p.nexus(s) {
+		return out, nil
+	}
+	var had *Hadamard
+	if s.Hadamard {
+		had = NewHadamard(d, s.HadamardSigns, s.Seed)
+	}
+	out.rows = make([][]float32, len(in.rows))
+	err := p.forHeads(ctx, func(_, layer, head int) error {
+		for kvi := range 2 {
+			g := p.group(layer, kvi, head)
+			src := in.rows[g]
+			if had == nil && w == d {
+				out.rows[g] = src // nothing to do: share the rope output
+				continue
+			}
+			n := len(src) / d
+			dst := make([]float32, n*w)
+			for r := range n {
+				if had != nil {
+					had.Forward(dst[r*w:r*w+had.DPad], src[r*d:(r+1)*d])
+				} else {
+					copy(dst[r*w:], src[r*d:(r+1)*d])
+				}
+			}
+			out.rows[g] = dst
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = p.measureRows(ctx, s, ev, &out.errSums, func(layer, kvi, head int, dst []float32, pos []int32) {
+		src := out.rows[p.group(layer, kvi, head)]
+		for r := range len(pos) {
+			if had != nil {
+				had.Inverse(dst[r*d:(r+1)*d], src[r*w:r*w+had.DPad])
+			} else {
+				copy(dst[r*d:(r+1)*d], src[r*w:r*w+d])
+			}
+		}
+		if kvi == 0 && s.RoPEUndo {
+			RedoRoPE(dst, d, pos, p.rope)
+		}
+	})
+	return out, err
 }

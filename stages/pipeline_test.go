@@ -47,8 +47,8 @@ func nqSettings(t testing.TB, kv ...string) Settings {
 // Hadamard → RedoRoPE at the kept positions.
 func nqExpectRows(t *testing.T, p *Pipeline, s Settings, layer, kvi, head int) []float32 {
 	t.Helper()
-	qo := p.cache[4].out.(*quantOut)
-	ev := p.cache[1].out.(*evictOut)
+	qo := p.outs.quant.recent()
+	ev := p.outs.evict.recent()
 	d := p.kv.HeadDim
 	w := codeWidth(d, s)
 	g := p.group(layer, kvi, head)
@@ -179,7 +179,7 @@ var nqNextBits = map[int]int{2: 3, 3: 4, 4: 5, 5: 6, 6: 8, 8: 2}
 
 func nqCheckDecode(t *testing.T, name string, p *Pipeline, s Settings, c *Compressed) {
 	t.Helper()
-	ev := p.cache[1].out.(*evictOut)
+	ev := p.outs.evict.recent()
 	for layer := range p.kv.Layers {
 		for head := range p.kv.KVHeads {
 			pos, k, v := nqDecodeAll(t, c, layer, head)
@@ -573,7 +573,7 @@ func TestRowCodecSeam(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := p.cache[1].out.(*evictOut)
+	ev := p.outs.evict.recent()
 	for layer := range kv.Layers {
 		for head := range kv.KVHeads {
 			pos, k, v := nqDecodeAll(t, res.Compressed, layer, head)

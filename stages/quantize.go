@@ -1,6 +1,8 @@
 package stages
 
 import (
+	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/bits"
@@ -288,4 +290,131 @@ func F16ToF32(h uint16) float32 {
 		return math.Float32frombits(sign | math.Float32bits(v))
 	}
 	return math.Float32frombits(sign | (exp+127-15)<<23 | man<<13)
+}
+
+// quantOut is the quantize stage's output in a Pipeline.
+type quantOut struct {
+	codes  [][]byte   // per quantized group: n rows of DPad codes, CodeBytes each
+	scales [][]uint16 // per quantized group
+	errSums
+}
+
+func (o *quantOut) sums() *errSums { return &o.errSums }
+
+// runQuantize: SPEC §5. Output: per quantized group the codes (CodeBytes
+// each) and the float16 scales. Protected layers are not quantized; their
+// error is the float16 rounding of the kept rows.
+func (p *Pipeline) runQuantize(ctx context.Context, s Settings, ev *evictOut, in *rowsOut) (*quantOut, error) {
+	kv := p.kv
+	d := kv.HeadDim
+	out := &quantOut{}
+	if !p.nexus(s) {
+		err := p.measureRows(ctx, s, ev, &out.errSums, func(layer, kvi, head int, dst []float32, pos []int32) {
+			p.codecRoundTrip(s, layer, kvi, head, dst, pos)
+		})
+		return out, err
+	}
+	w := in.width
+	var q [2]*Quantizer
+	var err error
+	if q[0], err = NewQuantizer(s.Lattice, s.KeyBits); err != nil {
+		return nil, err
+	}
+	if q[1], err = NewQuantizer(s.Lattice, s.ValueBits); err != nil {
+		return nil, err
+	}
+	out.codes = make([][]byte, len(in.rows))
+	out.scales = make([][]uint16, len(in.rows))
+	codes := make([][]int16, p.workers)
+	err = p.forHeads(ctx, func(worker, layer, head int) error {
+		if isProtected(layer, kv.Layers, s.ProtectBoundary) {
+			return nil
+		}
+		c16 := growSlice(codes[worker], w)
+		codes[worker] = c16
+		for kvi := range 2 {
+			g := p.group(layer, kvi, head)
+			src := in.rows[g]
+			n := len(src) / w
+			cb := q[kvi].CodeBytes()
+			cs := make([]byte, n*w*cb)
+			sc := make([]uint16, n)
+			for r := range n {
+				sc[r] = q[kvi].Encode(c16, src[r*w:(r+1)*w])
+				row := cs[r*w*cb : (r+1)*w*cb]
+				for j, c := range c16 {
+					if cb == 1 {
+						if c < math.MinInt8 || c > math.MaxInt8 {
+							return fmt.Errorf("code %d does not fit int8 (lattice %s, %d bits)", c, s.Lattice, q[kvi].Bits)
+						}
+						row[j] = byte(int8(c))
+					} else {
+						binary.LittleEndian.PutUint16(row[2*j:], uint16(c))
+					}
+				}
+			}
+			out.codes[g], out.scales[g] = cs, sc
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var had *Hadamard
+	if s.Hadamard {
+		had = NewHadamard(d, s.HadamardSigns, s.Seed)
+	}
+	err = p.measureRows(ctx, s, ev, &out.errSums, func(layer, kvi, head int, dst []float32, pos []int32) {
+		g := p.group(layer, kvi, head)
+		if out.codes[g] == nil {
+			p.codecRoundTrip(s, layer, kvi, head, dst, pos)
+			return
+		}
+		dequantRows(dst, out.codes[g], out.scales[g], q[kvi], had, w, d)
+		if kvi == 0 && s.RoPEUndo {
+			RedoRoPE(dst, d, pos, p.rope)
+		}
+	})
+	return out, err
+}
+
+// dequantRows reconstructs rows before RoPE: Quantizer.Decode of each row's
+// codes (w wide, CodeBytes each) and scale, then the inverse Hadamard (or the
+// first d coordinates). dst holds len(scales) rows of d.
+func dequantRows(dst []float32, codes []byte, scales []uint16, q *Quantizer, had *Hadamard, w, d int) {
+	cb := q.CodeBytes()
+	c16 := make([]int16, w)
+	f := make([]float32, w)
+	for r, sc := range scales {
+		unpackCodes(c16, codes[r*w*cb:(r+1)*w*cb], cb)
+		q.Decode(f, c16, sc)
+		if had != nil {
+			had.Inverse(dst[r*d:(r+1)*d], f[:had.DPad])
+		} else {
+			copy(dst[r*d:(r+1)*d], f[:d])
+		}
+	}
+}
+
+// codecFor returns the RowCodec storing layer's rows under s, or nil for
+// quantized layers (the Compressed.rowCodecFor rule).
+func (p *Pipeline) codecFor(s Settings, layer int) RowCodec {
+	if isProtected(layer, p.kv.Layers, s.ProtectBoundary) {
+		return f16Codec{}
+	}
+	if c, ok := lookupRowCodec(s.Method); ok {
+		return c
+	}
+	return nil
+}
+
+// codecRoundTrip fills dst with the kept rows of the group encoded and
+// decoded by its RowCodec.
+func (p *Pipeline) codecRoundTrip(s Settings, layer, kvi, head int, dst []float32, pos []int32) {
+	rc := p.codecFor(s, layer)
+	rows := p.gather(nil, kvi == 0, layer, head, pos)
+	enc := rc.Encode(nil, rows, p.kv.HeadDim, kvi == 0)
+	if err := rc.Decode(dst, enc, p.kv.HeadDim, kvi == 0); err != nil {
+		clear(dst) // counts as a full error
+	}
 }

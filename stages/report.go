@@ -23,12 +23,12 @@ type StageReport struct {
 	// entropy stage measured by decoding the whole cache through ReadBlock.
 	RelErrK float64 `json:"rel_err_k"`
 	RelErrV float64 `json:"rel_err_v"`
-	// Duration is the stage's own work when it last ran, without the error
-	// and blocking-cost measurements (a cached stage keeps its time).
+	// Duration is the stage's own work when it ran, without the error and
+	// blocking-cost measurements (a cached stage keeps its time).
 	Duration time.Duration `json:"-"`
 	// Ms is Duration in milliseconds.
 	Ms float64 `json:"ms"`
-	// Cached is true when this Run served the stage from the cache.
+	// Cached is true when this Run served the stage from the memo.
 	Cached bool `json:"cached"`
 }
 
@@ -50,7 +50,9 @@ type Report struct {
 	Stored StoredSizes `json:"stored"`
 	// ResidentBytes is Compressed.ResidentBytes after every block was decoded,
 	// holding the decode buffers of one reader: one Block from NewBlock and
-	// one decode scratch. Each further concurrent reader adds ReaderBytes.
+	// one decode scratch, measured when the entropy stage built the cache (a
+	// memo-served Run reports the same figure). Each further concurrent
+	// reader adds ReaderBytes.
 	ResidentBytes int64 `json:"resident_bytes"`
 	// ReaderBytes is what one reader's decode buffers hold
 	// (Compressed.ReaderBytes): its Block of R = Blocking.ReadBlockRows rows
@@ -76,8 +78,24 @@ type Report struct {
 	ScalesEncoding string `json:"scales_encoding"`
 	// Blocking is the cost of block_tokens blocks against one frame per stream.
 	Blocking BlockingReport `json:"blocking"`
-	// Reran lists the stages this Run executed (the rest came from the cache).
+	// Heads holds, per (layer, KV head) in layer-major order, the kept rows and the
+	// relative error of K and V of what the model reads (the entropy stage's
+	// decode through ReadBlock), so a UI can draw a layer × head grid.
+	Heads []HeadFigures `json:"heads"`
+	// Reran lists the stages this Run executed (the rest came from the memo).
 	Reran []string `json:"reran"`
+}
+
+// HeadFigures are one (layer, KV head)'s figures of a Report.
+type HeadFigures struct {
+	Layer int `json:"layer"`
+	Head  int `json:"head"`
+	// Kept is the number of kept prefix tokens of this (layer, head).
+	Kept int `json:"kept"`
+	// RelErrK and RelErrV are ‖decoded − original kept rows‖_F / ‖original
+	// kept rows‖_F of K and V, decoding through ReadBlock.
+	RelErrK float64 `json:"rel_err_k"`
+	RelErrV float64 `json:"rel_err_v"`
 }
 
 // BlockingReport compares the row streams cut into blocks with the same
@@ -104,17 +122,32 @@ type BlockingReport struct {
 	RatioTotalUnblocked float64 `json:"ratio_total_unblocked"`
 }
 
-// report assembles the Report for s from the cached stage outputs.
-func (p *Pipeline) report(s Settings, reran []string) Report {
+// baselineBytes is the score stage's figure (SPEC §7): 2 · T · L · 2 · Hkv ·
+// d, float16 K and V of every prefix token.
+func (p *Pipeline) baselineBytes() int64 {
 	kv := p.kv
-	L, H, d, T := int64(kv.Layers), int64(kv.KVHeads), int64(kv.HeadDim), int64(kv.T)
-	ev := p.cache[1].out.(*evictOut)
-	ent := p.cache[5].out.(*entropyOut)
-	c := ent.c
+	return 2 * int64(kv.T) * int64(kv.Layers) * 2 * int64(kv.KVHeads) * int64(kv.HeadDim)
+}
+
+// keptSizes are the byte figures of SPEC §7 that follow from the keep set,
+// of stages evict through quantize, and the kept rows.
+type keptSizes struct {
+	keptRows                        int64
+	evict, rope, hadamard, quantize int64
+}
+
+// keptBytes computes the figures of evict, rope, hadamard and quantize
+// under s from the evict stage's output: evict and rope the float16 kept
+// rows plus the stored positions; hadamard the same at DPad (layers stored
+// by a RowCodec, protected ones included, at d); quantize the codes packed
+// at PackedBits plus 2 bytes of scale per quantized row (RowCodec layers at
+// their EncodedLen), plus positions.
+func (p *Pipeline) keptBytes(s Settings, ev *evictOut) keptSizes {
+	kv := p.kv
+	d := int64(kv.HeadDim)
 	w := int64(codeWidth(kv.HeadDim, s))
 	posBytes := int64(len(ev.pos.stored))
-
-	r := Report{Method: s.Method, BaselineBytes: 2 * T * L * 2 * H * d, Reran: reran}
+	var z keptSizes
 	var f16Kept, f16Pad, quantBytes int64
 	var qz [2]*Quantizer
 	if s.Method == MethodNexusQuant {
@@ -125,7 +158,7 @@ func (p *Pipeline) report(s Settings, reran []string) Report {
 		rc := p.codecFor(s, layer)
 		for head := range kv.KVHeads {
 			n := int64(len(ev.list(s, kv.KVHeads, layer, head)))
-			r.KeptRows += n
+			z.keptRows += n
 			for kvi := range 2 {
 				f16Kept += 2 * n * d
 				switch {
@@ -139,17 +172,22 @@ func (p *Pipeline) report(s Settings, reran []string) Report {
 			}
 		}
 	}
-	stageBytes := [6]int64{r.BaselineBytes, f16Kept + posBytes, f16Kept + posBytes, f16Pad + posBytes,
-		quantBytes + posBytes, c.stored.Total()}
-	for i := range p.cache {
-		sr := p.cache[i].rep
-		sr.Bytes = stageBytes[i]
-		sr.Cached = !slices.Contains(reran, sr.Name)
-		r.Stages = append(r.Stages, sr)
-	}
+	z.evict, z.rope = f16Kept+posBytes, f16Kept+posBytes
+	z.hadamard = f16Pad + posBytes
+	z.quantize = quantBytes + posBytes
+	return z
+}
+
+// report assembles the Report of a finished Run: rs holds the stage reports
+// with their bytes, sz the keep-set figures, ev and ent the evict and
+// entropy stages' outputs.
+func (p *Pipeline) report(s Settings, rs *runState, sz keptSizes, ev *evictOut, ent *entropyOut) Report {
+	c := ent.c
+	r := Report{Method: s.Method, Stages: rs.stages, BaselineBytes: p.baselineBytes(),
+		KeptRows: sz.keptRows, Reran: rs.reran}
 	r.Stored = c.stored
-	r.ResidentBytes = c.ResidentBytes()
-	r.ReaderBytes = c.ReaderBytes()
+	r.ResidentBytes = ent.resident
+	r.ReaderBytes = ent.reader
 	payload := c.stored.Codes + c.stored.FP16Layers
 	r.RatioPayload = ratio(r.BaselineBytes, payload)
 	r.RatioTotal = ratio(r.BaselineBytes, c.stored.Total())
@@ -172,6 +210,7 @@ func (p *Pipeline) report(s Settings, reran []string) Report {
 	if ent.unblocked > 0 {
 		r.Blocking.CostPct = 100 * (float64(payload)/float64(ent.unblocked) - 1)
 	}
+	r.Heads = slices.Clone(ent.heads)
 	return r
 }
 

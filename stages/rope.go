@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"context"
 	"fmt"
 	"math"
 )
@@ -116,4 +117,45 @@ func rotatePair(x0, x1 *float32, c, s float32) {
 	u, v := *x0, *x1
 	*x0 = u*c - v*s
 	*x1 = u*s + v*c
+}
+
+// rowsOut is the rope or hadamard stage's output in a Pipeline: per group the
+// kept rows, width floats each.
+type rowsOut struct {
+	rows  [][]float32 // per group, n rows (rope: d wide; hadamard: DPad wide); nil for row codecs
+	width int
+	errSums
+}
+
+func (o *rowsOut) sums() *errSums { return &o.errSums }
+
+// runRoPE: SPEC §3. Output: per group the kept rows, keys rotated back.
+func (p *Pipeline) runRoPE(ctx context.Context, s Settings, ev *evictOut) (*rowsOut, error) {
+	kv := p.kv
+	out := &rowsOut{width: kv.HeadDim}
+	if !p.nexus(s) {
+		return out, nil
+	}
+	out.rows = make([][]float32, 2*kv.Layers*kv.KVHeads)
+	err := p.forHeads(ctx, func(_, layer, head int) error {
+		pos := ev.list(s, kv.KVHeads, layer, head)
+		for kvi := range 2 {
+			rows := p.gather(nil, kvi == 0, layer, head, pos)
+			if kvi == 0 && s.RoPEUndo {
+				UndoRoPE(rows, kv.HeadDim, pos, p.rope)
+			}
+			out.rows[p.group(layer, kvi, head)] = rows
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = p.measureRows(ctx, s, ev, &out.errSums, func(layer, kvi, head int, dst []float32, pos []int32) {
+		copy(dst, out.rows[p.group(layer, kvi, head)])
+		if kvi == 0 && s.RoPEUndo {
+			RedoRoPE(dst, kv.HeadDim, pos, p.rope)
+		}
+	})
+	return out, err
 }

@@ -474,3 +474,26 @@ func dot32(a, b []float32) float32 {
 	}
 	return (s0 + s1) + (s2 + s3)
 }
+
+// scoreOut is the score stage's output in a Pipeline.
+type scoreOut struct {
+	sc *Scores // nil when the method does not evict
+	errSums
+}
+
+func (o *scoreOut) sums() *errSums { return &o.errSums }
+
+// runScore: SPEC §1.
+func (p *Pipeline) runScore(ctx context.Context, s Settings) (*scoreOut, error) {
+	if !p.evicts(s) {
+		return &scoreOut{}, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	sc, err := ComputeScores(p.kv, p.stats, s.Scorer, s.Granularity, s.ObsWindow, s.Seed)
+	if err != nil {
+		return nil, err
+	}
+	return &scoreOut{sc: sc}, nil
+}
