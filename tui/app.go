@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
@@ -50,7 +49,6 @@ type Model struct {
 	st      state
 	sty     *Styles
 	keys    *KeyMap
-	help    help.Model
 	width   int
 	height  int
 	loadJob uint64
@@ -63,7 +61,7 @@ func New(cfg Config, be backend) *Model {
 	if cfg.Budget <= 0 {
 		cfg.Budget = DefaultBudget
 	}
-	m := &Model{cfg: cfg, be: be, sty: DefaultStyles(true), keys: DefaultKeyMap(), help: help.New()}
+	m := &Model{cfg: cfg, be: be, sty: DefaultStyles(true), keys: DefaultKeyMap()}
 	m.st.settings = cfg.Settings
 	m.st.preset = presetName(cfg.Settings)
 	m.st.budget = cfg.Budget

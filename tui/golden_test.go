@@ -83,4 +83,3 @@ func TestGoldenScreens(t *testing.T) {
 		})
 	}
 }
-

@@ -3,6 +3,7 @@ package tui
 import (
 	"strings"
 
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 )
 
@@ -17,10 +18,11 @@ type pane interface {
 	Render(st *state, sty *Styles, w, h int) string
 }
 
-// box draws body inside a rounded border of exactly w×h cells, the title in
-// the top border. Lines are cut or padded to fit, ANSI-aware.
+// box draws body inside a rounded border of exactly w×h cells with one cell
+// of padding on each side (the body is w−4 wide, h−2 high), the title in the
+// top border. Lines are cut or padded to fit, ANSI-aware.
 func box(sty *Styles, title string, w, h int, body string, focused bool) string {
-	if w < 4 || h < 2 {
+	if w < 5 || h < 2 {
 		return ""
 	}
 	bs := sty.Box
@@ -28,21 +30,20 @@ func box(sty *Styles, title string, w, h int, body string, focused bool) string 
 		bs = sty.BoxFocused
 	}
 	border := bs.GetBorderStyle()
-	paint := func(s string) string {
-		return bs.UnsetBorderStyle().UnsetBorderForeground().Foreground(bs.GetBorderTopForeground()).Render(s)
-	}
-	inner := w - 2
+	edge := lipgloss.NewStyle().Foreground(bs.GetBorderTopForeground())
+	paint := func(s string) string { return edge.Render(s) }
+	inner := w - 2 // border
 	t := ""
 	if title != "" {
 		t = " " + ansi.Truncate(title, max(inner-3, 0), "…") + " "
 	}
 	fill := max(inner-1-ansi.StringWidth(t), 0)
 	top := paint(border.TopLeft+border.Top) + sty.Title.Render(t) + paint(strings.Repeat(border.Top, fill)+border.TopRight)
-	lines := fitLines(body, inner, h-2)
+	lines := fitLines(body, inner-2, h-2)
 	var b strings.Builder
 	b.WriteString(top)
 	for _, l := range lines {
-		b.WriteString("\n" + paint(border.Left) + l + paint(border.Right))
+		b.WriteString("\n" + paint(border.Left) + " " + l + " " + paint(border.Right))
 	}
 	b.WriteString("\n" + paint(border.BottomLeft+strings.Repeat(border.Bottom, inner)+border.BottomRight))
 	return b.String()
@@ -84,7 +85,7 @@ func padLeft(s string, w int) string {
 
 // block renders a pane in a box of w×h.
 func block(p pane, st *state, sty *Styles, w, h int, focused bool) string {
-	return box(sty, p.Title(), w, h, p.Render(st, sty, w-2, h-2), focused)
+	return box(sty, p.Title(), w, h, p.Render(st, sty, w-4, h-2), focused)
 }
 
 // wrap word-wraps s (ANSI-aware) to lines of at most w cells.

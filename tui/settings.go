@@ -116,13 +116,10 @@ func step(r settingRow, s stages.Settings, layers, delta int) (stages.Settings, 
 	}
 	cur := rowValue(r, s)
 	i := slices.Index(choices, cur)
-	if i < 0 {
+	if i < 0 { // off the grid (a flag or a saved preset): the nearest choice in that direction first
 		i = nearest(choices, cur)
-		if delta > 0 && choiceLess(choices[i], cur) || delta < 0 && choiceLess(cur, choices[i]) {
-			delta = 0 // the nearest choice is already one step in that direction
-		}
-		if delta == 0 {
-			return set(r, s, choices[i])
+		if c := choices[i]; delta > 0 && choiceLess(cur, c) || delta < 0 && choiceLess(c, cur) {
+			return set(r, s, c)
 		}
 	}
 	j := min(max(i+delta, 0), len(choices)-1)
@@ -181,7 +178,7 @@ func (settingsPane) Render(st *state, sty *Styles, w, h int) string {
 	var lines []string
 	for i, r := range settingRows {
 		v := rowValue(r, st.settings)
-		shown := display(r, v, st.settings, sty, w-15)
+		shown := display(r, v, st.settings, sty, w-17)
 		label := fmt.Sprintf(" %-12s", r.label)
 		if i == st.focus {
 			label = sty.Focused.Render(fmt.Sprintf("▸%-12s", r.label))
@@ -196,12 +193,16 @@ func (settingsPane) Render(st *state, sty *Styles, w, h int) string {
 		lines = append(lines, label+shown)
 	}
 	if h > len(lines) {
-		lines = append(lines, "")
 		note := "zstd better: 99% of best's ratio at ¼–⅒ of its time; fastest loses 27% on stories260K"
 		if st.settings.ZstdLevel != ExplorerZstdLevel {
-			note = fmt.Sprintf("zstd %s (the explorer's default is better)", st.settings.ZstdLevel)
+			note = fmt.Sprintf("zstd %s; the explorer's default is better (99%% of best's ratio, ¼–⅒ of its time)", st.settings.ZstdLevel)
 		}
-		lines = append(lines, wrap(sty.Dim.Render(note), w)...)
+		if h-len(lines) > 3 {
+			lines = append(lines, "")
+		}
+		for _, l := range wrap(note, w) {
+			lines = append(lines, sty.Dim.Render(l))
+		}
 	}
 	return strings.Join(lines[:min(len(lines), max(h, 0))], "\n")
 }
@@ -211,7 +212,7 @@ func (settingsPane) Render(st *state, sty *Styles, w, h int) string {
 func display(r settingRow, v string, s stages.Settings, sty *Styles, room int) string {
 	switch r.field {
 	case "eviction_rate":
-		n := min(max(room-8, 4), 10)
+		n := min(max(room-7, 3), 10)
 		filled := int(math.Round(s.EvictionRate * float64(n)))
 		return "▕" + sty.Bar.Render(strings.Repeat("█", filled)) + sty.Dim.Render(strings.Repeat("░", n-filled)) + "▏" + fmt.Sprintf(" %.2f", s.EvictionRate)
 	case "hadamard", "hadamard_signs", "rope_undo", "delta":

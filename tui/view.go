@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -43,7 +44,7 @@ func settingsWidth(w int) int {
 	if w >= 120 {
 		return 34
 	}
-	return 31
+	return 32
 }
 
 // explore lays out the main view: settings on the left; memory, quality and
@@ -119,18 +120,21 @@ func (m *Model) header(w int) string {
 	if in.Name != "" {
 		parts = append(parts, in.Name, fmt.Sprintf("%s %s %s", in.Arch, humanCount(in.Params), in.WeightType), fmt.Sprintf("ctx %d", in.Ctx))
 	}
-	if in.Device != "" {
-		parts = append(parts, in.Device)
-	}
 	if in.Source != "" {
 		parts = append(parts, in.Source)
 	}
 	if in.Prefix > 0 {
-		t := fmt.Sprintf("prefix %d · continuation %d", in.Prefix, in.Continuation)
+		t := fmt.Sprintf("prefix %d · cont %d", in.Prefix, in.Continuation)
+		if w >= 110 {
+			t = fmt.Sprintf("prefix %d · continuation %d", in.Prefix, in.Continuation)
+		}
 		if in.Windows > 1 {
 			t += fmt.Sprintf(" · %d windows", in.Windows)
 		}
 		parts = append(parts, t)
+	}
+	if in.Device != "" && w >= 110 {
+		parts = append(parts, in.Device)
 	}
 	left := " " + strings.Join(parts, m.sty.HeaderDim.Render(" · "))
 	right := m.sty.HeaderDim.Render("? help ")
@@ -147,7 +151,7 @@ func (m *Model) tabBar(w int) string {
 		}
 		parts = append(parts, st.Render(t.name))
 	}
-	return padRight(" "+strings.Join(parts, m.sty.Dim.Render("│"))+m.sty.Dim.Render("   [ ] switch view"), w)
+	return padRight(" "+strings.Join(parts, m.sty.Dim.Render("│"))+m.sty.Dim.Render("  [ ] views"), w)
 }
 
 var spinner = []string{"⣾", "⣽", "⣻", "⢿", "⡿", "⣟", "⣯", "⣷"}
@@ -181,7 +185,10 @@ func (m *Model) statusLine(w int) string {
 			left += " · saved"
 		}
 	}
-	right := m.sty.HelpDesc.Render("tab next · ←→ change · 1-4 presets · s save · e export · ? help")
+	right := m.sty.HelpDesc.Render("tab ←→ settings · 1-4 presets · ? help")
+	if w >= 110 {
+		right = m.sty.HelpDesc.Render("tab next · ←→ change · 1-4 presets · s save · e export · ? help")
+	}
 	room := w - ansi.StringWidth(right) - 1
 	if room < 30 {
 		return padRight(" "+left, w)
@@ -208,8 +215,7 @@ func runActivity(r *run) string {
 // helpView is the full help: every binding with its text, and what the
 // views show.
 func (m *Model) helpView(w, h int) string {
-	m.help.SetWidth(w - 4)
-	keys := m.help.FullHelpView(m.keys.FullHelp())
+	keys := helpColumns(m.sty, m.keys.FullHelp(), w-4)
 	about := []string{
 		"",
 		"Explore: settings (tab to move, ←→ to change: only the stages from the changed one re-run),",
@@ -221,4 +227,42 @@ func (m *Model) helpView(w, h int) string {
 		"Press any key to close this help.",
 	}
 	return box(m.sty, "Help", w, h, keys+"\n"+m.sty.Dim.Render(strings.Join(about, "\n")), true)
+}
+
+// helpColumns lays the binding groups out in as many columns as fit, each
+// line "key  description".
+func helpColumns(sty *Styles, groups [][]key.Binding, w int) string {
+	var cols [][]string
+	colW := 0
+	for _, g := range groups {
+		var col []string
+		for _, b := range g {
+			h := b.Help()
+			line := sty.HelpKey.Render(fmt.Sprintf("%-10s", h.Key)) + " " + sty.HelpDesc.Render(h.Desc)
+			colW = max(colW, ansi.StringWidth(line))
+			col = append(col, line)
+		}
+		cols = append(cols, col)
+	}
+	perRow := max(1, min(len(cols), (w+2)/(colW+2)))
+	var out []string
+	for i := 0; i < len(cols); i += perRow {
+		rows := 0
+		for _, c := range cols[i:min(i+perRow, len(cols))] {
+			rows = max(rows, len(c))
+		}
+		for r := range rows {
+			var line string
+			for _, c := range cols[i:min(i+perRow, len(cols))] {
+				cell := ""
+				if r < len(c) {
+					cell = c[r]
+				}
+				line += padRight(cell, colW) + "  "
+			}
+			out = append(out, strings.TrimRight(line, " "))
+		}
+		out = append(out, "")
+	}
+	return strings.Join(out, "\n")
 }
