@@ -223,7 +223,7 @@ func (m *Model) helpView(w, h int) string {
 		"Quality: ΔPPL (c: KLD) against ratio_total for every run of this session; the Pareto front is drawn.",
 		"Tokens: the prompt with evicted tokens dimmed. Layers: kept tokens and error per layer × KV head.",
 		"Continuation: greedy text from the full and from the packed cache. Capacity: tokens that fit a budget (+/-).",
-		"zstd defaults to better here: 99% of best's ratio at ¼–⅒ of its time. Presets keep it.",
+		"zstd defaults to better here: 98.5–99.3% of best's ratio at ⅛–⅒ of its time. Presets keep it.",
 		"Press any key to close this help.",
 	}
 	return box(m.sty, "Help", w, h, keys+"\n"+m.sty.Dim.Render(strings.Join(about, "\n")), true)
