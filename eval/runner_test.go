@@ -235,4 +235,3 @@ func TestRunnerCloseClosesEvents(t *testing.T) {
 		}
 	}
 }
-

@@ -22,11 +22,8 @@ func (continuationPane) Title() string { return "Continuation (greedy)" }
 // diffPieces returns the decoded text of each continuation token of d, or
 // nil when d does not carry it: then the pane marks the first differing
 // character of the two strings instead of the first differing token.
-//
-// TODO: return d.BasePieces, d.CompPieces once eval.TextDiff has them.
 func diffPieces(d *eval.TextDiff) (base, comp []string) {
-	_ = d
-	return nil, nil
+	return d.BasePieces, d.CompPieces
 }
 
 // Style indices of the continuation pane.

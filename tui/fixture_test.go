@@ -110,6 +110,7 @@ func feedRun(m *Model, s stages.Settings, ratio, dppl float64) {
 		send(eval.StageDone{JobRef: eval.JobRef{Job: job}, Stage: st})
 	}
 	send(eval.PipelineDone{JobRef: eval.JobRef{Job: job}, Report: res.Report})
+	m.st.cur.keepShare = keepPattern(256, s.EvictionRate)
 	send(eval.ContinuationProgress{JobRef: eval.JobRef{Job: job}, Done: 127, Total: 127, NLL: 2.38, BaseNLL: 2.376})
 	send(eval.GreedyDone{JobRef: eval.JobRef{Job: job}, Diff: &eval.TextDiff{
 		Base: " a person who talks when you wish him to listen.", Compressed: " a person who talks when you wish him to be silent.",
@@ -152,4 +153,16 @@ func keyPress(s string) tea.KeyPressMsg {
 		panic(fmt.Sprintf("keyPress %q", s))
 	}
 	return tea.KeyPressMsg{Code: r[0], Text: s}
+}
+
+// keepPattern is a deterministic keep set over T tokens: BOS, the last 32,
+// and every token whose index hashes under 1−rate.
+func keepPattern(T int, rate float64) []float64 {
+	out := make([]float64, T)
+	for t := range out {
+		if t == 0 || t >= T-32 || float64((t*37)%100)/100 >= rate {
+			out[t] = 1
+		}
+	}
+	return out
 }

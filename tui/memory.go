@@ -22,11 +22,11 @@ func (memoryPane) Render(st *state, sty *Styles, w, h int) string {
 	}
 	base := rows[0].Bytes
 	showMs := w >= 66
-	fixed := 10 + 1 + 10 + 1 + 7 // name, bytes, ratio
+	fixed := 10 + 1 + 1 + 10 + 1 + 7 // name, bar gaps, bytes, ratio
 	if showMs {
-		fixed += 8
+		fixed += 9
 	}
-	barW := max(w-fixed-1, 4)
+	barW := max(w-fixed, 4)
 	var lines []string
 	line := func(name string, bytes int64, st stages.StageReport, isStage, dim bool) {
 		frac := float64(bytes) / float64(max(base, 1))

@@ -193,9 +193,9 @@ func (settingsPane) Render(st *state, sty *Styles, w, h int) string {
 		lines = append(lines, label+shown)
 	}
 	if h > len(lines) {
-		note := "zstd better: 99% of best's ratio at ⅛–⅒ of its time; fastest loses 27% on stories260K"
+		note := "zstd better: ~99% of best's ratio, ⅛–⅒ the time"
 		if st.settings.ZstdLevel != ExplorerZstdLevel {
-			note = fmt.Sprintf("zstd %s; the explorer's default is better (99%% of best's ratio at ⅛–⅒ of its time)", st.settings.ZstdLevel)
+			note = fmt.Sprintf("zstd %s (explorer default: better)", st.settings.ZstdLevel)
 		}
 		if h-len(lines) > 3 {
 			lines = append(lines, "")

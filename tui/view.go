@@ -55,7 +55,7 @@ func (m *Model) explore(w, h int) string {
 	rw := w - lw
 	left := block(settingsPane{}, &m.st, m.sty, lw, min(h, len(settingRows)+4), true)
 	if big := h >= 36 && w >= 120; big {
-		setH := min(h, len(settingRows)+5)
+		setH := min(h, len(settingRows)+6)
 		left = block(settingsPane{}, &m.st, m.sty, lw, setH, true)
 		if h-setH >= 6 {
 			left += "\n" + block(capacityPane{}, &m.st, m.sty, lw, h-setH, false)
@@ -180,7 +180,10 @@ func (m *Model) statusLine(w int) string {
 		left = sp + runActivity(&st.cur)
 	case st.cur.result != nil:
 		t := st.cur.result.Timing
-		left = fmt.Sprintf("✓ %s · pipeline %s · continuation %s", describeRun(st.cur.settings), fmtDur(t.Pipeline), fmtDur(t.Continuation))
+		left = fmt.Sprintf("✓ %s · pipeline %s · cont %s", describeRun(st.cur.settings), fmtDur(t.Pipeline), fmtDur(t.Continuation))
+		if w >= 110 {
+			left = fmt.Sprintf("✓ %s · pipeline %s · continuation %s", describeRun(st.cur.settings), fmtDur(t.Pipeline), fmtDur(t.Continuation))
+		}
 		if st.cur.saved {
 			left += " · saved"
 		}
@@ -226,7 +229,11 @@ func (m *Model) helpView(w, h int) string {
 		"zstd defaults to better here: 98.5–99.3% of best's ratio at ⅛–⅒ of its time. Presets keep it.",
 		"Press any key to close this help.",
 	}
-	return box(m.sty, "Help", w, h, keys+"\n"+m.sty.Dim.Render(strings.Join(about, "\n")), true)
+	var text []string
+	for _, a := range about {
+		text = append(text, wrap(a, w-4)...)
+	}
+	return box(m.sty, "Help", w, h, keys+"\n"+m.sty.Dim.Render(strings.Join(text, "\n")), true)
 }
 
 // helpColumns lays the binding groups out in as many columns as fit, each
