@@ -102,8 +102,8 @@ func (m *Model) render() string {
 	case m.st.help:
 		body = m.helpView(w, bodyH)
 	case m.st.phase == phaseFailed:
-		body = box(m.sty, "Could not open the model", w, bodyH, m.sty.StatusErr.Render(ansi.Wrap(m.st.loadErr, w-4, " "))+
-			"\n\n"+m.sty.Dim.Render("Check the path and that the file is a GGUF model of a supported architecture (nexusquant models lists what it finds). Press q to quit."), false)
+		body = box(m.sty, "Could not open the model or its text", w, bodyH, m.sty.StatusErr.Render(ansi.Wrap(m.st.loadErr, w-4, " "))+
+			"\n\n"+m.sty.Dim.Render("Check the model path (a GGUF file of a supported architecture; nexusquant models lists what it finds) and the text: it must be non-empty, and prefix + continuation must fit the context. Press q to quit."), false)
 	default:
 		body = m.tabs()[m.st.tab%len(m.tabs())].draw(m, w, bodyH)
 	}
