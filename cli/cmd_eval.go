@@ -4,12 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"math"
 	"os"
 	"strings"
 
 	"nexusquant/engine"
 	"nexusquant/eval"
+	"nexusquant/internal/units"
 	"nexusquant/stages"
 )
 
@@ -200,26 +200,6 @@ func printReport(env *Env, r *eval.Report) {
 	}
 }
 
-// bar draws frac (0..1) of width cells with eighth-block precision, padded
-// to width.
-func bar(frac float64, width int) string {
-	eighths := int(math.Round(math.Min(math.Max(frac, 0), 1) * float64(width*8)))
-	out := strings.Repeat("█", eighths/8)
-	if r := eighths % 8; r > 0 {
-		out += string([]rune("▏▎▍▌▋▊▉")[r-1])
-	}
-	return out + strings.Repeat(" ", width-(eighths+7)/8)
-}
+func bar(frac float64, width int) string { return units.Bar(frac, width) }
 
-// human formats a byte count in binary units.
-func human(b int64) string {
-	switch {
-	case b >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30))
-	case b >= 1<<20:
-		return fmt.Sprintf("%.2f MiB", float64(b)/(1<<20))
-	case b >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", b)
-}
+func human(b int64) string { return units.Bytes(b) }

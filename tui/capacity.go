@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"nexusquant/engine"
+	"nexusquant/internal/units"
 )
 
 // capacityPane turns the measured ratio into context: how many tokens of KV
@@ -187,21 +188,4 @@ func capBytes(b float64) string {
 }
 
 // capTokens writes a token count for people: 950, 7.5K, 131K, 1.2M, 3.4B.
-func capTokens(n int64) string {
-	f := float64(n)
-	switch {
-	case n >= 1e10:
-		return fmt.Sprintf("%.0fB", f/1e9)
-	case n >= 1e9:
-		return fmt.Sprintf("%.1fB", f/1e9)
-	case n >= 1e7:
-		return fmt.Sprintf("%.0fM", f/1e6)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1fM", f/1e6)
-	case n >= 1e4:
-		return fmt.Sprintf("%.0fK", f/1e3)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1fK", f/1e3)
-	}
-	return strconv.FormatInt(n, 10)
-}
+func capTokens(n int64) string { return units.Count(n) }

@@ -5,24 +5,12 @@ import (
 	"time"
 
 	"nexusquant/eval"
+	"nexusquant/internal/units"
 	"nexusquant/stages"
 )
 
 // humanCount formats a count with K/M/B suffixes (parameters, tokens).
-func humanCount(n int64) string {
-	f := float64(n)
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.1fB", f/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1fM", f/1e6)
-	case n >= 1e4:
-		return fmt.Sprintf("%.0fK", f/1e3)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1fK", f/1e3)
-	}
-	return fmt.Sprintf("%d", n)
-}
+func humanCount(n int64) string { return units.Count(n) }
 
 // fmtDur formats a duration for the status line.
 func fmtDur(d time.Duration) string {

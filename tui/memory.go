@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 
+	"nexusquant/internal/units"
 	"nexusquant/stages"
 )
 
@@ -112,28 +113,6 @@ func ratioText(r float64) string {
 	return fmt.Sprintf("%.1f×", r)
 }
 
-// hbar draws frac (0..1) of width cells with eighth-block precision, padded.
-func hbar(frac float64, width int) string {
-	if math.IsNaN(frac) {
-		frac = 0
-	}
-	eighths := int(math.Round(math.Min(math.Max(frac, 0), 1) * float64(width*8)))
-	out := strings.Repeat("█", eighths/8)
-	if r := eighths % 8; r > 0 {
-		out += string([]rune("▏▎▍▌▋▊▉")[r-1])
-	}
-	return out + strings.Repeat(" ", width-(eighths+7)/8)
-}
+func hbar(frac float64, width int) string { return units.Bar(frac, width) }
 
-// humanBytes formats a byte count in binary units.
-func humanBytes(b int64) string {
-	switch {
-	case b >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30))
-	case b >= 1<<20:
-		return fmt.Sprintf("%.2f MiB", float64(b)/(1<<20))
-	case b >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", b)
-}
+func humanBytes(b int64) string { return units.Bytes(b) }
