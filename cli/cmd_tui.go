@@ -30,7 +30,7 @@ func runTUI(env *Env, args []string) error {
 	sf := addSettingsFlags(fs)
 	demoName := fs.String("demo", "", "embedded demo when --model is not given: "+joinNames(demo.Names()))
 	shapeOf := fs.String("shape-of", "", "GGUF `file` whose capacity to show (only its header is read)")
-	budget := fs.Float64("budget", tui.DefaultBudget/1e9, "memory budget of the capacity view, in GB")
+	budget := fs.Float64("budget", float64(eval.DefaultBudget)/1e9, "memory budget of the capacity view, in GB")
 	session := fs.String("session", "", "session name the s key saves runs to (default: explorer-DATE-TIME)")
 	seed := fs.Int64("bootstrap-seed", 1, "seed of the paired bootstrap")
 	if err := parse(fs, args); err != nil {

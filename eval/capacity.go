@@ -3,9 +3,9 @@ package eval
 import (
 	"fmt"
 	"math"
-	"strings"
 
 	"nexusquant/engine"
+	"nexusquant/internal/units"
 )
 
 // DefaultBudget is the memory budget NewCapacity assumes when given none:
@@ -83,42 +83,9 @@ func (c Capacity) Line() string {
 	case c.F16BytesPerToken <= 0:
 		return "KV cache capacity unknown: the model's layer count, KV heads or head dimension is missing"
 	case c.FreeBytes <= 0:
-		return fmt.Sprintf("no room for a KV cache: the weights (%s) fill the %s budget", humanBytes(c.WeightBytes), humanBytes(c.BudgetBytes))
+		return fmt.Sprintf("no room for a KV cache: the weights (%s) fill the %s budget", units.DecimalBytes(c.WeightBytes), units.DecimalBytes(c.BudgetBytes))
 	case c.Ratio == 0:
-		return fmt.Sprintf("%s tokens fit in float16 (no compression ratio measured yet)", humanCount(c.F16Tokens))
+		return fmt.Sprintf("%s tokens fit in float16 (no compression ratio measured yet)", units.Count(c.F16Tokens))
 	}
-	return fmt.Sprintf("%s tokens fit where %s did", humanCount(c.Tokens), humanCount(c.F16Tokens))
-}
-
-// humanCount writes n in thousands (K), millions (M), billions (B) or
-// trillions (T): one decimal below 10 of a unit ("7.5K"), none above
-// ("128K"), a bare number below 1000.
-func humanCount(n int64) string {
-	return humanSI(float64(n), "", []string{"", "K", "M", "B", "T"})
-}
-
-// humanBytes writes b in decimal units like humanCount: "24 GB", "3.6 MB",
-// "512 B".
-func humanBytes(b int64) string {
-	return humanSI(float64(b), " ", []string{"B", "KB", "MB", "GB", "TB"})
-}
-
-// humanSI writes v in the largest of units (each 1000 times the one
-// before, units[0] for v itself) that keeps it at least 1 after rounding,
-// with sep between number and unit (none for an empty unit); below 10 of a
-// unit other than the first it keeps one decimal.
-func humanSI(v float64, sep string, units []string) string {
-	k := 0
-	for k+1 < len(units) && math.Abs(v) >= 999.5 {
-		v /= 1000
-		k++
-	}
-	s := fmt.Sprintf("%.0f", v)
-	if k > 0 && math.Abs(v) < 9.95 {
-		s = strings.TrimSuffix(fmt.Sprintf("%.1f", v), ".0")
-	}
-	if units[k] == "" {
-		return s
-	}
-	return s + sep + units[k]
+	return fmt.Sprintf("%s tokens fit where %s did", units.Count(c.Tokens), units.Count(c.F16Tokens))
 }

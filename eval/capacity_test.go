@@ -64,26 +64,3 @@ func TestCapacity(t *testing.T) {
 		})
 	}
 }
-
-func TestHumanCount(t *testing.T) {
-	for _, c := range []struct {
-		n    int64
-		want string
-	}{
-		{0, "0"}, {7, "7"}, {999, "999"}, {1000, "1K"}, {1049, "1K"}, {1050, "1.1K"}, {7500, "7.5K"}, {9949, "9.9K"},
-		{9950, "10K"}, {128_000, "128K"}, {131_072, "131K"}, {999_499, "999K"}, {999_500, "1M"}, {2_500_000, "2.5M"},
-		{7_000_000_000, "7B"}, {3e12, "3T"}, {math.MaxInt64, "9223372T"}, {-1500, "-1.5K"},
-	} {
-		if got := humanCount(c.n); got != c.want {
-			t.Errorf("humanCount(%d) = %q, want %q", c.n, got, c.want)
-		}
-	}
-	for _, c := range []struct {
-		b    int64
-		want string
-	}{{512, "512 B"}, {3_643_872, "3.6 MB"}, {24e9, "24 GB"}, {141e9, "141 GB"}} {
-		if got := humanBytes(c.b); got != c.want {
-			t.Errorf("humanBytes(%d) = %q, want %q", c.b, got, c.want)
-		}
-	}
-}

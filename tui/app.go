@@ -38,9 +38,6 @@ type Config struct {
 	Seed int64
 }
 
-// DefaultBudget is the capacity pane's memory budget: 24 GB.
-const DefaultBudget = 24_000_000_000
-
 // Model is the explorer's root Bubble Tea model. It handles global keys,
 // resizing and backend events, and draws the panes of the active view.
 type Model struct {
@@ -59,7 +56,7 @@ type Model struct {
 // New returns the explorer over backend be (usually an eval.Runner).
 func New(cfg Config, be backend) *Model {
 	if cfg.Budget <= 0 {
-		cfg.Budget = DefaultBudget
+		cfg.Budget = eval.DefaultBudget
 	}
 	m := &Model{cfg: cfg, be: be, sty: DefaultStyles(true), keys: DefaultKeyMap()}
 	m.st.settings = cfg.Settings

@@ -277,54 +277,6 @@ func TestParetoFront(t *testing.T) {
 	}
 }
 
-func TestCapacityFigures(t *testing.T) {
-	mistral := engine.Shape{Name: "mistral", Layers: 32, KVHeads: 8, HeadDim: 128, Ctx: 32768, WeightBytes: 14_500_000_000}
-	tests := []struct {
-		name   string
-		sh     engine.Shape
-		budget int64
-		ratio  float64
-		want   capacity
-	}{
-		{"mistral 17.4×", mistral, 24e9, 17.4, capacity{F16PerToken: 131072, Ratio: 17.4, CompPerToken: 131072 / 17.4,
-			Budget: 24e9, Weights: 14.5e9, Free: 9.5e9, F16Tokens: 72479, CompTokens: 1261138, Ctx: 32768, CtxCaps: true}},
-		{"no ratio", mistral, 24e9, math.NaN(), capacity{F16PerToken: 131072, Budget: 24e9, Weights: 14.5e9, Free: 9.5e9, F16Tokens: 72479, Ctx: 32768}},
-		{"infinite ratio", mistral, 24e9, math.Inf(1), capacity{F16PerToken: 131072, Budget: 24e9, Weights: 14.5e9, Free: 9.5e9, F16Tokens: 72479, Ctx: 32768}},
-		{"zero ratio", mistral, 24e9, 0, capacity{F16PerToken: 131072, Budget: 24e9, Weights: 14.5e9, Free: 9.5e9, F16Tokens: 72479, Ctx: 32768}},
-		{"negative ratio", mistral, 24e9, -2, capacity{F16PerToken: 131072, Budget: 24e9, Weights: 14.5e9, Free: 9.5e9, F16Tokens: 72479, Ctx: 32768}},
-		{"weights exceed", mistral, 14e9, 10, capacity{F16PerToken: 131072, Ratio: 10, CompPerToken: 13107.2,
-			Budget: 14e9, Weights: 14.5e9, WeightsExceed: true, Ctx: 32768}},
-		{"weights equal budget", mistral, 14.5e9, 10, capacity{F16PerToken: 131072, Ratio: 10, CompPerToken: 13107.2,
-			Budget: 14.5e9, Weights: 14.5e9, WeightsExceed: true, Ctx: 32768}},
-		{"context does not cap", engine.Shape{Layers: 1, KVHeads: 1, HeadDim: 1, Ctx: 1 << 20}, 1000, 2,
-			capacity{F16PerToken: 4, Ratio: 2, CompPerToken: 2, Budget: 1000, Free: 1000, F16Tokens: 250, CompTokens: 500, Ctx: 1 << 20}},
-		{"expanding ratio", engine.Shape{Layers: 1, KVHeads: 1, HeadDim: 1}, 1000, 0.5,
-			capacity{F16PerToken: 4, Ratio: 0.5, CompPerToken: 8, Budget: 1000, Free: 1000, F16Tokens: 250, CompTokens: 125}},
-		{"huge ratio", engine.Shape{Layers: 1, KVHeads: 1, HeadDim: 1}, 1000, 1e300,
-			capacity{F16PerToken: 4, Ratio: 1e300, CompPerToken: 4e-300, Budget: 1000, Free: 1000, F16Tokens: 250, CompTokens: 1 << 62}},
-		{"unknown shape", engine.Shape{WeightBytes: 10}, 1000, 3, capacity{Ratio: 3, Budget: 1000, Weights: 10, Free: 990}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got := capacityFigures(tc.sh, tc.budget, tc.ratio)
-			if math.Abs(got.CompPerToken-tc.want.CompPerToken) < 1e-9*math.Max(1, tc.want.CompPerToken) {
-				got.CompPerToken = tc.want.CompPerToken
-			}
-			if got != tc.want {
-				t.Errorf("capacityFigures =\n%+v, want\n%+v", got, tc.want)
-			}
-		})
-	}
-}
-
-func TestCapTokens(t *testing.T) {
-	for n, want := range map[int64]string{0: "0", 950: "950", 7500: "7.5K", 72479: "72K", 131072: "131K", 1261138: "1.3M", 12_000_000: "12M", 3_400_000_000: "3.4B"} {
-		if got := capTokens(n); got != want {
-			t.Errorf("capTokens(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
-
 // TestTokensStyling: evicted tokens change the styling, not the text, and the
 // summary counts them.
 func TestTokensStyling(t *testing.T) {

@@ -1,5 +1,5 @@
 // Package units formats figures for people: byte counts in binary units,
-// counts with K/M/B suffixes, and horizontal bars of eighth-block precision.
+// counts with K/M/B suffixes, memory budgets in decimal units, and horizontal bars of eighth-block precision.
 // The command line and the explorer share it so they print alike.
 package units
 
@@ -22,25 +22,37 @@ func Bytes(b int64) string {
 	return fmt.Sprintf("%d B", b)
 }
 
-// Count formats a count (tokens, parameters) with decimal suffixes: 950,
-// 7.5K, 131K, 1.2M, 3.4B.
+// Count formats a count (tokens, parameters) in thousands (K), millions
+// (M), billions (B) or trillions (T): one decimal below 10 of a unit
+// ("7.5K"), none above ("128K"), a bare number below 1000.
 func Count(n int64) string {
-	f := float64(n)
-	switch {
-	case n >= 1e10:
-		return fmt.Sprintf("%.0fB", f/1e9)
-	case n >= 1e9:
-		return fmt.Sprintf("%.1fB", f/1e9)
-	case n >= 1e7:
-		return fmt.Sprintf("%.0fM", f/1e6)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1fM", f/1e6)
-	case n >= 1e4:
-		return fmt.Sprintf("%.0fK", f/1e3)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1fK", f/1e3)
+	return si(float64(n), "", []string{"", "K", "M", "B", "T"})
+}
+
+// DecimalBytes formats a byte count in decimal units, as memory budgets are
+// quoted: "512 B", "3.6 MB", "24 GB".
+func DecimalBytes(b int64) string {
+	return si(float64(b), " ", []string{"B", "KB", "MB", "GB", "TB"})
+}
+
+// si writes v in the largest of units (each 1000 times the one before,
+// units[0] for v itself) that keeps it at least 1 after rounding, with sep
+// between number and unit (none for an empty unit); below 10 of a unit other
+// than the first it keeps one decimal.
+func si(v float64, sep string, units []string) string {
+	k := 0
+	for k+1 < len(units) && math.Abs(v) >= 999.5 {
+		v /= 1000
+		k++
 	}
-	return fmt.Sprintf("%d", n)
+	s := fmt.Sprintf("%.0f", v)
+	if k > 0 && math.Abs(v) < 9.95 {
+		s = strings.TrimSuffix(fmt.Sprintf("%.1f", v), ".0")
+	}
+	if units[k] == "" {
+		return s
+	}
+	return s + sep + units[k]
 }
 
 // Bar draws frac (clamped to 0..1; NaN as 0) of width cells with
