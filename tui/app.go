@@ -60,7 +60,6 @@ func New(cfg Config, be backend) *Model {
 	}
 	m := &Model{cfg: cfg, be: be, sty: DefaultStyles(true), keys: DefaultKeyMap()}
 	m.st.settings = cfg.Settings
-	m.st.preset = presetName(cfg.Settings)
 	m.st.budget = cfg.Budget
 	m.st.shape = cfg.Shape
 	m.st.info.Source = cfg.SourceName
@@ -226,7 +225,6 @@ func (m *Model) apply(s stages.Settings, force bool) {
 		return
 	}
 	m.st.settings = s
-	m.st.preset = presetName(s)
 	if m.ex == nil { // still loading: the first run uses these settings
 		return
 	}
@@ -292,7 +290,7 @@ func (m *Model) onEvent(ev eval.Event) tea.Cmd {
 	case eval.PipelineDone:
 		if e.Window == 0 {
 			rep := e.Report
-			cur.report, cur.packed = &rep, e.Packed
+			cur.report = &rep
 			cur.keepShare, cur.heads = windowViews(&rep, e.Packed)
 		}
 	case eval.ContinuationProgress:
@@ -326,8 +324,7 @@ func (m *Model) scored(r *eval.Result) {
 // addPoint records a finished run for the quality chart; a run of settings
 // already plotted replaces its point.
 func (m *Model) addPoint(r *eval.Result) {
-	p := runPoint{settings: r.Settings, preset: presetName(r.Settings), ratioTotal: r.Report.RatioTotal,
-		deltaPPL: r.Metrics.DeltaPPLPct, ci: r.Metrics.DeltaPPLCI, kld: r.Metrics.KLD, top1: r.Metrics.Top1Agree, job: m.st.job}
+	p := runPoint{settings: r.Settings, ratioTotal: r.Report.RatioTotal, deltaPPL: r.Metrics.DeltaPPLPct, kld: r.Metrics.KLD, job: m.st.job}
 	for i := range m.st.runs {
 		if m.st.runs[i].settings == p.settings {
 			m.st.runs[i] = p

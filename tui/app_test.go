@@ -33,12 +33,12 @@ func TestKeysMoveFocusAndChangeSettings(t *testing.T) {
 	if got := m.st.settings.EvictionRate; got != 0.65 {
 		t.Errorf("→ on eviction: rate %v, want 0.65", got)
 	}
-	if m.st.preset != "custom" {
-		t.Errorf("preset %q after a change, want custom", m.st.preset)
+	if presetName(m.st.settings) != "custom" {
+		t.Errorf("preset %q after a change, want custom", presetName(m.st.settings))
 	}
 	m.Update(keyPress("left"))
-	if m.st.settings.EvictionRate != 0.6 || m.st.preset != "balanced" {
-		t.Errorf("← back: rate %v preset %q, want 0.6 balanced", m.st.settings.EvictionRate, m.st.preset)
+	if m.st.settings.EvictionRate != 0.6 || presetName(m.st.settings) != "balanced" {
+		t.Errorf("← back: rate %v preset %q, want 0.6 balanced", m.st.settings.EvictionRate, presetName(m.st.settings))
 	}
 	m.Update(keyPress("tab"))
 	if settingRows[m.st.focus].field != "key_bits" {
@@ -72,8 +72,8 @@ func TestPresetKeys(t *testing.T) {
 			m.Update(keyPress("1")) // from another preset, so every key changes something
 			m.Update(keyPress(c.key))
 			s := m.st.settings
-			if m.st.preset != c.preset || s.EvictionRate != c.rate || s.KeyBits != c.kb {
-				t.Errorf("key %s: preset %q ρ %v K%d, want %q ρ %v K%d", c.key, m.st.preset, s.EvictionRate, s.KeyBits, c.preset, c.rate, c.kb)
+			if presetName(m.st.settings) != c.preset || s.EvictionRate != c.rate || s.KeyBits != c.kb {
+				t.Errorf("key %s: preset %q ρ %v K%d, want %q ρ %v K%d", c.key, presetName(m.st.settings), s.EvictionRate, s.KeyBits, c.preset, c.rate, c.kb)
 			}
 			if s.ZstdLevel != ExplorerZstdLevel {
 				t.Errorf("zstd %q: presets keep the explorer's level %q", s.ZstdLevel, ExplorerZstdLevel)

@@ -67,7 +67,7 @@ func loadedInfo(job uint64, ex *eval.Explorer, src *eval.Source, sourceName, dev
 	return func() tea.Msg {
 		m := ex.Model
 		c := m.Config
-		sh := modelShape(m)
+		sh := m.Shape()
 		info := modelInfo{Name: filepath.Base(m.Path), Arch: c.Arch, WeightType: sh.WeightType, Params: sh.Params,
 			Ctx: c.Ctx, Device: device, Source: sourceName, Prefix: src.Prefix, Continuation: src.Continuation, Windows: src.Windows}
 		return loadedInfoMsg{job: job, info: info, pieces: ex.PrefixPieces(), shape: sh}

@@ -5,12 +5,8 @@ import (
 	"time"
 
 	"nexusquant/eval"
-	"nexusquant/internal/units"
 	"nexusquant/stages"
 )
-
-// humanCount formats a count with K/M/B suffixes (parameters, tokens).
-func humanCount(n int64) string { return units.Count(n) }
 
 // fmtDur formats a duration for the status line.
 func fmtDur(d time.Duration) string {

@@ -31,13 +31,13 @@ func (memoryPane) Render(st *state, sty *Styles, w, h int) string {
 	var lines []string
 	line := func(name string, bytes int64, st stages.StageReport, isStage, dim bool) {
 		frac := float64(bytes) / float64(max(base, 1))
-		bar := hbar(frac, barW)
+		bar := units.Bar(frac, barW)
 		bs := sty.Bar
 		if !isStage {
 			bs = sty.BarBaseline
 		}
 		r := fmt.Sprintf("%6.1f×", 1/math.Max(frac, 1e-12))
-		l := fmt.Sprintf("%-10s %s %10s %s", name, bs.Render(bar), humanBytes(bytes), r)
+		l := fmt.Sprintf("%-10s %s %10s %s", name, bs.Render(bar), units.Bytes(bytes), r)
 		if showMs && isStage {
 			ms := fmt.Sprintf("%5.0f ms", st.Ms)
 			if st.Cached {
@@ -56,10 +56,10 @@ func (memoryPane) Render(st *state, sty *Styles, w, h int) string {
 	}
 	if rep := ratiosReport(st); rep != nil {
 		lines = append(lines, fmt.Sprintf("payload %s   total %s   resident %s",
-			sty.Value.Render(ratioText(rep.RatioPayload)), sty.Title.Render(ratioText(rep.RatioTotal)), sty.Value.Render(ratioText(rep.RatioResident))))
+			sty.Value.Render(timesNum(rep.RatioPayload)), sty.Title.Render(timesNum(rep.RatioTotal)), sty.Value.Render(timesNum(rep.RatioResident))))
 		if h > len(lines) {
 			lines = append(lines, sty.Dim.Render(fmt.Sprintf("positions %s · scales %s · blocking %+.1f%% · %s stored",
-				rep.PositionEncoding, rep.ScalesEncoding, rep.Blocking.CostPct, humanBytes(rep.Stored.Total()))))
+				rep.PositionEncoding, rep.ScalesEncoding, rep.Blocking.CostPct, units.Bytes(rep.Stored.Total()))))
 		}
 	}
 	return strings.Join(lines[:min(len(lines), max(h, 0))], "\n")
@@ -99,20 +99,3 @@ func stageLabel(name string) string {
 	}
 	return name
 }
-
-// ratioText formats a compression ratio.
-func ratioText(r float64) string {
-	switch {
-	case math.IsNaN(r) || r <= 0:
-		return "–"
-	case math.IsInf(r, 1):
-		return "∞"
-	case r >= 100:
-		return fmt.Sprintf("%.0f×", r)
-	}
-	return fmt.Sprintf("%.1f×", r)
-}
-
-func hbar(frac float64, width int) string { return units.Bar(frac, width) }
-
-func humanBytes(b int64) string { return units.Bytes(b) }

@@ -1,8 +1,6 @@
 package tui
 
 import (
-	"time"
-
 	"nexusquant/engine"
 	"nexusquant/eval"
 	"nexusquant/stages"
@@ -13,18 +11,16 @@ import (
 type state struct {
 	info     modelInfo
 	settings stages.Settings
-	preset   string // the active preset's name, or "custom"
-	focus    int    // index into settingRows of the focused setting
+	focus    int // index into settingRows of the focused setting
 
-	phase    phase
-	loadErr  string // why the model or text could not be loaded
-	prefill  eval.Prefill
-	job      uint64    // the run job whose events count
-	jobStart time.Time // when it was submitted
-	cur      run       // the run in progress or last finished
-	prev     *run      // the run before it, drawn dim until cur's figures arrive
-	runs     []runPoint
-	pieces   []string // window 0's prefix, one decoded piece per token
+	phase   phase
+	loadErr string // why the model or text could not be loaded
+	prefill eval.Prefill
+	job     uint64 // the run job whose events count
+	cur     run    // the run in progress or last finished
+	prev    *run   // the run before it, drawn dim until cur's figures arrive
+	runs    []runPoint
+	pieces  []string // window 0's prefix, one decoded piece per token
 
 	shape  *engine.Shape // the model whose capacity is shown (--shape-of, else the loaded one)
 	budget int64         // memory budget of the capacity pane, bytes
@@ -63,7 +59,6 @@ type run struct {
 	settings   stages.Settings
 	stages     []stages.StageReport // window 0's stages so far
 	report     *stages.Report       // window 0's pipeline report, then the summed one
-	packed     *stages.Compressed   // window 0's packed cache
 	contDone   int                  // continuation tokens scored (window 0)
 	contTot    int
 	contWindow int     // the window the continuation figures are of
@@ -78,19 +73,15 @@ type run struct {
 	result *eval.Result
 	diff   *eval.TextDiff
 	err    string
-	took   time.Duration
 	saved  bool
 }
 
 // runPoint is one finished run of this session, for the quality chart.
 type runPoint struct {
 	settings   stages.Settings
-	preset     string
 	ratioTotal float64
 	deltaPPL   float64
-	ci         [2]float64
 	kld        float64
-	top1       float64
 	job        uint64
 }
 

@@ -8,6 +8,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"nexusquant/internal/units"
 )
 
 // MinWidth and MinHeight are the smallest terminal the explorer draws in.
@@ -118,7 +120,7 @@ func (m *Model) header(w int) string {
 	in := m.st.info
 	parts := []string{m.sty.Header.Render("nexusquant")}
 	if in.Name != "" {
-		parts = append(parts, in.Name, fmt.Sprintf("%s %s %s", in.Arch, humanCount(in.Params), in.WeightType), fmt.Sprintf("ctx %d", in.Ctx))
+		parts = append(parts, in.Name, fmt.Sprintf("%s %s %s", in.Arch, units.Count(in.Params), in.WeightType), fmt.Sprintf("ctx %d", in.Ctx))
 	}
 	if in.Source != "" {
 		parts = append(parts, in.Source)
