@@ -25,7 +25,8 @@ func (JobRef) event()          {}
 
 // Prefill reports progress while a load job prefills the windows and computes
 // their baselines. Phase is "load", "generate", "prefill" or "baseline";
-// Done counts layers of Total within the window.
+// Done counts layers of Total within the window; Windows is 0 when the
+// number of windows is not known yet; ElapsedMillis is the job's time so far.
 type Prefill struct {
 	JobRef
 	Phase         string

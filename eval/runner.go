@@ -34,7 +34,6 @@ type Runner struct {
 	// Owned by the worker goroutine.
 	model *engine.Model
 	ex    *Explorer
-	src   *Source
 
 	workerDone chan struct{}
 }
@@ -291,14 +290,14 @@ func (r *Runner) runLoad(ctx context.Context, ref JobRef, spec *LoadSpec) (Event
 	r.emit(Prefill{JobRef: ref, Phase: "load"})
 	if r.model != nil {
 		r.model.Close()
-		r.model, r.ex, r.src = nil, nil, nil
+		r.model, r.ex = nil, nil
 	}
 	m, err := spec.Open()
 	if err != nil {
 		return nil, err
 	}
 	r.model = m
-	windows := max(spec.Input.Windows, 1)
+	windows := spec.Input.Windows // 0: as many as the text holds, not known yet
 	if spec.Input.Kind == "prompt" {
 		r.emit(Prefill{JobRef: ref, Phase: "generate", Windows: 1, ElapsedMillis: ms(time.Since(start).Seconds())})
 	}
@@ -312,7 +311,7 @@ func (r *Runner) runLoad(ctx context.Context, ref JobRef, spec *LoadSpec) (Event
 	}
 	ex.OnProgress = nil
 	ex.Seed = spec.Seed
-	r.ex, r.src = ex, src
+	r.ex = ex
 	return Loaded{JobRef: ref, Explorer: ex, Source: src}, nil
 }
 

@@ -3,6 +3,7 @@ package tui
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -168,7 +169,11 @@ func (m *Model) statusLine(w int) string {
 		p := st.prefill
 		left = sp + "loading the model"
 		if p.Phase != "" && p.Phase != "load" {
-			left = sp + fmt.Sprintf("%s window %d/%d · layer %d/%d", p.Phase, p.Window+1, max(p.Windows, 1), p.Done, p.Total)
+			win := fmt.Sprintf("window %d", p.Window+1)
+			if p.Windows > 0 {
+				win += fmt.Sprintf("/%d", p.Windows)
+			}
+			left = sp + fmt.Sprintf("%s %s · layer %d/%d · %s", p.Phase, win, p.Done, p.Total, fmtDur(time.Duration(p.ElapsedMillis*float64(time.Millisecond))))
 		}
 	case st.phase == phaseFailed:
 		left = m.sty.StatusErr.Render("could not open the model (q quits)")
