@@ -283,7 +283,7 @@ func TestLoadingProgressInStatus(t *testing.T) {
 	m, _ := newTestModel(t, 80, 24)
 	m.st.phase = phaseLoading
 	m.Update(EventMsg{eval.Prefill{JobRef: eval.JobRef{Job: m.loadJob}, Phase: "prefill", Windows: 1, Done: 2, Total: 4, ElapsedMillis: 350}})
-	if s := ansi.Strip(m.render()); !strings.Contains(s, "prefill window 1/1 · layer 2/4 · 350 ms") {
+	if s := ansi.Strip(m.render()); !strings.Contains(s, "prefill · layer 2/4 · 350 ms") {
 		t.Errorf("status line lacks the prefill progress:\n%s", s)
 	}
 }

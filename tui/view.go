@@ -169,11 +169,13 @@ func (m *Model) statusLine(w int) string {
 		p := st.prefill
 		left = sp + "loading the model"
 		if p.Phase != "" && p.Phase != "load" {
-			win := fmt.Sprintf("window %d", p.Window+1)
-			if p.Windows > 0 {
-				win += fmt.Sprintf("/%d", p.Windows)
+			left = sp + fmt.Sprintf("%s · layer %d/%d · %s", p.Phase, p.Done, p.Total, fmtDur(time.Duration(p.ElapsedMillis*float64(time.Millisecond))))
+			if p.Windows != 1 { // several windows, or not known yet
+				left += fmt.Sprintf(" · window %d", p.Window+1)
+				if p.Windows > 1 {
+					left += fmt.Sprintf("/%d", p.Windows)
+				}
 			}
-			left = sp + fmt.Sprintf("%s %s · layer %d/%d · %s", p.Phase, win, p.Done, p.Total, fmtDur(time.Duration(p.ElapsedMillis*float64(time.Millisecond))))
 		}
 	case st.phase == phaseFailed:
 		left = m.sty.StatusErr.Render("could not open the model (q quits)")
