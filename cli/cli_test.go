@@ -67,6 +67,16 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"sweep", "--bits", "2/x", "--prompt", "p", "--model", "m"}, 2, "--bits"},
 		{[]string{"presets", "export", "balanced", "--format", "yaml"}, 1, "yaml"},
 		{[]string{"sessions", "show"}, 2, "takes 1 name"},
+		// The explorer refuses bad command lines before it takes the terminal.
+		{[]string{"--model", "m.gguf", "--prompt", ""}, 2, "--prompt is empty"},
+		{[]string{"--model", "m.gguf"}, 2, "--model needs --file F or --prompt P"},
+		{[]string{"--prompt", "hi"}, 2, "need --model"},
+		{[]string{"tui", "--budget", "-3"}, 2, "--budget -3"},
+		{[]string{"--demo", "nope"}, 2, `no demo named "nope"`},
+		{[]string{"--eviction-rate", "2"}, 2, "eviction_rate 2"},
+		{[]string{"--session", "../x"}, 2, "../x"},
+		{[]string{"--model", "/nonexistent/m.gguf", "--prompt", "hi"}, 1, "/nonexistent/m.gguf"},
+		{[]string{"--shape-of", "/nonexistent/big.gguf"}, 1, "/nonexistent/big.gguf"},
 	}
 	for _, c := range cases {
 		_, errs, code := run(t, c.args...)
@@ -263,25 +273,5 @@ func TestSweepJSONAndCSV(t *testing.T) {
 	out, _, code = run(t, args...)
 	if code != 0 || !strings.Contains(out, "k kivi2") || !strings.Contains(out, "pareto") {
 		t.Errorf("table: status %d:\n%s", code, out)
-	}
-}
-
-func TestBar(t *testing.T) {
-	cases := []struct {
-		frac  float64
-		width int
-		want  string
-	}{
-		{1, 4, "████"},
-		{0, 4, "    "},
-		{0.5, 4, "██  "},
-		{0.5 + 1.0/32, 4, "██▏ "},
-		{2, 2, "██"},
-		{-1, 2, "  "},
-	}
-	for _, c := range cases {
-		if got := bar(c.frac, c.width); got != c.want {
-			t.Errorf("bar(%v, %d) = %q, want %q", c.frac, c.width, got, c.want)
-		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"nexusquant/engine/tokenizer"
 	"nexusquant/eval"
+	"nexusquant/internal/units"
 )
 
 func init() {
@@ -48,6 +49,6 @@ func runCompress(env *Env, args []string) error {
 	}
 	r := res.Report
 	fmt.Fprintf(env.Stdout, "%s: %d prefix tokens → %s (%s of float16 KV): payload %.2f×, total %.2f×\n",
-		*out, len(ids), human(n), human(r.BaselineBytes), r.RatioPayload, r.RatioTotal)
+		*out, len(ids), units.Bytes(n), units.Bytes(r.BaselineBytes), r.RatioPayload, r.RatioTotal)
 	return nil
 }

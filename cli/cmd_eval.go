@@ -164,10 +164,10 @@ func printReport(env *Env, r *eval.Report) {
 	fmt.Fprintf(w, "prefix %d tokens · continuation %d · %d window(s) · method %s\n", r.PrefixTokens, r.ContinuationTokens, len(r.Windows), r.Method)
 	const barWidth = 24
 	fmt.Fprintf(w, "\n%-10s %-*s %12s %8s %10s %10s %9s\n", "stage", barWidth, "memory", "bytes", "ratio", "rel_err_k", "rel_err_v", "ms")
-	fmt.Fprintf(w, "%-10s %s %12s %7.2f×\n", "fp16", bar(1, barWidth), human(r.BaselineBytes), 1.0)
+	fmt.Fprintf(w, "%-10s %s %12s %7.2f×\n", "fp16", units.Bar(1, barWidth), units.Bytes(r.BaselineBytes), 1.0)
 	for _, st := range r.Stages {
 		frac := float64(st.Bytes) / float64(max(r.BaselineBytes, 1))
-		fmt.Fprintf(w, "%-10s %s %12s %7.2f× %10.2e %10.2e %9.1f\n", st.Name, bar(frac, barWidth), human(st.Bytes), 1/max(frac, 1e-12), st.RelErrK, st.RelErrV, st.Ms)
+		fmt.Fprintf(w, "%-10s %s %12s %7.2f× %10.2e %10.2e %9.1f\n", st.Name, units.Bar(frac, barWidth), units.Bytes(st.Bytes), 1/max(frac, 1e-12), st.RelErrK, st.RelErrV, st.Ms)
 	}
 	fmt.Fprintf(w, "\nratio payload %.2f×   total %.2f×   resident %.2f×   (positions: %s; blocking costs %+.1f%%)\n",
 		r.RatioPayload, r.RatioTotal, r.RatioResident, r.PositionEncoding, r.Blocking.CostPct)
@@ -199,7 +199,3 @@ func printReport(env *Env, r *eval.Report) {
 		fmt.Fprintf(w, "   (overall %.0f%%, baseline %.0f%%)\n", 100*r.NIAH.Recall, 100*r.NIAH.BaselineRecall)
 	}
 }
-
-func bar(frac float64, width int) string { return units.Bar(frac, width) }
-
-func human(b int64) string { return units.Bytes(b) }

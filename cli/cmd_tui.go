@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"nexusquant/engine"
@@ -28,7 +29,7 @@ func runTUI(env *Env, args []string) error {
 	fs := newFlags(env, "tui", "[--model M.gguf (--file F | --prompt P)] [--demo tiny-llama|stories] [settings] [--shape-of big.gguf] [--budget GB]")
 	tf := addTextFlags(fs, 128)
 	sf := addSettingsFlags(fs)
-	demoName := fs.String("demo", "", "embedded demo when --model is not given: "+joinNames(demo.Names()))
+	demoName := fs.String("demo", "", "embedded demo when --model is not given: "+strings.Join(demo.Names(), ", "))
 	shapeOf := fs.String("shape-of", "", "GGUF `file` whose capacity to show (only its header is read)")
 	budget := fs.Float64("budget", float64(eval.DefaultBudget)/1e9, "memory budget of the capacity view, in GB")
 	session := fs.String("session", "", "session name the s key saves runs to (default: explorer-DATE-TIME)")
@@ -36,7 +37,9 @@ func runTUI(env *Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	s, err := explorerSettings(sf)
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	s, err := explorerSettings(sf, given)
 	if err != nil {
 		return err
 	}
@@ -45,7 +48,7 @@ func runTUI(env *Env, args []string) error {
 	}
 	cfg := tui.Config{Settings: s, Budget: int64(*budget * 1e9), Seed: *seed,
 		Device: fmt.Sprintf("cpu · %d threads", runtime.GOMAXPROCS(0))}
-	if err := explorerInput(tf, *demoName, &cfg); err != nil {
+	if err := explorerInput(tf, *demoName, given["prompt"], &cfg); err != nil {
 		return err
 	}
 	if *shapeOf != "" {
@@ -74,10 +77,8 @@ func runTUI(env *Env, args []string) error {
 // explorerSettings are the first run's settings: the flags over the
 // balanced preset, with the explorer's zstd level unless --zstd-level is
 // given.
-func explorerSettings(sf *settingsFlags) (stages.Settings, error) {
-	given := map[string]bool{}
-	sf.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	if len(given) == 0 || !given["preset"] && onlyTextFlags(given) {
+func explorerSettings(sf *settingsFlags, given map[string]bool) (stages.Settings, error) {
+	if !given["preset"] && onlyTextFlags(given) {
 		*sf.preset = "balanced"
 	}
 	s, err := sf.resolve()
@@ -103,11 +104,12 @@ func onlyTextFlags(given map[string]bool) bool {
 }
 
 // explorerInput fills cfg's model and text from the flags, or the demo.
-func explorerInput(tf *textFlags, demoName string, cfg *tui.Config) error {
+// promptGiven tells an empty --prompt from a missing one.
+func explorerInput(tf *textFlags, demoName string, promptGiven bool, cfg *tui.Config) error {
 	in := eval.Input{Prefix: *tf.prefix, Continuation: *tf.cont, Windows: *tf.wins, ObsWindow: cfg.Settings.ObsWindow}
 	switch {
 	case *tf.model == "":
-		if *tf.prompt != "" || *tf.file != "" {
+		if promptGiven || *tf.file != "" {
 			return usagef("--file and --prompt need --model (without --model the explorer runs the embedded demo)")
 		}
 		d, err := demo.Get(demoName)
@@ -130,6 +132,9 @@ func explorerInput(tf *textFlags, demoName string, cfg *tui.Config) error {
 		cfg.SourceName = filepath.Base(*tf.file)
 	default:
 		if *tf.prompt == "" {
+			if promptGiven {
+				return usagef("--prompt is empty: give the text whose KV cache to compress")
+			}
 			return usagef("--model needs --file F or --prompt P (the text to compress)")
 		}
 		in.Kind, in.Text = "prompt", *tf.prompt
@@ -144,15 +149,4 @@ func explorerInput(tf *textFlags, demoName string, cfg *tui.Config) error {
 	}
 	cfg.Input = in
 	return nil
-}
-
-func joinNames(names []string) string {
-	out := ""
-	for i, n := range names {
-		if i > 0 {
-			out += ", "
-		}
-		out += n
-	}
-	return out
 }
