@@ -42,7 +42,7 @@ func (tf *textFlags) explorer(env *Env, obsWindow int, seed int64, quiet bool) (
 	if (*tf.file == "") == (*tf.prompt == "") {
 		return nil, nil, nil, usagef("give exactly one of --file or --prompt")
 	}
-	in := eval.Input{Kind: "prompt", Text: *tf.prompt, Prefix: *tf.prefix, Continuation: *tf.cont, Windows: *tf.wins, ObsWindow: obsWindow}
+	in := eval.Input{Source: eval.Source{Kind: "prompt", Text: *tf.prompt, Prefix: *tf.prefix, Continuation: *tf.cont, Windows: *tf.wins}, ObsWindow: obsWindow}
 	if *tf.file != "" {
 		text, err := os.ReadFile(*tf.file)
 		if err != nil {

@@ -106,7 +106,7 @@ func onlyTextFlags(given map[string]bool) bool {
 // explorerInput fills cfg's model and text from the flags, or the demo.
 // promptGiven tells an empty --prompt from a missing one.
 func explorerInput(tf *textFlags, demoName string, promptGiven bool, cfg *tui.Config) error {
-	in := eval.Input{Prefix: *tf.prefix, Continuation: *tf.cont, Windows: *tf.wins, ObsWindow: cfg.Settings.ObsWindow}
+	in := eval.Input{Source: eval.Source{Prefix: *tf.prefix, Continuation: *tf.cont, Windows: *tf.wins}, ObsWindow: cfg.Settings.ObsWindow}
 	switch {
 	case *tf.model == "":
 		if promptGiven || *tf.file != "" {

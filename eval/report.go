@@ -8,7 +8,9 @@ import (
 	"nexusquant/stages"
 )
 
-// Source describes the evaluated text.
+// Source describes the evaluated text and how it is cut: Prefix and
+// Continuation tokens per window, Windows windows (0 asks for as many as the
+// text holds; Prepare fills in the numbers it used).
 type Source struct {
 	Kind                          string // "file" or "prompt"
 	Path                          string // the file, for Kind "file"

@@ -19,7 +19,7 @@ func demoLoad(t *testing.T) LoadSpec {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return LoadSpec{Open: d.Load, Input: Input{Kind: "file", Path: d.TextName, Text: d.Text, Prefix: 128, Continuation: 64, Windows: 1, ObsWindow: 32}, Seed: 1}
+	return LoadSpec{Open: d.Load, Input: Input{Source: Source{Kind: "file", Path: d.TextName, Text: d.Text, Prefix: 128, Continuation: 64, Windows: 1}, ObsWindow: 32}, Seed: 1}
 }
 
 // collect reads events until job id ends (or 60 s pass).

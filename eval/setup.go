@@ -8,22 +8,12 @@ import (
 	"nexusquant/engine/tokenizer"
 )
 
-// Input is what an exploration runs on: a text cut into windows (Text, named
-// by Path) or a prompt whose continuation is the model's own greedy text.
+// Input is what an exploration runs on: the text or prompt (Source: Kind
+// "file" cuts Text into windows of Prefix+Continuation tokens; Kind "prompt"
+// makes Text the prefix and generates the continuation, Prefix ignored) and
+// the observer window of the attention statistics captured during prefill.
 type Input struct {
-	// Kind is "file" (Text cut into windows of Prefix+Continuation tokens)
-	// or "prompt" (Text is the prefix; the continuation is generated).
-	Kind string
-	// Path names the text in reports and errors ("" for a prompt).
-	Path string
-	// Text is the text itself (the file's contents for Kind "file").
-	Text string
-	// Prefix and Continuation are tokens per window (Prefix is ignored for a
-	// prompt: the prompt is the prefix); Windows the number of windows, 0 for
-	// as many as the text holds.
-	Prefix, Continuation, Windows int
-	// ObsWindow is the observer window of the attention statistics captured
-	// during prefill.
+	Source
 	ObsWindow int
 }
 
@@ -35,7 +25,7 @@ func Prepare(ctx context.Context, m *engine.Model, in Input, onProgress func(Pro
 	if m.Tok == nil {
 		return nil, nil, fmt.Errorf("%s has no tokenizer in its metadata", m.Path)
 	}
-	src := &Source{Kind: in.Kind, Path: in.Path, Text: in.Text}
+	src := in.Source
 	var ex *Explorer
 	var err error
 	switch in.Kind {
@@ -67,5 +57,5 @@ func Prepare(ctx context.Context, m *engine.Model, in Input, onProgress func(Pro
 		return nil, nil, err
 	}
 	src.Prefix, src.Continuation, src.Windows = ex.Prefix, ex.Continuation, len(ex.Windows)
-	return ex, src, nil
+	return ex, &src, nil
 }

@@ -31,7 +31,7 @@ func BenchmarkKeyToPanes(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			return d.Load, eval.Input{Kind: "file", Path: d.TextName, Text: d.Text, Prefix: 256, Continuation: 128, Windows: 1, ObsWindow: 32}
+			return d.Load, eval.Input{Source: eval.Source{Kind: "file", Path: d.TextName, Text: d.Text, Prefix: 256, Continuation: 128, Windows: 1}, ObsWindow: 32}
 		}},
 		{"syn-llama.Q8_0-prefix1024", func(b *testing.B) (func() (*engine.Model, error), eval.Input) {
 			path := testfiles.Path(b, "models/syn-llama.Q8_0.gguf")
@@ -40,7 +40,7 @@ func BenchmarkKeyToPanes(b *testing.B) {
 				b.Fatal(err)
 			}
 			return func() (*engine.Model, error) { return engine.Load(path) },
-				eval.Input{Kind: "file", Path: "tinystories-sample.txt", Text: string(text), Prefix: 1024, Continuation: 128, Windows: 1, ObsWindow: 32}
+				eval.Input{Source: eval.Source{Kind: "file", Path: "tinystories-sample.txt", Text: string(text), Prefix: 1024, Continuation: 128, Windows: 1}, ObsWindow: 32}
 		}},
 	}
 	for _, c := range cases {
