@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"charm.land/lipgloss/v2"
+
+	"nexusquant/stages"
 )
 
 // layersPane is a heat map of window 0's (layer, KV head) grid after
@@ -49,7 +51,7 @@ func (layersPane) Render(st *state, sty *Styles, w, h int) string {
 		}
 		return paneBody([]string{sty.Dim.Render(msg)}, w, h)
 	}
-	grid := make([]*headCell, L*H)
+	grid := make([]*stages.HeadFigures, L*H)
 	worst := -1
 	errLo, errHi := math.Inf(1), math.Inf(-1)
 	keptLo, keptHi := math.MaxInt, math.MinInt
@@ -59,13 +61,13 @@ func (layersPane) Render(st *state, sty *Styles, w, h int) string {
 			continue
 		}
 		grid[c.Layer*H+c.Head] = c
-		for _, e := range []float64{c.ErrK, c.ErrV} {
+		for _, e := range []float64{c.RelErrK, c.RelErrV} {
 			if finite(e) {
 				errLo, errHi = min(errLo, e), max(errHi, e)
 			}
 		}
 		keptLo, keptHi = min(keptLo, c.Kept), max(keptHi, c.Kept)
-		if s := c.ErrK + c.ErrV; !math.IsNaN(s) && (worst < 0 || s > cells[worst].ErrK+cells[worst].ErrV) {
+		if s := c.RelErrK + c.RelErrV; !math.IsNaN(s) && (worst < 0 || s > cells[worst].RelErrK+cells[worst].RelErrV) {
 			worst = i
 		}
 	}
@@ -144,11 +146,11 @@ func (layersPane) Render(st *state, sty *Styles, w, h int) string {
 			var x float64
 			switch kind {
 			case gridErrK:
-				x = c.ErrK
+				x = c.RelErrK
 			case gridErrV:
-				x = c.ErrV
+				x = c.RelErrV
 			case gridErrMax:
-				x = math.Max(c.ErrK, c.ErrV)
+				x = math.Max(c.RelErrK, c.RelErrV)
 			case gridKept:
 				x = float64(c.Kept)
 			}
@@ -229,18 +231,18 @@ func (layersPane) Render(st *state, sty *Styles, w, h int) string {
 
 // worstCell names the cell with the highest K + V error (an infinite
 // error is the worst; NaN ones are skipped).
-func worstCell(cells []headCell, worst int, sty *Styles, w int) string {
+func worstCell(cells []stages.HeadFigures, worst int, sty *Styles, w int) string {
 	if worst < 0 {
 		return sty.Dim.Render("worst: – (no errors measured)")
 	}
 	c := cells[worst]
 	where := sty.Mark.Render(fmt.Sprintf("worst: layer %d head %d", c.Layer, c.Head))
 	kept := fmt.Sprintf("kept %d", c.Kept)
-	long := strings.Join([]string{where, "K err " + sigNum(c.ErrK), "V err " + sigNum(c.ErrV), kept}, " · ")
+	long := strings.Join([]string{where, "K err " + sigNum(c.RelErrK), "V err " + sigNum(c.RelErrV), kept}, " · ")
 	if lipgloss.Width(long) <= w {
 		return long
 	}
-	return fitParts(w, " · ", []string{where, "K/V err " + sigNum(c.ErrK) + "/" + sigNum(c.ErrV), kept}, []int{0, 1, 2})
+	return fitParts(w, " · ", []string{where, "K/V err " + sigNum(c.RelErrK) + "/" + sigNum(c.RelErrV), kept}, []int{0, 1, 2})
 }
 
 // heatRamp is the legend's strip of the heat colors, low to high.

@@ -22,13 +22,13 @@ var testPieces = []string{"<s>", "Once", " upon", " a", " time", ",", " there", 
 
 // grid returns a layers × heads grid whose cell (wl, wh) has the highest
 // errors.
-func testGrid(layers, heads, wl, wh int) []headCell {
-	var cells []headCell
+func testGrid(layers, heads, wl, wh int) []stages.HeadFigures {
+	var cells []stages.HeadFigures
 	for l := range layers {
 		for h := range heads {
-			c := headCell{Layer: l, Head: h, Kept: 90 + l + h, ErrK: 0.1 + 0.0001*float64(l*heads+h), ErrV: 0.09 + 0.001*float64(h)}
+			c := stages.HeadFigures{Layer: l, Head: h, Kept: 90 + l + h, RelErrK: 0.1 + 0.0001*float64(l*heads+h), RelErrV: 0.09 + 0.001*float64(h)}
 			if l == wl && h == wh {
-				c.ErrK, c.ErrV, c.Kept = 0.41, 0.38, 101
+				c.RelErrK, c.RelErrV, c.Kept = 0.41, 0.38, 101
 			}
 			cells = append(cells, c)
 		}
@@ -112,7 +112,7 @@ func paneState(kind string) *state {
 		st.pieces = []string{"\x00", "", "\n", "\r\n", " "}
 		st.cur = run{
 			keepShare: []float64{nan, 0.5, 1, 0, nan},
-			heads:     []headCell{{Layer: 0, Head: 0, ErrK: nan, ErrV: nan}, {Layer: 1, Head: 0, ErrK: math.Inf(1), ErrV: 0.2}, {Layer: -1, Head: 7}},
+			heads:     []stages.HeadFigures{{Layer: 0, Head: 0, RelErrK: nan, RelErrV: nan}, {Layer: 1, Head: 0, RelErrK: math.Inf(1), RelErrV: 0.2}, {Layer: -1, Head: 7}},
 			report:    &stages.Report{RatioTotal: math.Inf(1)},
 			result: &eval.Result{Metrics: engine.Metrics{PPLBase: nan, PPL: math.Inf(1), DeltaPPLPct: nan,
 				DeltaPPLCI: [2]float64{nan, nan}, KLD: nan, Top1Agree: nan}},
@@ -127,7 +127,7 @@ func paneState(kind string) *state {
 		st.pieces = []string{strings.Repeat("long", 500), "\n", strings.Repeat("wide字", 100)}
 		st.cur = run{
 			keepShare: []float64{1, 0, 0.5},
-			heads:     []headCell{{Layer: 5000, Head: 0}, {Layer: 0, Head: 300, ErrK: 1e300, ErrV: -1e300, Kept: math.MaxInt}, {Layer: 1, Head: 0, Kept: math.MinInt}},
+			heads:     []stages.HeadFigures{{Layer: 5000, Head: 0}, {Layer: 0, Head: 300, RelErrK: 1e300, RelErrV: -1e300, Kept: math.MaxInt}, {Layer: 1, Head: 0, Kept: math.MinInt}},
 			report:    &stages.Report{RatioTotal: 1e-300},
 			result:    &eval.Result{Metrics: engine.Metrics{PPLBase: 1e300, PPL: 1e-300, DeltaPPLPct: -1e300, DeltaPPLCI: [2]float64{-1e300, 1e300}, KLD: 1e300, Top1Agree: 1e300}},
 			diff:      &eval.TextDiff{Base: strings.Repeat("a", 2000), Compressed: strings.Repeat("a", 1999) + "b", FirstDiff: 1 << 30},

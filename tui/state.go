@@ -68,8 +68,8 @@ type run struct {
 	// that hold prefix token t (1 everywhere when nothing is evicted; 0 or 1
 	// with granularity global).
 	keepShare []float64
-	// heads is window 0's layer × KV-head grid after quantization.
-	heads  []headCell
+	// heads is window 0's layer × KV-head grid (stages.Report.Heads).
+	heads  []stages.HeadFigures
 	result *eval.Result
 	diff   *eval.TextDiff
 	err    string
@@ -83,13 +83,6 @@ type runPoint struct {
 	deltaPPL   float64
 	kld        float64
 	job        uint64
-}
-
-// headCell is one (layer, KV head) of the layers pane.
-type headCell struct {
-	Layer, Head int
-	Kept        int     // kept prefix tokens
-	ErrK, ErrV  float64 // relative error of K and V as the model reads them
 }
 
 // done reports whether the current run has its final figures.

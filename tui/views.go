@@ -5,11 +5,8 @@ import "nexusquant/stages"
 // windowViews derives the tokens and layers panes' data from window 0's
 // pipeline report and packed cache: per prefix token the share of (layer,
 // KV head) keep lists that hold it, and the layer × head grid.
-func windowViews(rep *stages.Report, packed *stages.Compressed) ([]float64, []headCell) {
-	var cells []headCell
-	for _, h := range rep.Heads {
-		cells = append(cells, headCell{Layer: h.Layer, Head: h.Head, Kept: h.Kept, ErrK: h.RelErrK, ErrV: h.RelErrV})
-	}
+func windowViews(rep *stages.Report, packed *stages.Compressed) ([]float64, []stages.HeadFigures) {
+	cells := rep.Heads
 	if packed == nil {
 		return nil, cells
 	}
