@@ -222,9 +222,14 @@ func (e *Explorer) RunWith(ctx context.Context, s stages.Settings, h Hooks) (*Re
 		targets := w.Targets(e.Prefix)
 		var onChunk func([]float32, int, int)
 		if h.OnContinuation != nil {
+			var seen int               // rows already summed
+			var sumComp, sumBase float64 // NLL sums over them
 			onChunk = func(rows []float32, done, total int) {
 				n := len(rows) / V
-				h.OnContinuation(wi, done, total, meanNLL(rows, V, targets[:n]), meanNLL(w.base[:n*V], V, targets[:n]))
+				sumComp += sumNLL(rows[seen*V:], V, targets[seen:n])
+				sumBase += sumNLL(w.base[seen*V:n*V], V, targets[seen:n])
+				seen = n
+				h.OnContinuation(wi, done, total, sumComp/float64(max(n, 1)), sumBase/float64(max(n, 1)))
 			}
 		}
 		comp, err := e.continueFrom(ctx, Packed(pr.Compressed), w, onLayer, onChunk)
@@ -250,12 +255,9 @@ func (e *Explorer) RunWith(ctx context.Context, s stages.Settings, h Hooks) (*Re
 	return res, nil
 }
 
-// meanNLL is the mean negative log-likelihood of targets under rows of
-// vocab logits (row i predicts targets[i]); 0 for no rows.
-func meanNLL(rows []float32, vocab int, targets []int32) float64 {
-	if len(targets) == 0 {
-		return 0
-	}
+// sumNLL is the summed negative log-likelihood of targets under rows of
+// vocab logits (row i predicts targets[i]).
+func sumNLL(rows []float32, vocab int, targets []int32) float64 {
 	var sum float64
 	for i, t := range targets {
 		row := rows[i*vocab : (i+1)*vocab]
@@ -269,7 +271,7 @@ func meanNLL(rows []float32, vocab int, targets []int32) float64 {
 		}
 		sum += math.Log(z) - float64(row[t]-mx)
 	}
-	return sum / float64(len(targets))
+	return sum
 }
 
 // checkMethod refuses methods the model's shape does not allow.
