@@ -222,7 +222,7 @@ func (e *Explorer) RunWith(ctx context.Context, s stages.Settings, h Hooks) (*Re
 		targets := w.Targets(e.Prefix)
 		var onChunk func([]float32, int, int)
 		if h.OnContinuation != nil {
-			var seen int               // rows already summed
+			var seen int                 // rows already summed
 			var sumComp, sumBase float64 // NLL sums over them
 			onChunk = func(rows []float32, done, total int) {
 				n := len(rows) / V
