@@ -287,3 +287,14 @@ func TestLoadingProgressInStatus(t *testing.T) {
 		t.Errorf("status line lacks the prefill progress:\n%s", s)
 	}
 }
+
+func TestLongNoticeShowsWhole(t *testing.T) {
+	m := sessionModel(t, 80, 24)
+	py := "~/.config/nexusquant/exports/explorer-e70-k2v2-relaxed-d2de.python.json"
+	m.Update(ExportedMsg{Name: "explorer-e70-k2v2-relaxed-d2de", FullPath: "~/.config/nexusquant/presets/explorer-e70-k2v2-relaxed-d2de.json", PyPath: py})
+	s := screen(t, m)
+	flat := strings.Join(strings.Fields(s), "")
+	if !strings.Contains(flat, strings.ReplaceAll(py, " ", "")) {
+		t.Errorf("the exported path is not shown whole:\n%s", s)
+	}
+}

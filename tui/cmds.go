@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -74,7 +75,8 @@ func loadedInfo(job uint64, ex *eval.Explorer, src *eval.Source, sourceName, dev
 	}
 }
 
-// SavedMsg reports a save to the session.
+// SavedMsg reports a save to the session; Path is for display (~ for the
+// home folder).
 type SavedMsg struct {
 	Session string
 	Path    string
@@ -94,12 +96,13 @@ func saveRun(store *sessions.Store, name string, ex *eval.Explorer, src *eval.So
 		if err != nil {
 			return SavedMsg{Session: name, Err: err}
 		}
-		return SavedMsg{Session: name, Path: filepath.Join(store.Dir, name+".json"), Runs: len(sess.Runs)}
+		return SavedMsg{Session: name, Path: tildePath(filepath.Join(store.Dir, name+".json")), Runs: len(sess.Runs)}
 	}
 }
 
 // ExportedMsg reports a preset export: the full preset and the Python
-// library's keyword arguments.
+// library's keyword arguments; the paths are for display (~ for the home
+// folder).
 type ExportedMsg struct {
 	Name             string
 	FullPath, PyPath string
@@ -131,7 +134,7 @@ func exportPreset(store *presets.Store, s stages.Settings) tea.Cmd {
 		if err := atomicfile.WriteFile(pyPath, py, 0o644); err != nil {
 			return ExportedMsg{Name: name, Err: err}
 		}
-		return ExportedMsg{Name: name, FullPath: filepath.Join(store.Dir, name+".json"), PyPath: pyPath}
+		return ExportedMsg{Name: name, FullPath: tildePath(filepath.Join(store.Dir, name+".json")), PyPath: tildePath(pyPath)}
 	}
 }
 
@@ -144,4 +147,17 @@ func exportName(s stages.Settings) string {
 		return fmt.Sprintf("explorer-%s-%s", s.Method, hex.EncodeToString(sum[:2]))
 	}
 	return fmt.Sprintf("explorer-e%02d-k%dv%d-%s-%s", int(math.Round(s.EvictionRate*100)), s.KeyBits, s.ValueBits, s.Lattice, hex.EncodeToString(sum[:2]))
+}
+
+// tildePath writes a path under the home folder as ~/…, so the status line
+// can show it whole.
+func tildePath(p string) string {
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" || home == "/" {
+		return p
+	}
+	if rel, err := filepath.Rel(home, p); err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
+		return filepath.Join("~", rel)
+	}
+	return p
 }

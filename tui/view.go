@@ -99,7 +99,8 @@ func (m *Model) render() string {
 		msg := fmt.Sprintf("The terminal is %d×%d; nexusquant needs at least %d×%d.\nEnlarge the window, or press q to quit.", w, h, MinWidth, MinHeight)
 		return lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, ansi.Wrap(msg, max(w-2, 10), " "))
 	}
-	bodyH := h - 3
+	status := m.statusLines(w)
+	bodyH := h - 2 - len(status)
 	var body string
 	switch {
 	case m.st.help:
@@ -112,7 +113,7 @@ func (m *Model) render() string {
 	}
 	lines := []string{m.header(w), m.tabBar(w)}
 	lines = append(lines, fitLines(body, w, bodyH)...)
-	lines = append(lines, m.statusLine(w))
+	lines = append(lines, status...)
 	return strings.Join(lines, "\n")
 }
 
@@ -159,7 +160,30 @@ func (m *Model) tabBar(w int) string {
 
 var spinner = []string{"⣾", "⣽", "⣻", "⢿", "⡿", "⣟", "⣯", "⣷"}
 
-// statusLine says what is running, or the last notice, and the key reminder.
+// statusLines are the last lines of the screen: a notice (saved, exported,
+// an error) over the full width, two lines when it needs them, or else the
+// status line.
+func (m *Model) statusLines(w int) []string {
+	st := &m.st
+	if st.status != "" && st.phase != phaseLoading && st.phase != phaseFailed {
+		s := m.sty.Status
+		if st.statusErr {
+			s = m.sty.StatusErr
+		}
+		lines := wrap(st.status, w-2)
+		if len(lines) > 2 {
+			lines = lines[:2]
+		}
+		for i, l := range lines {
+			lines[i] = padRight(" "+s.Render(l), w)
+		}
+		return lines
+	}
+	return []string{m.statusLine(w)}
+}
+
+// statusLine says what is running or how the last run went, and the key
+// reminder.
 func (m *Model) statusLine(w int) string {
 	st := &m.st
 	left := ""
@@ -179,12 +203,6 @@ func (m *Model) statusLine(w int) string {
 		}
 	case st.phase == phaseFailed:
 		left = m.sty.StatusErr.Render("could not open the model (q quits)")
-	case st.status != "":
-		s := m.sty.Status
-		if st.statusErr {
-			s = m.sty.StatusErr
-		}
-		left = s.Render(st.status)
 	case st.phase == phaseRunning:
 		left = sp + runActivity(&st.cur)
 	case st.cur.result != nil:
