@@ -118,7 +118,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.Err != nil {
 			m.notify(true, "could not export %s: %v", msg.Name, msg.Err)
 		} else {
-			m.notify(false, "exported preset %s → %s and %s", msg.Name, msg.FullPath, msg.PyPath)
+			m.notify(false, "exported %s → %s + %s", msg.Name, msg.FullPath, msg.PyPath)
 		}
 		return m, nil
 	}

@@ -161,8 +161,8 @@ func (m *Model) tabBar(w int) string {
 var spinner = []string{"⣾", "⣽", "⣻", "⢿", "⡿", "⣟", "⣯", "⣷"}
 
 // statusLines are the last lines of the screen: a notice (saved, exported,
-// an error) over the full width, two lines when it needs them, or else the
-// status line.
+// an error) over the full width, up to three lines so written paths show
+// whole, or else the status line.
 func (m *Model) statusLines(w int) []string {
 	st := &m.st
 	if st.status != "" && st.phase != phaseLoading && st.phase != phaseFailed {
@@ -171,8 +171,8 @@ func (m *Model) statusLines(w int) []string {
 			s = m.sty.StatusErr
 		}
 		lines := wrap(st.status, w-2)
-		if len(lines) > 2 {
-			lines = lines[:2]
+		if len(lines) > 3 {
+			lines = lines[:3]
 		}
 		for i, l := range lines {
 			lines[i] = padRight(" "+s.Render(l), w)
