@@ -129,7 +129,7 @@ func (m *Model) header(w int) string {
 	}
 	if in.Prefix > 0 {
 		t := fmt.Sprintf("prefix %d · cont %d", in.Prefix, in.Continuation)
-		if w >= 110 {
+		if w >= 140 {
 			t = fmt.Sprintf("prefix %d · continuation %d", in.Prefix, in.Continuation)
 		}
 		if in.Windows > 1 {
@@ -137,7 +137,7 @@ func (m *Model) header(w int) string {
 		}
 		parts = append(parts, t)
 	}
-	if in.Device != "" && w >= 110 {
+	if in.Device != "" && w >= 140 {
 		parts = append(parts, in.Device)
 	}
 	left := " " + strings.Join(parts, m.sty.HeaderDim.Render(" · "))
@@ -215,7 +215,7 @@ func (m *Model) statusLine(w int) string {
 			left += " · saved"
 		}
 	}
-	right := m.sty.HelpDesc.Render("tab ←→ settings · 1-4 presets · ? help")
+	right := m.sty.HelpDesc.Render("←→ change · 1-4 presets · ? help")
 	if w >= 110 {
 		right = m.sty.HelpDesc.Render("tab next · ←→ change · 1-4 presets · s save · e export · ? help")
 	}
