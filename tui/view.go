@@ -120,29 +120,44 @@ func (m *Model) render() string {
 // header is the first line: the model, where it runs and the text.
 func (m *Model) header(w int) string {
 	in := m.st.info
-	parts := []string{m.sty.Header.Render("nexusquant")}
-	if in.Name != "" {
-		parts = append(parts, in.Name, fmt.Sprintf("%s %s %s", in.Arch, units.Count(in.Params), in.WeightType), fmt.Sprintf("ctx %d", in.Ctx))
-	}
-	if in.Source != "" {
-		parts = append(parts, in.Source)
-	}
-	if in.Prefix > 0 {
-		t := fmt.Sprintf("prefix %d · cont %d", in.Prefix, in.Continuation)
-		if w >= 140 {
-			t = fmt.Sprintf("prefix %d · continuation %d", in.Prefix, in.Continuation)
-		}
-		if in.Windows > 1 {
-			t += fmt.Sprintf(" · %d windows", in.Windows)
-		}
-		parts = append(parts, t)
-	}
-	if in.Device != "" && w >= 140 {
-		parts = append(parts, in.Device)
-	}
-	left := " " + strings.Join(parts, m.sty.HeaderDim.Render(" · "))
 	right := m.sty.HeaderDim.Render("? help ")
-	return padRight(left, w-ansi.StringWidth(right)) + right
+	room := w - ansi.StringWidth(right)
+	// From the fullest line down: without the device, with "cont" for
+	// "continuation", without the context, without the architecture.
+	var left string
+	for level := range 5 {
+		parts := []string{m.sty.Header.Render("nexusquant")}
+		if in.Name != "" {
+			parts = append(parts, in.Name)
+			if level < 4 {
+				parts = append(parts, fmt.Sprintf("%s %s %s", in.Arch, units.Count(in.Params), in.WeightType))
+			}
+			if level < 3 {
+				parts = append(parts, fmt.Sprintf("ctx %d", in.Ctx))
+			}
+		}
+		if in.Source != "" {
+			parts = append(parts, in.Source)
+		}
+		if in.Prefix > 0 {
+			t := fmt.Sprintf("prefix %d · continuation %d", in.Prefix, in.Continuation)
+			if level >= 2 {
+				t = fmt.Sprintf("prefix %d · cont %d", in.Prefix, in.Continuation)
+			}
+			if in.Windows > 1 {
+				t += fmt.Sprintf(" · %d windows", in.Windows)
+			}
+			parts = append(parts, t)
+		}
+		if in.Device != "" && level == 0 {
+			parts = append(parts, in.Device)
+		}
+		left = " " + strings.Join(parts, m.sty.HeaderDim.Render(" · "))
+		if ansi.StringWidth(left) <= room {
+			break
+		}
+	}
+	return padRight(left, room) + right
 }
 
 // tabBar names the views, the active one highlighted.
