@@ -132,24 +132,7 @@ func TestMemo(t *testing.T) {
 					p.SetMemo(tc.setMemo)
 				}
 				s := nqSettings(t, st.set...)
-				res, err := p.Run(context.Background(), s)
-				if err != nil {
-					t.Fatalf("step %d: %v", i, err)
-				}
-				for _, n := range st.reran {
-					want[n]++
-				}
-				if got := p.Runs(); !maps.Equal(got, want) {
-					t.Fatalf("step %d %v: runs %v, want %v", i, st.set, got, want)
-				}
-				if !slices.Equal(res.Report.Reran, st.reran) {
-					t.Fatalf("step %d %v: reran %v, want %v", i, st.set, res.Report.Reran, st.reran)
-				}
-				for _, sr := range res.Report.Stages {
-					if sr.Cached == slices.Contains(st.reran, sr.Name) {
-						t.Fatalf("step %d: stage %s cached=%t", i, sr.Name, sr.Cached)
-					}
-				}
+				res := runStep(t, p, s, i, st.set, st.reran, want)
 				// Every result, run or served, is a fresh pipeline's: no
 				// stage changed an output another one reads.
 				nqSameAsFresh(t, fmt.Sprintf("step %d", i), kv, s, res)

@@ -400,7 +400,6 @@ func TestStageErrors(t *testing.T) {
 func TestIncrementalRuns(t *testing.T) {
 	kv := nqKV(5, 2, 2, 32, 120)
 	p := NewPipeline(kv, nil, NormalRoPE(32, 10000), "m")
-	ctx := context.Background()
 	steps := []struct {
 		set   []string
 		reran []string
@@ -440,24 +439,7 @@ func TestIncrementalRuns(t *testing.T) {
 				t.Errorf("step %d %v: FirstChangedStage %q, want %q", i, st.set, got, first)
 			}
 		}
-		res, err := p.Run(ctx, s)
-		if err != nil {
-			t.Fatalf("step %d: %v", i, err)
-		}
-		for _, n := range st.reran {
-			want[n]++
-		}
-		if got := p.Runs(); !maps.Equal(got, want) {
-			t.Fatalf("step %d %v: runs %v, want %v", i, st.set, got, want)
-		}
-		if !slices.Equal(res.Report.Reran, st.reran) {
-			t.Fatalf("step %d: report says reran %v, want %v", i, res.Report.Reran, st.reran)
-		}
-		for _, sr := range res.Report.Stages {
-			if sr.Cached == slices.Contains(st.reran, sr.Name) {
-				t.Fatalf("step %d: stage %s cached=%t", i, sr.Name, sr.Cached)
-			}
-		}
+		runStep(t, p, s, i, st.set, st.reran, want)
 	}
 }
 
@@ -615,4 +597,30 @@ func TestPipelineBadInput(t *testing.T) {
 	if _, err := NewPipeline(kv, nil, NormalRoPE(8, 1e4), "m").Run(context.Background(), nqSettings(t, "scorer", "attention")); err == nil {
 		t.Fatal("attention scorer without stats accepted")
 	}
+}
+
+// runStep runs one step of an incremental-run test: p.Run(s) must re-run
+// exactly the stages in reran (want counts every stage's runs so far and is
+// updated), report them as re-run and the others as cached.
+func runStep(t *testing.T, p *Pipeline, s Settings, i int, set, reran []string, want map[string]int) *Result {
+	t.Helper()
+	res, err := p.Run(context.Background(), s)
+	if err != nil {
+		t.Fatalf("step %d: %v", i, err)
+	}
+	for _, n := range reran {
+		want[n]++
+	}
+	if got := p.Runs(); !maps.Equal(got, want) {
+		t.Fatalf("step %d %v: runs %v, want %v", i, set, got, want)
+	}
+	if !slices.Equal(res.Report.Reran, reran) {
+		t.Fatalf("step %d %v: report says reran %v, want %v", i, set, res.Report.Reran, reran)
+	}
+	for _, sr := range res.Report.Stages {
+		if sr.Cached == slices.Contains(reran, sr.Name) {
+			t.Fatalf("step %d: stage %s cached=%t", i, sr.Name, sr.Cached)
+		}
+	}
+	return res
 }

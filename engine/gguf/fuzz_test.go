@@ -41,10 +41,7 @@ func FuzzParse(f *testing.F) {
 		const name = "fuzz.gguf"
 		g, err := Parse(name, data)
 		if err != nil {
-			var fe *FormatError
-			if !errors.As(err, &fe) || fe.File != name || fe.Field == "" {
-				t.Fatalf("bad error %v (%T)", err, err)
-			}
+			checkFormatError(t, err, name)
 			return
 		}
 		checkParsed(t, g, data)
@@ -129,4 +126,13 @@ func encodeValue(v Value) []byte {
 	e.value(v)
 	e.w.Flush()
 	return b.Bytes()
+}
+
+// checkFormatError fails t unless err is a *FormatError naming file and a field.
+func checkFormatError(t *testing.T, err error, file string) {
+	t.Helper()
+	var fe *FormatError
+	if !errors.As(err, &fe) || fe.File != file || fe.Field == "" {
+		t.Fatalf("bad error %v (%T)", err, err)
+	}
 }

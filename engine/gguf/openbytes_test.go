@@ -111,10 +111,7 @@ func FuzzOpenBytes(f *testing.F) {
 		const name = "fuzz-bytes.gguf"
 		g, err := OpenBytes(name, data)
 		if err != nil {
-			var fe *FormatError
-			if !errors.As(err, &fe) || fe.File != name || fe.Field == "" {
-				t.Fatalf("bad error %v (%T)", err, err)
-			}
+			checkFormatError(t, err, name)
 			return
 		}
 		checkParsed(t, g, data)
