@@ -93,21 +93,15 @@ func (r *Runner) submit(req *request) uint64 {
 	if r.closed {
 		return req.id
 	}
-	if r.pending != nil {
-		r.emitLocked(Cancelled{JobRef{r.pending.id}})
-	}
+	r.cancelLocked()
 	r.pending = req
-	if r.cancel != nil {
-		r.cancel()
-	}
 	r.wake.Broadcast()
 	return req.id
 }
 
-// Cancel cancels the job in flight and any job waiting to start.
-func (r *Runner) Cancel() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// cancelLocked cancels the job in flight and drops the one waiting to start,
+// which ends with Cancelled. r.mu is held.
+func (r *Runner) cancelLocked() {
 	if r.pending != nil {
 		r.emitLocked(Cancelled{JobRef{r.pending.id}})
 		r.pending = nil
@@ -115,6 +109,13 @@ func (r *Runner) Cancel() {
 	if r.cancel != nil {
 		r.cancel()
 	}
+}
+
+// Cancel cancels the job in flight and any job waiting to start.
+func (r *Runner) Cancel() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cancelLocked()
 }
 
 // Close cancels every job, waits for the job in flight to end, closes the
@@ -127,13 +128,7 @@ func (r *Runner) Close() {
 		return
 	}
 	r.closed = true
-	if r.pending != nil {
-		r.emitLocked(Cancelled{JobRef{r.pending.id}})
-		r.pending = nil
-	}
-	if r.cancel != nil {
-		r.cancel()
-	}
+	r.cancelLocked()
 	r.wake.Broadcast()
 	r.mu.Unlock()
 	<-r.workerDone

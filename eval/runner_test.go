@@ -235,3 +235,24 @@ func TestRunnerCloseClosesEvents(t *testing.T) {
 		}
 	}
 }
+
+func TestRunnerCancelThenRunAgain(t *testing.T) {
+	r := NewRunner()
+	defer r.Close()
+	collect(t, r, r.Load(demoLoad(t)))
+	s := stages.DefaultSettings()
+	s.ZstdLevel = "fastest"
+	id := r.Submit(s, RunOptions{})
+	r.Cancel()
+	evs := collect(t, r, id)
+	switch evs[len(evs)-1].(type) {
+	case Cancelled, Done: // Done when it finished before Cancel
+	default:
+		t.Errorf("cancelled job ended with %#v", evs[len(evs)-1])
+	}
+	id = r.Submit(s, RunOptions{})
+	evs = collect(t, r, id)
+	if _, ok := evs[len(evs)-1].(Done); !ok {
+		t.Errorf("a run after Cancel ended with %#v", evs[len(evs)-1])
+	}
+}
