@@ -73,7 +73,7 @@ func (tf *textFlags) explorer(env *Env, obsWindow int, seed int64, quiet bool) (
 	}
 }
 
-// run runs settings s on the Runner's explorer, drawing progress unless quiet.
+// runJob runs settings s on the Runner's explorer, drawing progress unless quiet.
 func runJob(env *Env, r *eval.Runner, s stages.Settings, quiet bool) (*eval.Result, error) {
 	draw, clear := progressLine(env.Stderr, quiet)
 	defer clear()

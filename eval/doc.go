@@ -8,6 +8,13 @@
 // logits — so a settings change re-runs only the pipeline stages it affects
 // and the continuation pass.
 //
+// A Runner runs this work as jobs off the caller's goroutine — Load (open
+// the model, Prepare the windows) and Submit (a settings run) — and reports
+// typed Events on one channel: prefill progress, each stage, the pipeline
+// report before the continuation, continuation progress with the running
+// NLL, the final figures. The newest job wins. The eval and sweep commands
+// and the explorer UI share it, and Prepare, the setup before it.
+//
 // The compressed prefix is only ever read block by block (Overlay): the float
 // form of a whole layer's prefix never exists while decoding from it.
 package eval
