@@ -51,6 +51,7 @@ type Model struct {
 	loadJob uint64
 	ex      *eval.Explorer
 	src     *eval.Source
+	prompt  namePrompt
 }
 
 // New returns the explorer over backend be (usually an eval.Runner).
@@ -114,6 +115,13 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.notify(false, "saved run %d to session %s (%s)", msg.Runs, msg.Session, msg.Path)
 		}
 		return m, nil
+	case PresetSavedMsg:
+		if msg.Err != nil {
+			m.notify(true, "could not save preset %s: %v", msg.Name, msg.Err)
+		} else {
+			m.notify(false, "saved preset %s → %s (use it with --preset %s)", msg.Name, msg.Path, msg.Name)
+		}
+		return m, nil
 	case ExportedMsg:
 		if msg.Err != nil {
 			m.notify(true, "could not export %s: %v", msg.Name, msg.Err)
@@ -158,6 +166,9 @@ func (m *Model) onClick(ms tea.Mouse) tea.Cmd {
 // onKey handles a key press.
 func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 	km := m.keys
+	if m.prompt.open {
+		return m.onPromptKey(k)
+	}
 	if m.st.help {
 		if key.Matches(k, km.Quit) {
 			return tea.Quit
@@ -199,6 +210,8 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 		return m.save()
 	case key.Matches(k, km.Export):
 		return exportPreset(m.cfg.Presets, m.st.settings)
+	case key.Matches(k, km.SavePreset):
+		return m.openPresetPrompt()
 	}
 	return nil
 }

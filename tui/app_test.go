@@ -298,3 +298,54 @@ func TestLongNoticeShowsWhole(t *testing.T) {
 		t.Errorf("the exported path is not shown whole:\n%s", s)
 	}
 }
+
+func TestSavePresetPrompt(t *testing.T) {
+	dir := t.TempDir()
+	m, _ := newTestModel(t, 80, 24)
+	m.cfg.Presets = &presets.Store{Dir: dir}
+	m.Update(keyPress("4"))
+	m.Update(keyPress("p"))
+	if !m.prompt.open {
+		t.Fatal("p did not open the name prompt")
+	}
+	if s := ansi.Strip(m.render()); !strings.Contains(s, "save preset as:") {
+		t.Errorf("prompt not on screen:\n%s", s)
+	}
+	m.prompt.input.SetValue("my-max")
+	m.Update(keyPress("x")) // keys go to the prompt, not to the explorer
+	if m.prompt.input.Value() != "my-maxx" || m.st.tab != 0 {
+		t.Fatalf("typed into the prompt: %q", m.prompt.input.Value())
+	}
+	_, cmd := m.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	if cmd == nil || m.prompt.open {
+		t.Fatal("enter did not save")
+	}
+	msg, ok := cmd().(PresetSavedMsg)
+	if !ok || msg.Err != nil {
+		t.Fatalf("save: %#v", msg)
+	}
+	m.Update(msg)
+	p, err := m.cfg.Presets.Find("my-maxx")
+	if err != nil || p.Settings != m.st.settings {
+		t.Fatalf("saved preset reads back %+v, %v", p, err)
+	}
+	if !strings.Contains(m.st.status, "--preset my-maxx") {
+		t.Errorf("status %q", m.st.status)
+	}
+	// esc cancels; a bad name is refused in place.
+	m.Update(keyPress("p"))
+	m.prompt.input.SetValue("a/b")
+	m.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	if !m.prompt.open || !m.st.statusErr {
+		t.Error("a bad name was not refused in the prompt")
+	}
+	m.Update(tea.KeyPressMsg{Code: tea.KeyEscape})
+	if m.prompt.open {
+		t.Error("esc did not close the prompt")
+	}
+	m.Update(keyPress("p"))
+	m.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	if _, err := os.Stat(dir + "/" + exportName(m.st.settings) + ".json"); err == nil {
+		t.Error("enter ran the save in Update, not as a command")
+	}
+}

@@ -88,7 +88,7 @@ type SavedMsg struct {
 func saveRun(store *sessions.Store, name string, ex *eval.Explorer, src *eval.Source, res *eval.Result, diff *eval.TextDiff) tea.Cmd {
 	return func() tea.Msg {
 		if store == nil {
-			return SavedMsg{Session: name, Err: fmt.Errorf("no session folder")}
+			return SavedMsg{Session: name, Err: errNoFolder("session")}
 		}
 		rep := eval.NewReport(ex, res)
 		rep.Text = diff
@@ -116,7 +116,7 @@ func exportPreset(store *presets.Store, s stages.Settings) tea.Cmd {
 	return func() tea.Msg {
 		name := exportName(s)
 		if store == nil {
-			return ExportedMsg{Name: name, Err: fmt.Errorf("no preset folder")}
+			return ExportedMsg{Name: name, Err: errNoFolder("preset")}
 		}
 		p := &presets.Preset{Name: name, Description: "exported from the explorer: " + eval.Describe(s), Settings: s}
 		if err := store.Save(p); err != nil {
@@ -160,4 +160,10 @@ func tildePath(p string) string {
 		return filepath.Join("~", rel)
 	}
 	return p
+}
+
+// errNoFolder says that the user's folder of kind (preset, session) could
+// not be found.
+func errNoFolder(kind string) error {
+	return fmt.Errorf("no %s folder: the user config and data folders could not be found (set HOME or XDG_CONFIG_HOME / XDG_DATA_HOME)", kind)
 }

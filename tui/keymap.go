@@ -11,6 +11,8 @@ type KeyMap struct {
 	Preset3, Preset4   key.Binding
 	NextTab, PrevTab   key.Binding
 	Save, Export       key.Binding
+	SavePreset         key.Binding
+	Mark               key.Binding // sessions view: mark a run to compare
 	ChartMetric        key.Binding
 	BudgetUp, BudgetDn key.Binding
 	Rerun              key.Binding
@@ -37,6 +39,8 @@ func DefaultKeyMap() *KeyMap {
 		PrevTab:     b("[", "previous view", "["),
 		Save:        b("s", "save run to session", "s"),
 		Export:      b("e", "export preset (2 formats)", "e"),
+		SavePreset:  b("p", "save as a named preset", "p"),
+		Mark:        b("space", "sessions: mark a run to compare", "space", "enter"),
 		ChartMetric: b("c", "chart ΔPPL or KLD", "c"),
 		BudgetUp:    b("+", "memory budget +1 GB", "+", "="),
 		BudgetDn:    b("-", "memory budget −1 GB", "-", "_"),
@@ -57,6 +61,6 @@ func (k *KeyMap) FullHelp() [][]key.Binding {
 		{k.Next, k.Prev, k.Up, k.Down, k.Inc, k.Dec},
 		{k.Preset1, k.Preset2, k.Preset3, k.Preset4, k.Rerun},
 		{k.NextTab, k.PrevTab, k.ChartMetric, k.BudgetUp, k.BudgetDn},
-		{k.Save, k.Export, k.Help, k.Quit},
+		{k.Save, k.Export, k.SavePreset, k.Mark, k.Help, k.Quit},
 	}
 }

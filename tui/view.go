@@ -180,6 +180,10 @@ var spinner = []string{"⣾", "⣽", "⣻", "⢿", "⡿", "⣟", "⣯", "⣷"}
 // whole, or else the status line.
 func (m *Model) statusLines(w int) []string {
 	st := &m.st
+	if m.prompt.open {
+		m.prompt.input.SetWidth(max(w-44, 10))
+		return []string{padRight(" "+m.prompt.input.View()+m.sty.Dim.Render("   enter save · esc cancel"), w)}
+	}
 	if st.status != "" && st.phase != phaseLoading && st.phase != phaseFailed {
 		s := m.sty.Status
 		if st.statusErr {
