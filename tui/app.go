@@ -65,6 +65,7 @@ func New(cfg Config, be backend) *Model {
 	m.st.shape = cfg.Shape
 	m.st.info.Source = cfg.SourceName
 	m.st.info.Device = cfg.Device
+	m.st.session = cfg.Session
 	m.st.focus = 2 // eviction
 	return m
 }
@@ -113,7 +114,14 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		} else {
 			m.st.cur.saved = true
 			m.notify(false, "saved run %d to session %s (%s)", msg.Runs, msg.Session, msg.Path)
+			if m.st.sess.loaded {
+				return m, loadSessions(m.cfg.Sessions)
+			}
 		}
+		return m, nil
+	case SessionsMsg:
+		m.st.sess.loaded, m.st.sess.list, m.st.sess.errs = true, msg.List, msg.Errs
+		m.st.sess.move(0)
 		return m, nil
 	case PresetSavedMsg:
 		if msg.Err != nil {
@@ -138,6 +146,18 @@ func (m *Model) notify(isErr bool, format string, args ...any) {
 	m.st.statusErr = isErr
 }
 
+// showTab switches to tab i (modulo the tabs); the Sessions view reads the
+// saved sessions when it is first shown.
+func (m *Model) showTab(i int) tea.Cmd {
+	m.st.tab = i % len(m.tabs())
+	if m.onSessionsTab() && !m.st.sess.loaded {
+		return loadSessions(m.cfg.Sessions)
+	}
+	return nil
+}
+
+func (m *Model) onSessionsTab() bool { return m.tabs()[m.st.tab%len(m.tabs())].name == "Sessions" }
+
 // onClick focuses a clicked setting or switches to a clicked tab.
 func (m *Model) onClick(ms tea.Mouse) tea.Cmd {
 	switch {
@@ -146,8 +166,7 @@ func (m *Model) onClick(ms tea.Mouse) tea.Cmd {
 		for i, t := range m.tabs() {
 			wd := len([]rune(t.name)) + 2
 			if ms.X >= x && ms.X < x+wd {
-				m.st.tab = i
-				return nil
+				return m.showTab(i)
 			}
 			x += wd + 1
 		}
@@ -181,6 +200,15 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 		return tea.Quit
 	case key.Matches(k, km.Help):
 		m.st.help = true
+	case m.onSessionsTab() && key.Matches(k, km.Up, km.Down, km.Mark):
+		switch {
+		case key.Matches(k, km.Up):
+			m.st.sess.move(-1)
+		case key.Matches(k, km.Down):
+			m.st.sess.move(+1)
+		default:
+			m.st.sess.toggle()
+		}
 	case key.Matches(k, km.Next, km.Down):
 		m.st.focus = (m.st.focus + 1) % len(settingRows)
 	case key.Matches(k, km.Prev, km.Up):
@@ -197,9 +225,9 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(k, km.Rerun):
 		m.apply(m.st.settings, true)
 	case key.Matches(k, km.NextTab):
-		m.st.tab = (m.st.tab + 1) % len(m.tabs())
+		return m.showTab(m.st.tab + 1)
 	case key.Matches(k, km.PrevTab):
-		m.st.tab = (m.st.tab + len(m.tabs()) - 1) % len(m.tabs())
+		return m.showTab(m.st.tab + len(m.tabs()) - 1)
 	case key.Matches(k, km.ChartMetric):
 		m.st.chartKLD = !m.st.chartKLD
 	case key.Matches(k, km.BudgetUp):

@@ -1,16 +1,19 @@
 package tui
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"nexusquant/eval"
 	"nexusquant/presets"
+	"nexusquant/sessions"
 	"nexusquant/stages"
 )
 
@@ -347,5 +350,50 @@ func TestSavePresetPrompt(t *testing.T) {
 	m.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
 	if _, err := os.Stat(dir + "/" + exportName(m.st.settings) + ".json"); err == nil {
 		t.Error("enter ran the save in Update, not as a command")
+	}
+}
+
+func TestSessionsViewReadsMarksAndCompares(t *testing.T) {
+	store := &sessions.Store{Dir: t.TempDir()}
+	a, b := balanced(t), balanced(t)
+	b.EvictionRate = 0.8
+	var runs []sessions.Run
+	for i, s := range []stages.Settings{a, b} {
+		set, _ := json.Marshal(eval.SettingsByFlag(s))
+		res, _ := json.Marshal(map[string]any{"ratio_total": 10.0 + float64(i), "delta_ppl_pct": 1.0 + float64(i), "kld": 0.01})
+		runs = append(runs, sessions.Run{Time: time.Now(), Settings: set, Result: res})
+	}
+	if err := store.Save(&sessions.Session{Name: "old", Model: sessions.Model{Path: "/m/tiny.gguf"}, Runs: runs}); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := newTestModel(t, 100, 30)
+	m.cfg.Sessions = store
+	var cmd tea.Cmd
+	for m.tabs()[m.st.tab].name != "Sessions" {
+		_, cmd = m.Update(keyPress("]"))
+	}
+	if cmd == nil {
+		t.Fatal("showing the Sessions view did not read the sessions")
+	}
+	m.Update(cmd())
+	if len(m.st.sess.runs()) != 2 {
+		t.Fatalf("sessions view has %d runs, want 2 (errors %v)", len(m.st.sess.runs()), m.st.sess.errs)
+	}
+	if got := m.st.sess.runs()[1].Settings.EvictionRate; got != 0.8 {
+		t.Errorf("saved settings read back with rate %v", got)
+	}
+	focus := m.st.focus
+	m.Update(tea.KeyPressMsg{Code: tea.KeySpace, Text: " "})
+	m.Update(keyPress("down"))
+	m.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	if m.st.focus != focus {
+		t.Error("↓ in the Sessions view moved the settings focus")
+	}
+	if len(m.st.sess.comparePoints()) != 2 {
+		t.Fatalf("marked %v, want two runs", m.st.sess.marked)
+	}
+	s := ansi.Strip(m.render())
+	if !strings.Contains(s, "differs: eviction_rate 0.6 → 0.8") || !strings.Contains(s, "[2] old #2") {
+		t.Errorf("comparison not shown:\n%s", s)
 	}
 }

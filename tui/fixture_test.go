@@ -10,6 +10,7 @@ import (
 
 	"nexusquant/engine"
 	"nexusquant/eval"
+	"nexusquant/sessions"
 	"nexusquant/stages"
 )
 
@@ -165,4 +166,18 @@ func keepPattern(T int, rate float64) []float64 {
 		}
 	}
 	return out
+}
+
+// savedSessions is a session of two saved runs (a and b), as the Sessions
+// view reads them.
+func savedSessions(a, b stages.Settings) []savedSession {
+	fig := func(r *eval.Result) sessions.Figures {
+		return sessions.Figures{RatioTotal: r.Report.RatioTotal, RatioPayload: r.Report.RatioPayload, RatioResident: r.Report.RatioResident,
+			DeltaPPLPct: r.Metrics.DeltaPPLPct, DeltaPPLCI: r.Metrics.DeltaPPLCI, KLD: r.Metrics.KLD, Top1Agree: r.Metrics.Top1Agree}
+	}
+	t0 := time.Date(2026, 12, 4, 17, 0, 0, 0, time.UTC)
+	return []savedSession{{Name: "yesterday", Model: "tiny-llama-hd64.Q8_0.gguf", Runs: []savedRun{
+		{Session: "yesterday", Index: 1, Time: t0, Settings: a, Fig: fig(syntheticResult(a, 15.9, 1.1))},
+		{Session: "yesterday", Index: 2, Time: t0.Add(time.Minute), Settings: b, Fig: fig(syntheticResult(b, 20.7, 2.9))},
+	}}}
 }

@@ -62,6 +62,8 @@ func sessionModel(t *testing.T, w, h int) *Model {
 	feedRun(m, mx, 21.3, 2.6)
 	feedRun(m, as, 13.9, 0.9)
 	feedRun(m, s, 16.8, 1.3)
+	m.Update(SessionsMsg{List: savedSessions(s, mx)})
+	m.st.sess.marked = []runKey{{"yesterday", 1}, {"yesterday", 2}}
 	return m
 }
 

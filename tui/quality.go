@@ -170,6 +170,7 @@ const (
 	chartFrontPoint
 	chartCurrent
 	chartNote
+	chartCompare
 )
 
 // yScale replicates asciigraph's mapping of a value to a plot row, so
@@ -220,9 +221,10 @@ func qualityChart(st *state, sty *Styles, w, h int) []string {
 		}
 	}
 
-	ylo, yhi := 0.0, 0.0 // zero is always on the chart
+	compare := validRuns(st.sess.comparePoints(), kld) // marked saved runs, drawn as ◆
+	ylo, yhi := 0.0, 0.0                               // zero is always on the chart
 	xlo, xhi := math.Inf(1), math.Inf(-1)
-	for _, p := range pts {
+	for _, p := range append(slices.Clone(pts), compare...) {
 		y := runY(p, kld)
 		ylo, yhi = min(ylo, y), max(yhi, y)
 		xlo, xhi = min(xlo, p.ratioTotal), max(xhi, p.ratioTotal)
@@ -351,6 +353,9 @@ func qualityChart(st *state, sty *Styles, w, h int) []string {
 		}
 		put(ys.row(runY(p, kld)), left+col(p.ratioTotal), '○', k)
 	}
+	for _, p := range compare {
+		put(ys.row(runY(p, kld)), left+col(p.ratioTotal), '◆', chartCompare)
+	}
 	cr, cc := ys.row(runY(pts[cur], kld)), left+col(pts[cur].ratioTotal)
 	put(cr, cc, '●', chartCurrent)
 	if note := []rune(" this run"); cc+len(note) < width && cr < len(grid) {
@@ -369,7 +374,7 @@ func qualityChart(st *state, sty *Styles, w, h int) []string {
 
 	styles := map[int]lipgloss.Style{
 		chartBlank: lipgloss.NewStyle(), chartAxis: sty.Dim, chartZero: sty.Dim, chartFront: sty.Bar,
-		chartPoint: sty.Value, chartFrontPoint: sty.Bar, chartCurrent: sty.Mark, chartNote: sty.Dim,
+		chartPoint: sty.Value, chartFrontPoint: sty.Bar, chartCurrent: sty.Mark, chartNote: sty.Dim, chartCompare: sty.Warn,
 	}
 	var lines []string
 	for i := range grid {
@@ -396,6 +401,9 @@ func qualityChart(st *state, sty *Styles, w, h int) []string {
 	legend := sty.Mark.Render("●") + sty.Dim.Render(" this run  ") + sty.Value.Render("○") + sty.Dim.Render(" runs")
 	if len(front) >= 2 {
 		legend += "  " + sty.Bar.Render("─") + sty.Dim.Render(" Pareto front")
+	}
+	if len(compare) > 0 {
+		legend += "  " + sty.Warn.Render("◆") + sty.Dim.Render(" saved")
 	}
 	capLine := fitParts(w, "   ", []string{caption, legend}, []int{0, 1})
 	indent := min(left, max(w-ansi.StringWidth(capLine), 0))

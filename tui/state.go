@@ -25,6 +25,9 @@ type state struct {
 	shape  *engine.Shape // the model whose capacity is shown (--shape-of, else the loaded one)
 	budget int64         // memory budget of the capacity pane, bytes
 
+	sess    sessionsState // the Sessions view
+	session string        // the session `s` saves to
+
 	status    string // last notice (saved, exported, …)
 	statusErr bool
 	tab       int

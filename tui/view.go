@@ -35,6 +35,7 @@ func (m *Model) tabs() []view {
 		{"Layers", single(layersPane{})},
 		{"Continuation", single(continuationPane{})},
 		{"Capacity", single(capacityPane{})},
+		{"Sessions", single(sessionsPane{})},
 	}
 }
 
@@ -170,7 +171,11 @@ func (m *Model) tabBar(w int) string {
 		}
 		parts = append(parts, st.Render(t.name))
 	}
-	return padRight(" "+strings.Join(parts, m.sty.Dim.Render("│"))+m.sty.Dim.Render("  [ ] views"), w)
+	bar := " " + strings.Join(parts, m.sty.Dim.Render("│"))
+	if hint := m.sty.Dim.Render("  [ ] views"); ansi.StringWidth(bar+hint) <= w {
+		bar += hint
+	}
+	return padRight(bar, w)
 }
 
 var spinner = []string{"⣾", "⣽", "⣻", "⢿", "⡿", "⣟", "⣯", "⣷"}
