@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 )
@@ -51,7 +52,15 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Log: logger}
 
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-		printUsage(stdout)
+		if len(args) > 1 && args[0] == "help" && commands[args[1]] != nil {
+			args = []string{args[1], "-h"} // help CMD: that command's flags
+		} else {
+			printUsage(stdout)
+			return 0
+		}
+	}
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "version") {
+		fmt.Fprintln(stdout, "nexusquant", Version())
 		return 0
 	}
 	// No command, or flags first: the explorer (nexusquant --model M …).
@@ -138,15 +147,23 @@ func newFlags(env *Env, name, usage string) *flag.FlagSet {
 }
 
 // parse parses args, turning flag errors into usage errors and rejecting
-// stray positional arguments.
+// stray positional arguments. -h prints the command's usage; a bad flag
+// gives one line that says where the flags are listed, not the whole usage
+// around the error twice.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
+	usage, out := fs.Usage, fs.Output()
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.Usage = usage
+	fs.SetOutput(out)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usage()
+		return err
+	case err != nil:
+		return usagef("%v (nexusquant %s -h lists the flags)", err, fs.Name())
+	case fs.NArg() > 0:
 		return usagef("unexpected argument %q", strings.Join(fs.Args(), " "))
 	}
 	return nil
@@ -154,3 +171,25 @@ func parse(fs *flag.FlagSet, args []string) error {
 
 // exactUsage documents --exact, shared by the commands that run the model.
 const exactUsage = "compute as llama.cpp's CPU backend does, operation for operation (float16 KV cache, no flash attention); 5 to 30 times slower, for parity checks"
+
+// Version is the module version the binary was built from ("devel" plus the
+// VCS revision when built from a checkout).
+func Version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	if v == "" || v == "(devel)" {
+		v = "devel"
+	}
+	for _, st := range bi.Settings {
+		if st.Key == "vcs.revision" && len(st.Value) >= 12 {
+			v += " " + st.Value[:12]
+		}
+		if st.Key == "vcs.modified" && st.Value == "true" {
+			v += "+dirty"
+		}
+	}
+	return v + " " + bi.GoVersion
+}

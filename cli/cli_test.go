@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"nexusquant/engine/gguf"
 	"nexusquant/internal/demo"
 	"nexusquant/internal/testfiles"
 )
@@ -273,5 +274,92 @@ func TestSweepJSONAndCSV(t *testing.T) {
 	out, _, code = run(t, args...)
 	if code != 0 || !strings.Contains(out, "k kivi2") || !strings.Contains(out, "pareto") {
 		t.Errorf("table: status %d:\n%s", code, out)
+	}
+}
+
+// noTokenizerModel writes the stories demo without its tokenizer metadata.
+func noTokenizerModel(t *testing.T) string {
+	t.Helper()
+	src, _ := demoFiles(t, "stories")
+	f, err := gguf.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var kv []gguf.KV
+	for _, k := range f.Keys {
+		if !strings.HasPrefix(k, "tokenizer.") {
+			kv = append(kv, gguf.KV{Key: k, Value: f.Metadata[k]})
+		}
+	}
+	var ts []gguf.WTensor
+	for i := range f.Tensors {
+		ti := &f.Tensors[i]
+		vals, err := ti.Float32s()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wt, err := gguf.NewTensor(ti.Name, gguf.F32, ti.Dims, vals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts = append(ts, wt)
+	}
+	out := filepath.Join(t.TempDir(), "no-tokenizer.gguf")
+	if err := gguf.WriteFile(out, 3, kv, ts); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestModelWithoutTokenizer(t *testing.T) {
+	isolate(t)
+	m := noTokenizerModel(t)
+	_, text := demoFiles(t, "stories")
+	for _, args := range [][]string{
+		{"tokenize", "--model", m, "--text", "hi"},
+		{"generate", "--model", m, "--prompt", "hi"},
+		{"compress", "--model", m, "--prompt", "hi", "--out", filepath.Join(t.TempDir(), "c.nqkv")},
+		{"perplexity", "--model", m, "--file", text, "--ctx", "64"},
+		{"eval", "--model", m, "--prompt", "hi"},
+	} {
+		_, errs, code := run(t, args...)
+		if code != 1 || !strings.Contains(errs, m) || !strings.Contains(errs, "tokenizer") {
+			t.Errorf("%s: status %d, stderr %q; want 1 and an error naming the file and its missing tokenizer", args[0], code, errs)
+		}
+	}
+}
+
+func TestRangesHelpAndVersion(t *testing.T) {
+	isolate(t)
+	model, text := demoFiles(t, "")
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"generate", "--model", model, "--prompt", "hi", "--temp", "-1"}, 2, "--temp must be ≥ 0"},
+		{[]string{"generate", "--model", model, "--prompt", "hi", "--top-p", "2"}, 2, "--top-p must be in (0, 1]"},
+		{[]string{"perplexity", "--model", model, "--file", text, "--chunks", "-1"}, 2, "--chunks must be ≥ 0"},
+		{[]string{"eval", "--model", model, "--file", text, "--windows", "-1"}, 1, "-1 windows: want 0"},
+		{[]string{"eval", "--model", model, "--prompt", "hi", "--continuation", "0"}, 1, "continuation 0: need at least 2"},
+	}
+	for _, c := range cases {
+		_, errs, code := run(t, c.args...)
+		if code != c.code || !strings.Contains(errs, c.want) {
+			t.Errorf("%v: status %d, stderr %q; want %d and %q", c.args, code, errs, c.code, c.want)
+		}
+	}
+	_, errs, code := run(t, "eval", "--bogus")
+	if code != 2 || strings.Count(errs, "bogus") != 1 || strings.Count(errs, "\n") != 1 {
+		t.Errorf("unknown flag: status %d, stderr %q; want 2 and one line", code, errs)
+	}
+	_, errs, code = run(t, "help", "eval")
+	if code != 0 || !strings.Contains(errs, "Usage: nexusquant eval") || !strings.Contains(errs, "-key-bits") {
+		t.Errorf("help eval: status %d, %q", code, errs)
+	}
+	out, _, code := run(t, "--version")
+	if code != 0 || !strings.HasPrefix(out, "nexusquant ") || !strings.Contains(out, "go1.") {
+		t.Errorf("--version: status %d, %q", code, out)
 	}
 }

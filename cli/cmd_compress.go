@@ -30,7 +30,7 @@ func runCompress(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := loadModel(*model)
+	m, err := loadTokenizedModel(*model)
 	if err != nil {
 		return err
 	}

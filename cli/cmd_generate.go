@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"nexusquant/engine"
 	"nexusquant/engine/tokenizer"
@@ -26,10 +27,17 @@ func runGenerate(env *Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *n < 0 {
+	switch {
+	case *n < 0:
 		return usagef("--tokens must be ≥ 0, got %d", *n)
+	case *temp < 0 || math.IsNaN(*temp):
+		return usagef("--temp must be ≥ 0 (0 = greedy), got %v", *temp)
+	case !(*topP > 0 && *topP <= 1):
+		return usagef("--top-p must be in (0, 1] (1 = off), got %v", *topP)
+	case *topK < 0:
+		return usagef("--top-k must be ≥ 0 (0 = off), got %d", *topK)
 	}
-	m, err := loadModel(*model)
+	m, err := loadTokenizedModel(*model)
 	if err != nil {
 		return err
 	}

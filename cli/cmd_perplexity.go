@@ -27,6 +27,9 @@ func runPerplexity(env *Env, args []string) error {
 	if *file == "" {
 		return usagef("--file is required")
 	}
+	if *chunks < 0 {
+		return usagef("--chunks must be ≥ 0 (0 = all), got %d", *chunks)
+	}
 	if *nctx < 4 {
 		return usagef("--ctx must be at least 4, got %d", *nctx)
 	}
@@ -38,7 +41,7 @@ func runPerplexity(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := loadModel(*model)
+	m, err := loadTokenizedModel(*model)
 	if err != nil {
 		return err
 	}

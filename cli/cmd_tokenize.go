@@ -17,7 +17,7 @@ func runTokenize(env *Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	m, err := loadModel(*model)
+	m, err := loadTokenizedModel(*model)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,20 @@ func loadModel(path string) (*engine.Model, error) {
 	return engine.Load(path)
 }
 
+// loadTokenizedModel is loadModel for commands that turn text into tokens:
+// a file without a tokenizer in its metadata is refused with its name.
+func loadTokenizedModel(path string) (*engine.Model, error) {
+	m, err := loadModel(path)
+	if err != nil {
+		return nil, err
+	}
+	if m.Tok == nil {
+		m.Close()
+		return nil, fmt.Errorf("model %s has no tokenizer in its metadata (tokenizer.ggml.*): it cannot read text", path)
+	}
+	return m, nil
+}
+
 // isTerminal reports whether w is a character device (progress lines are
 // drawn only there).
 func isTerminal(w io.Writer) bool {

@@ -273,3 +273,17 @@ func TestMethodNoneMatchesBaseline(t *testing.T) {
 		t.Errorf("method none ratio_total %.3f, want just under 1 (header)", r)
 	}
 }
+
+func TestIdentityRoundTripsOddFileNames(t *testing.T) {
+	for _, file := range []string{"m.gguf", "my model.gguf", "a=b c%20d.gguf", "ünï code.gguf"} {
+		in := cacheIdentity{Model: "abc", Arch: "llama", File: file, Prefix: "def", Tokens: 7}
+		out, err := parseIdentity(in.String())
+		if err != nil || out != in {
+			t.Errorf("%q: read back %+v, %v", file, out, err)
+		}
+	}
+	// An identity written before escaping still reads.
+	if out, err := parseIdentity("nexusquant-cache/1 model=abc arch=llama file=m.gguf prefix=def tokens=7"); err != nil || out.File != "m.gguf" {
+		t.Errorf("old identity: %+v, %v", out, err)
+	}
+}

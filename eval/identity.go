@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"strings"
 
@@ -36,8 +37,12 @@ type cacheIdentity struct {
 	Tokens                    int
 }
 
+// String is the identity as the cache header stores it: space-separated
+// key=value fields, values path-escaped so a file name with spaces (or "=")
+// reads back whole.
 func (c cacheIdentity) String() string {
-	return fmt.Sprintf("nexusquant-cache/1 model=%s arch=%s file=%s prefix=%s tokens=%d", c.Model, c.Arch, c.File, c.Prefix, c.Tokens)
+	e := url.PathEscape
+	return fmt.Sprintf("nexusquant-cache/1 model=%s arch=%s file=%s prefix=%s tokens=%d", e(c.Model), e(c.Arch), e(c.File), e(c.Prefix), c.Tokens)
 }
 
 func identityFor(m *engine.Model, prefix []int32) cacheIdentity {
@@ -56,7 +61,11 @@ func parseIdentity(s string) (cacheIdentity, error) {
 		if !ok {
 			return c, fmt.Errorf("model identity %q is malformed", s)
 		}
-		kv[k] = v
+		u, err := url.PathUnescape(v)
+		if err != nil {
+			return c, fmt.Errorf("model identity %q: field %s: %v", s, k, err)
+		}
+		kv[k] = u
 	}
 	c.Model, c.Arch, c.File, c.Prefix = kv["model"], kv["arch"], kv["file"], kv["prefix"]
 	if _, err := fmt.Sscan(kv["tokens"], &c.Tokens); err != nil {

@@ -19,6 +19,9 @@ func NewPromptExplorer(ctx context.Context, m *engine.Model, prompt []int32, con
 	if len(prompt) == 0 {
 		return nil, fmt.Errorf("the prompt is empty")
 	}
+	if cont < 2 {
+		return nil, fmt.Errorf("continuation %d: need at least 2 tokens (the first is predicted before compression)", cont)
+	}
 	if len(prompt)+cont > m.Config.Ctx {
 		return nil, fmt.Errorf("prompt (%d tokens) + continuation %d exceeds the model's context of %d", len(prompt), cont, m.Config.Ctx)
 	}

@@ -13,6 +13,9 @@ func Windows(ids []int32, bos int32, prefix, continuation, k int) ([][]int32, er
 	if prefix < 1 || continuation < 2 {
 		return nil, fmt.Errorf("prefix %d and continuation %d: need prefix ≥ 1 and continuation ≥ 2 (the first continuation token is predicted before compression)", prefix, continuation)
 	}
+	if k < 0 {
+		return nil, fmt.Errorf("%d windows: want 0 (as many as the text holds) or more", k)
+	}
 	body := ids
 	step := n
 	if bos >= 0 {
