@@ -255,7 +255,6 @@ func appendScaleFrame(dst []byte, scales []uint16, enc *zstd.Encoder, hi []byte)
 // scratch buffer, so use one per goroutine.
 type groupEncoder struct {
 	enc     *zstd.Encoder // nil: raw frames only (row codecs other than nexusquant)
-	delta   bool          // delta-code rows (quantized groups only)
 	block   int           // rows per frame (block_tokens)
 	scratch []byte        // delta-coded block, or a high-byte scale plane
 	out     []byte        // frames of the group being encoded

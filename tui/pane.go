@@ -75,14 +75,6 @@ func padRight(s string, w int) string {
 	return s + strings.Repeat(" ", max(w-ansi.StringWidth(s), 0))
 }
 
-// padLeft right-aligns s in w cells.
-func padLeft(s string, w int) string {
-	if ansi.StringWidth(s) > w {
-		return ansi.Truncate(s, w, "…")
-	}
-	return strings.Repeat(" ", w-ansi.StringWidth(s)) + s
-}
-
 // block renders a pane in a box of w×h.
 func block(p pane, st *state, sty *Styles, w, h int, focused bool) string {
 	return box(sty, p.Title(), w, h, p.Render(st, sty, w-4, h-2), focused)

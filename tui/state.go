@@ -87,6 +87,3 @@ type runPoint struct {
 	kld        float64
 	job        uint64
 }
-
-// done reports whether the current run has its final figures.
-func (r *run) done() bool { return r.result != nil }
