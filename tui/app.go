@@ -36,6 +36,10 @@ type Config struct {
 	Presets  *presets.Store
 	// Seed of the paired bootstrap.
 	Seed int64
+	// Choices, when not empty, are offered in a picker before anything is
+	// loaded (models found on disk, and the demos); Open and Input are then
+	// the chosen one's.
+	Choices []Choice
 }
 
 // Model is the explorer's root Bubble Tea model. It handles global keys,
@@ -52,6 +56,7 @@ type Model struct {
 	ex      *eval.Explorer
 	src     *eval.Source
 	prompt  namePrompt
+	picker  pickerState
 }
 
 // New returns the explorer over backend be (usually an eval.Runner).
@@ -70,11 +75,24 @@ func New(cfg Config, be backend) *Model {
 	return m
 }
 
-// Init starts loading the model and listening to the backend.
+// Init starts listening to the backend and loading the model, or opens the
+// picker when there are choices.
 func (m *Model) Init() tea.Cmd {
+	cmds := []tea.Cmd{waitEvent(m.be.Events()), tick()}
+	m.st.phase = phaseLoading
+	if len(m.cfg.Choices) > 0 {
+		m.picker.open = true
+		return tea.Batch(cmds...)
+	}
+	m.load()
+	return tea.Batch(cmds...)
+}
+
+// load starts the load job of the configured model and input (the backend
+// never blocks).
+func (m *Model) load() {
 	m.loadJob = m.be.Load(eval.LoadSpec{Open: m.cfg.Open, Input: m.cfg.Input, Seed: m.cfg.Seed})
 	m.st.phase = phaseLoading
-	return tea.Batch(waitEvent(m.be.Events()), tick())
 }
 
 // Update handles one message. It does no I/O: saving, exporting and model
@@ -187,6 +205,9 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 	km := m.keys
 	if m.prompt.open {
 		return m.onPromptKey(k)
+	}
+	if m.picker.open {
+		return m.onPickerKey(k)
 	}
 	if m.st.help {
 		if key.Matches(k, km.Quit) {

@@ -397,3 +397,37 @@ func TestSessionsViewReadsMarksAndCompares(t *testing.T) {
 		t.Errorf("comparison not shown:\n%s", s)
 	}
 }
+
+func TestPickerChoosesTheModel(t *testing.T) {
+	fb := newFake()
+	choices := []Choice{
+		{Label: "demo: tiny-llama", Detail: "llama · 3.4M · Q8_0", Input: eval.Input{Source: eval.Source{Kind: "file", Path: "demo.txt"}}, SourceName: "demo: demo.txt"},
+		{Label: "broken.gguf (here)", Err: "gguf: broken.gguf: magic: not a GGUF file"},
+		{Label: "llama3.2:1b (ollama)", Detail: "llama · 1.2B · Q8_0", Input: eval.Input{Source: eval.Source{Kind: "file", Path: "other.txt"}}, SourceName: "demo: other.txt"},
+	}
+	m := New(Config{Settings: balanced(t), Choices: choices}, fb)
+	m.Init()
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	if len(fb.loads) != 0 || !m.picker.open {
+		t.Fatalf("with choices, Init loaded %d models (picker open %v)", len(fb.loads), m.picker.open)
+	}
+	s := screen(t, m)
+	for _, c := range choices {
+		if !strings.Contains(s, c.Label) {
+			t.Errorf("picker lacks %q:\n%s", c.Label, s)
+		}
+	}
+	m.Update(keyPress("down"))
+	m.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	if len(fb.loads) != 0 || !m.st.statusErr || !strings.Contains(m.st.status, "not a GGUF file") {
+		t.Errorf("a broken file was opened or not explained: loads %d, status %q", len(fb.loads), m.st.status)
+	}
+	m.Update(keyPress("down"))
+	m.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	if len(fb.loads) != 1 || fb.loads[0].Input.Path != "other.txt" || m.picker.open {
+		t.Fatalf("enter did not load the chosen model: %+v", fb.loads)
+	}
+	if m.st.info.Source != "demo: other.txt" {
+		t.Errorf("header source %q", m.st.info.Source)
+	}
+}

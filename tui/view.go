@@ -104,6 +104,8 @@ func (m *Model) render() string {
 	bodyH := h - 2 - len(status)
 	var body string
 	switch {
+	case m.picker.open:
+		body = m.pickerView(w, bodyH)
 	case m.st.help:
 		body = m.helpView(w, bodyH)
 	case m.st.phase == phaseFailed:
@@ -213,6 +215,8 @@ func (m *Model) statusLine(w int) string {
 	left := ""
 	sp := spinner[st.spin%len(spinner)] + " "
 	switch {
+	case m.picker.open:
+		left = "choose a model"
 	case st.phase == phaseLoading:
 		p := st.prefill
 		left = sp + "loading the model"
