@@ -10,6 +10,7 @@ import (
 	"nexusquant/engine"
 	"nexusquant/eval"
 	"nexusquant/internal/units"
+	"nexusquant/sessions"
 	"nexusquant/stages"
 )
 
@@ -21,6 +22,9 @@ func init() {
 type textFlags struct {
 	model, file, prompt *string
 	prefix, cont, wins  *int
+	// check, when set, runs right after the model is loaded and before any
+	// work on the input (src is the input as given, before Prepare).
+	check func(m *engine.Model, src *eval.Source) error
 }
 
 func addTextFlags(fs *flag.FlagSet, contDefault int) *textFlags {
@@ -58,7 +62,18 @@ func (tf *textFlags) explorer(env *Env, obsWindow int, seed int64, quiet bool) (
 	}()
 	draw, clear := progressLine(env.Stderr, quiet)
 	defer clear()
-	id := r.Load(eval.LoadSpec{Open: func() (*engine.Model, error) { return loadModel(*tf.model) }, Input: in, Seed: seed})
+	open := func() (*engine.Model, error) {
+		m, err := loadModel(*tf.model)
+		if err != nil || tf.check == nil {
+			return m, err
+		}
+		if err := tf.check(m, &in.Source); err != nil {
+			m.Close()
+			return nil, err
+		}
+		return m, nil
+	}
+	id := r.Load(eval.LoadSpec{Open: open, Input: in, Seed: seed})
 	switch ev := r.Await(id, func(ev eval.Event) {
 		if p, ok := ev.(eval.Prefill); ok {
 			draw("window %d · %s %d/%d", p.Window+1, p.Phase, p.Done, p.Total)
@@ -108,9 +123,31 @@ func runEval(env *Env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if *cacheFile != "" {
+		if given := sf.given(); len(given) > 0 {
+			return usagef("--cache continues from a packed cache whose settings are fixed; drop %s", strings.Join(given, ", "))
+		}
+	}
 	s, err := sf.resolve()
 	if err != nil {
 		return err
+	}
+	var store *sessions.Store
+	if *saveSession != "" {
+		// Refuse a bad name, or a session of another model or text, before
+		// any work.
+		if err := sessions.CheckName(*saveSession); err != nil {
+			return usagef("--save-session: %v", err)
+		}
+		if store, err = sessions.Open(); err != nil {
+			return err
+		}
+		tf.check = func(m *engine.Model, src *eval.Source) error {
+			if err := eval.CheckSession(store, *saveSession, m, src); err != nil {
+				return fmt.Errorf("--save-session: %w", err)
+			}
+			return nil
+		}
 	}
 	ctx := context.Background()
 	runner, ex, src, err := tf.explorer(env, s.ObsWindow, *seed, *asJSON)
@@ -130,6 +167,7 @@ func runEval(env *Env, args []string) error {
 		return err
 	}
 	out := eval.NewReport(ex, res)
+	out.Identify(m, src)
 	if *cacheFile == "" {
 		if out.Rerun, err = ex.RerunCost(ctx, s); err != nil {
 			return err
@@ -146,16 +184,37 @@ func runEval(env *Env, args []string) error {
 			return err
 		}
 	}
-	if *saveSession != "" {
-		if err := saveRun(*saveSession, m, src, out); err != nil {
+	// The results come first: a save that fails anyway (a full disk, a
+	// session written meanwhile on another model) loses nothing on screen.
+	if *asJSON {
+		if err := writeJSON(env.Stdout, out); err != nil {
 			return err
 		}
+	} else {
+		printReport(env, out)
 	}
-	if *asJSON {
-		return writeJSON(env.Stdout, out)
+	if *saveSession != "" {
+		sess, err := eval.SaveRun(store, *saveSession, m, src, out)
+		if err != nil {
+			return err
+		}
+		if !*asJSON {
+			fmt.Fprintf(env.Stdout, "\nsaved as run %d of session %s (%s)\n", len(sess.Runs), sess.Name, store.Path(sess.Name))
+		}
 	}
-	printReport(env, out)
 	return nil
+}
+
+// given lists the settings flags the command line set, as "--flag".
+func (sf *settingsFlags) given() []string {
+	var out []string
+	sf.fs.Visit(func(f *flag.Flag) {
+		name := strings.ReplaceAll(f.Name, "-", "_")
+		if _, ok := sf.values[name]; ok || f.Name == "preset" || f.Name == "no-hadamard" || f.Name == "no-rope-undo" || f.Name == "no-delta" {
+			out = append(out, "--"+f.Name)
+		}
+	})
+	return out
 }
 
 // printReport writes the human-readable form of an eval report.

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"nexusquant/engine"
+	"nexusquant/sessions"
 	"nexusquant/stages"
 )
 
@@ -52,6 +53,10 @@ type Report struct {
 	Text               *TextDiff             `json:"text,omitempty"`
 	NIAH               *NeedleResult         `json:"niah,omitempty"`
 	Pareto             *bool                 `json:"pareto,omitempty"`
+	// Model and Input say which model and text were measured (set by
+	// Identify; "text" is the greedy continuations' key).
+	Model *sessions.Model `json:"model,omitempty"`
+	Input *sessions.Text  `json:"input,omitempty"`
 }
 
 // StageFigures is one stage's row: the keys the issue fixes.

@@ -1,11 +1,19 @@
-// Package sessions stores saved explorations: one JSON file per session under
-// the user data directory, each holding the model, the text and every run
-// (settings → report and metrics), so two sessions can be compared run by run.
+// Package sessions stores saved explorations: one JSON file per session
+// (NAME.json) under the user data directory, each holding the model, the text
+// and every run (settings → report and metrics), so two sessions can be
+// compared run by run.
 //
-// Files carry a format version and are written atomically (temp file, fsync,
-// rename, fsync of the directory), so a crash or a full disk never leaves half
-// a file and never damages what was saved before. A corrupt file is reported
-// by name while the others still load.
+// Files carry a format version (older versions keep loading) and are written
+// atomically (temp file, fsync, rename, fsync of the directory), so a crash or
+// a full disk never leaves half a file and never damages what was saved
+// before. Every write holds an advisory lock (flock on NAME.json.lock beside
+// the file) around load, append and write, so processes appending to one
+// session at once lose nothing. A corrupt file is reported by name while the
+// others still load.
+//
+// The file name is a session's identity: a file whose "name" field says
+// something else loads under its file name, with the other name kept in
+// NameInFile so listings can say so.
 package sessions
 
 import (
@@ -15,8 +23,12 @@ import (
 	"time"
 )
 
-// FormatVersion is the version written into every session file.
-const FormatVersion = 1
+// FormatVersion is the version written into every session file. Version 2
+// added the model's parameter count; version 1 files load with it unknown (0).
+const FormatVersion = 2
+
+// oldestVersion is the oldest format version that still loads.
+const oldestVersion = 1
 
 // Session is one saved exploration.
 type Session struct {
@@ -27,12 +39,17 @@ type Session struct {
 	Model   Model     `json:"model"`
 	Text    Text      `json:"text"`
 	Runs    []Run     `json:"runs"`
+
+	// NameInFile is the "name" the file holds when it differs from the file
+	// name (which is the session's name); it is not written back.
+	NameInFile string `json:"-"`
 }
 
 // Model identifies the model a session ran on.
 type Model struct {
 	Path       string `json:"path"`
 	Arch       string `json:"arch"`
+	Params     int64  `json:"params"` // parameter count; 0 (unknown) in version 1 files
 	Bytes      int64  `json:"bytes"`
 	HeaderHash string `json:"header_sha256"` // hash of the GGUF header (metadata and tensor infos)
 }
@@ -88,11 +105,8 @@ func CheckName(name string) error {
 
 // validate checks a decoded session.
 func (s *Session) validate() error {
-	if s.Version != FormatVersion {
-		return fmt.Errorf("format version %d, this program reads version %d", s.Version, FormatVersion)
-	}
-	if err := CheckName(s.Name); err != nil {
-		return err
+	if s.Version < oldestVersion || s.Version > FormatVersion {
+		return fmt.Errorf("format version %d, this program reads versions %d to %d", s.Version, oldestVersion, FormatVersion)
 	}
 	for i, r := range s.Runs {
 		if len(r.Settings) == 0 || len(r.Result) == 0 {
