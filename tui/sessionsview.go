@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -132,7 +131,7 @@ func loadSessions(store *sessions.Store) tea.Cmd {
 					msg.Errs = append(msg.Errs, fmt.Sprintf("session %s run %d: %v", s.Name, i+1, err))
 					continue
 				}
-				ss.Runs = append(ss.Runs, savedRun{Session: s.Name, Index: i + 1, Time: r.Time, Settings: settingsOf(r.Settings), Fig: fig})
+				ss.Runs = append(ss.Runs, savedRun{Session: s.Name, Index: i + 1, Time: r.Time, Settings: settingsOf(r.SettingsMap()), Fig: fig})
 			}
 			msg.List = append(msg.List, ss)
 		}
@@ -142,12 +141,8 @@ func loadSessions(store *sessions.Store) tea.Cmd {
 
 // settingsOf reads a run's saved settings (keys are setting or flag names)
 // over the defaults; keys it does not know are skipped.
-func settingsOf(raw json.RawMessage) stages.Settings {
+func settingsOf(m map[string]any) stages.Settings {
 	s := stages.DefaultSettings()
-	var m map[string]any
-	if json.Unmarshal(raw, &m) != nil {
-		return s
-	}
 	for k, v := range m {
 		_ = s.Set(k, fmt.Sprint(v))
 	}
