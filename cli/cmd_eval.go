@@ -103,12 +103,17 @@ func runEval(env *Env, args []string) error {
 	niah := fs.Bool("niah", false, "also run needle retrieval at depths 10%, 50%, 90%")
 	niahTrials := fs.Int("niah-trials", 3, "needles per depth")
 	saveSession := fs.String("save-session", "", "append this run to the named session")
+	savePreset := fs.String("save-preset", "", "save the settings this run used as the user preset `NAME` (see nexusquant presets)")
 	seed := fs.Int64("bootstrap-seed", 1, "seed of the paired bootstrap")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	s, err := sf.resolve()
+	if err != nil {
+		return err
+	}
+	presetStore, err := evalPresetStore(*savePreset)
 	if err != nil {
 		return err
 	}
@@ -150,6 +155,9 @@ func runEval(env *Env, args []string) error {
 		if err := saveRun(*saveSession, m, src, out); err != nil {
 			return err
 		}
+	}
+	if err := savePresetFromEval(env, presetStore, *savePreset, *tf.model, res.Settings, out); err != nil {
+		return err
 	}
 	if *asJSON {
 		return writeJSON(env.Stdout, out)
