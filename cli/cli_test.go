@@ -66,7 +66,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"tokenize", "--model", "/nonexistent/m.gguf", "--text", "hi"}, 1, "/nonexistent/m.gguf"},
 		{[]string{"perplexity", "--model", "m", "--file", "f", "--cache-type", "q3"}, 2, "--cache-type"},
 		{[]string{"sweep", "--bits", "2/x", "--prompt", "p", "--model", "m"}, 2, "--bits"},
-		{[]string{"presets", "export", "balanced", "--format", "yaml"}, 1, "yaml"},
+		{[]string{"presets", "export", "balanced", "--format", "yaml"}, 2, "yaml"},
 		{[]string{"sessions", "show"}, 2, "takes 1 name"},
 		// The explorer refuses bad command lines before it takes the terminal.
 		{[]string{"--model", "m.gguf", "--prompt", ""}, 2, "--prompt is empty"},

@@ -118,6 +118,7 @@ func runEval(env *Env, args []string) error {
 	niah := fs.Bool("niah", false, "also run needle retrieval at depths 10%, 50%, 90%")
 	niahTrials := fs.Int("niah-trials", 3, "needles per depth")
 	saveSession := fs.String("save-session", "", "append this run to the named session")
+	savePreset := fs.String("save-preset", "", "save the settings this run used as the user preset `NAME` (see nexusquant presets)")
 	seed := fs.Int64("bootstrap-seed", 1, "seed of the paired bootstrap")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := parse(fs, args); err != nil {
@@ -148,6 +149,10 @@ func runEval(env *Env, args []string) error {
 			}
 			return nil
 		}
+	}
+	presetStore, err := evalPresetStore(*savePreset)
+	if err != nil {
+		return err
 	}
 	ctx := context.Background()
 	runner, ex, src, err := tf.explorer(env, s.ObsWindow, *seed, *asJSON)
@@ -201,6 +206,9 @@ func runEval(env *Env, args []string) error {
 		if !*asJSON {
 			fmt.Fprintf(env.Stdout, "\nsaved as run %d of session %s (%s)\n", len(sess.Runs), sess.Name, store.Path(sess.Name))
 		}
+	}
+	if err := savePresetFromEval(env, presetStore, *savePreset, *tf.model, res.Settings, out); err != nil {
+		return err
 	}
 	return nil
 }

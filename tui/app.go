@@ -142,6 +142,14 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.st.sess.move(0)
 		return m, nil
 	case PresetSavedMsg:
+		if msg.Exists { // ask again: enter overwrites
+			cmd := m.openPresetPrompt()
+			m.prompt.input.SetValue(msg.Name)
+			m.prompt.input.CursorEnd()
+			m.prompt.overwrite = msg.Name
+			m.notify(true, "%s exists: enter replaces it, esc keeps it", msg.Name)
+			return m, cmd
+		}
 		if msg.Err != nil {
 			m.notify(true, "could not save preset %s: %v", msg.Name, msg.Err)
 		} else {

@@ -335,6 +335,26 @@ func TestSavePresetPrompt(t *testing.T) {
 	if !strings.Contains(m.st.status, "--preset my-maxx") {
 		t.Errorf("status %q", m.st.status)
 	}
+	// The same name again: asked, then replaced on a second enter.
+	m.Update(keyPress("p"))
+	m.prompt.input.SetValue("my-maxx")
+	_, cmd = m.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	m.Update(cmd())
+	if !m.prompt.open || !strings.Contains(ansi.Strip(m.render()), "exists: enter replaces it") {
+		t.Fatalf("an existing name was not asked about:\n%s", ansi.Strip(m.render()))
+	}
+	_, cmd = m.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	if msg, ok := cmd().(PresetSavedMsg); !ok || msg.Err != nil || msg.Exists {
+		t.Fatalf("confirmed overwrite: %#v", msg)
+	}
+	// A built-in name is refused in place.
+	m.Update(keyPress("p"))
+	m.prompt.input.SetValue("balanced")
+	m.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	if !m.prompt.open || !m.st.statusErr {
+		t.Error("a built-in name was not refused")
+	}
+	m.Update(tea.KeyPressMsg{Code: tea.KeyEscape})
 	// esc cancels; a bad name is refused in place.
 	m.Update(keyPress("p"))
 	m.prompt.input.SetValue("a/b")

@@ -188,8 +188,12 @@ var spinner = []string{"⣾", "⣽", "⣻", "⢿", "⡿", "⣟", "⣯", "⣷"}
 func (m *Model) statusLines(w int) []string {
 	st := &m.st
 	if m.prompt.open {
-		m.prompt.input.SetWidth(max(w-44, 10))
-		return []string{padRight(" "+m.prompt.input.View()+m.sty.Dim.Render("   enter save · esc cancel"), w)}
+		m.prompt.input.SetWidth(min(max(len(m.prompt.input.Value())+2, 24), 64))
+		hint := m.sty.Dim.Render("   enter save · esc cancel")
+		if st.status != "" {
+			hint = "   " + m.sty.StatusErr.Render(st.status)
+		}
+		return []string{padRight(" "+m.prompt.input.View()+hint, w)}
 	}
 	if st.status != "" && st.phase != phaseLoading && st.phase != phaseFailed {
 		s := m.sty.Status
