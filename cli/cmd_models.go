@@ -169,7 +169,9 @@ func shorten(s string, n int) string {
 func shortPath(path string, fenv modelfind.Env) string {
 	sep := string(filepath.Separator)
 	if fenv.Cwd != "" {
-		if rel, err := filepath.Rel(fenv.Cwd, path); err == nil && filepath.IsLocal(rel) {
+		if rel, err := filepath.Rel(fenv.Cwd, path); err == nil && rel == "." {
+			return "."
+		} else if err == nil && filepath.IsLocal(rel) {
 			return "." + sep + rel
 		}
 	}
