@@ -13,6 +13,7 @@ import (
 	"nexusquant/engine"
 	"nexusquant/eval"
 	"nexusquant/internal/demo"
+	"nexusquant/internal/modelfind"
 	"nexusquant/presets"
 	"nexusquant/sessions"
 	"nexusquant/stages"
@@ -50,6 +51,12 @@ func runTUI(env *Env, args []string) error {
 		Device: fmt.Sprintf("cpu · %d threads", runtime.GOMAXPROCS(0))}
 	if err := explorerInput(tf, *demoName, given["prompt"], &cfg); err != nil {
 		return err
+	}
+	if *tf.model == "" && *demoName == "" { // nothing named: offer what is on disk, if anything
+		found, _ := modelfind.Find(modelfind.DefaultDirs())
+		if cfg.Choices, err = pickerChoices(found, cfg.Input); err != nil {
+			return err
+		}
 	}
 	if *shapeOf != "" {
 		sh, err := engine.ReadShape(*shapeOf)
