@@ -132,6 +132,18 @@ func TestQuitKeys(t *testing.T) {
 }
 
 func TestHelpTogglesAndShowsEveryBinding(t *testing.T) {
+	for _, sz := range [][2]int{{80, 24}, {120, 40}} {
+		m, _ := newTestModel(t, sz[0], sz[1])
+		m.Update(keyPress("?"))
+		s := ansi.Strip(m.render())
+		for _, group := range m.keys.FullHelp() {
+			for _, b := range group {
+				if !strings.Contains(s, b.Help().Desc) {
+					t.Errorf("help at %dx%d lacks %q", sz[0], sz[1], b.Help().Desc)
+				}
+			}
+		}
+	}
 	m, _ := newTestModel(t, 120, 40)
 	m.Update(keyPress("?"))
 	if !m.st.help {

@@ -40,7 +40,7 @@ func DefaultKeyMap() *KeyMap {
 		Save:        b("s", "save run to session", "s"),
 		Export:      b("e", "export preset (2 formats)", "e"),
 		SavePreset:  b("p", "save as a named preset", "p"),
-		Mark:        b("space", "sessions: mark a run to compare", "space", "enter"),
+		Mark:        b("space", "mark a run (Sessions)", "space", "enter"),
 		ChartMetric: b("c", "chart ΔPPL or KLD", "c"),
 		BudgetUp:    b("+", "memory budget +1 GB", "+", "="),
 		BudgetDn:    b("-", "memory budget −1 GB", "-", "_"),
