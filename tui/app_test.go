@@ -463,3 +463,24 @@ func TestPickerChoosesTheModel(t *testing.T) {
 		t.Errorf("header source %q", m.st.info.Source)
 	}
 }
+
+func TestChartOverlaysMarkedSavedRuns(t *testing.T) {
+	for _, ownRuns := range []int{0, 1} {
+		m, _ := newTestModel(t, 120, 40)
+		s := balanced(t)
+		mx, _ := applyPreset(s, "max")
+		if ownRuns == 1 {
+			feedRun(m, s, 16.8, 1.3)
+		}
+		m.Update(SessionsMsg{List: savedSessions(s, mx)})
+		m.st.sess.marked = []runKey{{"yesterday", 1}, {"yesterday", 2}}
+		lines := qualityChart(&m.st, m.sty, 100, 20)
+		out := ansi.Strip(strings.Join(lines, "\n"))
+		if n := strings.Count(out, "◆"); n != 3 { // two points and the legend
+			t.Errorf("%d own runs: %d ◆ in the chart, want 2 points + legend:\n%s", ownRuns, n, out)
+		}
+		if got := strings.Count(out, "●"); got != 2*ownRuns { // the current run and its legend
+			t.Errorf("%d own runs: %d ●:\n%s", ownRuns, got, out)
+		}
+	}
+}

@@ -211,18 +211,18 @@ func qualityChart(st *state, sty *Styles, w, h int) []string {
 		yname, other = "KLD", "ΔPPL"
 	}
 	pts := validRuns(st.runs, kld)
-	if len(pts) < 2 {
+	compare := validRuns(st.sess.comparePoints(), kld) // marked saved runs, drawn as ◆
+	if len(pts)+len(compare) < 2 {
 		return []string{sty.Dim.Render(fmt.Sprintf("the %s chart appears after two runs (%d so far)", yname, len(pts)))}
 	}
-	cur := len(pts) - 1
+	cur := len(pts) - 1 // -1: no run of this session yet
 	for i, p := range pts {
 		if p.job == st.job {
 			cur = i
 		}
 	}
 
-	compare := validRuns(st.sess.comparePoints(), kld) // marked saved runs, drawn as ◆
-	ylo, yhi := 0.0, 0.0                               // zero is always on the chart
+	ylo, yhi := 0.0, 0.0 // zero is always on the chart
 	xlo, xhi := math.Inf(1), math.Inf(-1)
 	for _, p := range append(slices.Clone(pts), compare...) {
 		y := runY(p, kld)
@@ -356,9 +356,12 @@ func qualityChart(st *state, sty *Styles, w, h int) []string {
 	for _, p := range compare {
 		put(ys.row(runY(p, kld)), left+col(p.ratioTotal), '◆', chartCompare)
 	}
-	cr, cc := ys.row(runY(pts[cur], kld)), left+col(pts[cur].ratioTotal)
-	put(cr, cc, '●', chartCurrent)
-	if note := []rune(" this run"); cc+len(note) < width && cr < len(grid) {
+	cr, cc := 0, width // no current run: nothing to mark
+	if cur >= 0 {
+		cr, cc = ys.row(runY(pts[cur], kld)), left+col(pts[cur].ratioTotal)
+		put(cr, cc, '●', chartCurrent)
+	}
+	if note := []rune(" this run"); cur >= 0 && cc+len(note) < width && cr < len(grid) {
 		free := true
 		for j := range note {
 			if k := kind[cr][cc+1+j]; k != chartBlank && k != chartZero {
@@ -398,12 +401,15 @@ func qualityChart(st *state, sty *Styles, w, h int) []string {
 	lines = append(lines, sty.Dim.Render(ratioTicks(xlo, xhi, left, W, col)))
 
 	caption := sty.Dim.Render(yname + " vs ratio_total (c: " + other + ")")
-	legend := sty.Mark.Render("●") + sty.Dim.Render(" this run  ") + sty.Value.Render("○") + sty.Dim.Render(" runs")
+	legend := ""
+	if len(pts) > 0 {
+		legend = sty.Mark.Render("●") + sty.Dim.Render(" this run  ") + sty.Value.Render("○") + sty.Dim.Render(" runs")
+	}
 	if len(front) >= 2 {
 		legend += "  " + sty.Bar.Render("─") + sty.Dim.Render(" Pareto front")
 	}
 	if len(compare) > 0 {
-		legend += "  " + sty.Warn.Render("◆") + sty.Dim.Render(" saved")
+		legend = strings.TrimPrefix(legend+"  "+sty.Warn.Render("◆")+sty.Dim.Render(" saved"), "  ")
 	}
 	capLine := fitParts(w, "   ", []string{caption, legend}, []int{0, 1})
 	indent := min(left, max(w-ansi.StringWidth(capLine), 0))
