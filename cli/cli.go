@@ -6,16 +6,19 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 // command is one subcommand.
@@ -27,6 +30,9 @@ type command struct {
 
 // Env carries the process streams into a command, so commands are testable.
 type Env struct {
+	// Ctx is cancelled when the user interrupts (Ctrl-C, SIGTERM); every
+	// command's work runs under it.
+	Ctx            context.Context
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Log            *slog.Logger
@@ -47,9 +53,17 @@ func register(c *command) { commands[c.name] = c }
 // Main runs the command line args (without the program name) and returns the
 // process exit status.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return MainContext(ctx, args, stdin, stdout, stderr)
+}
+
+// MainContext is Main under ctx: cancelling it interrupts the command,
+// which then exits with status 130 and one line saying what was interrupted.
+func MainContext(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	logger, closeLog := openLog()
 	defer closeLog()
-	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Log: logger}
+	env := &Env{Ctx: ctx, Stdin: stdin, Stdout: stdout, Stderr: stderr, Log: logger}
 
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 		if len(args) > 1 && args[0] == "help" && commands[args[1]] != nil {
@@ -76,6 +90,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	logger.Info("command", "name", c.name, "args", args[1:])
 	err := c.run(env, args[1:])
 	switch {
+	case err != nil && ctx.Err() != nil:
+		logger.Info("command interrupted", "name", c.name, "err", err)
+		fmt.Fprintf(stderr, "nexusquant %s: interrupted\n", c.name)
+		return 130
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"math"
 	"os"
@@ -361,5 +362,23 @@ func TestRangesHelpAndVersion(t *testing.T) {
 	out, _, code := run(t, "--version")
 	if code != 0 || !strings.HasPrefix(out, "nexusquant ") || !strings.Contains(out, "go1.") {
 		t.Errorf("--version: status %d, %q", code, out)
+	}
+}
+
+func TestInterruptedCommandSaysSo(t *testing.T) {
+	isolate(t)
+	model, text := demoFiles(t, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // as if Ctrl-C came at once
+	for _, args := range [][]string{
+		{"perplexity", "--model", model, "--file", text, "--ctx", "64"},
+		{"eval", "--model", model, "--file", text},
+		{"generate", "--model", model, "--prompt", "A", "--tokens", "8"},
+	} {
+		var out, errb bytes.Buffer
+		code := MainContext(ctx, args, strings.NewReader(""), &out, &errb)
+		if code != 130 || strings.TrimSpace(errb.String()) != "nexusquant "+args[0]+": interrupted" {
+			t.Errorf("%s: status %d, stderr %q; want 130 and one line", args[0], code, errb.String())
+		}
 	}
 }

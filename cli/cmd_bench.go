@@ -59,7 +59,7 @@ func runBench(env *Env, args []string) error {
 	if *prefill+*decode > m.Config.Ctx {
 		return usagef("--prefill %d + --decode %d exceeds the model's context of %d", *prefill, *decode, m.Config.Ctx)
 	}
-	res, err := benchBest(m, *prefill, *decode, *reps)
+	res, err := benchBest(env.Ctx, m, *prefill, *decode, *reps)
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func runBench(env *Env, args []string) error {
 		if err := engine.UseKernels("go"); err != nil {
 			return err
 		}
-		base, err := benchBest(m, *prefill, *decode, *reps)
+		base, err := benchBest(env.Ctx, m, *prefill, *decode, *reps)
 		engine.UseKernels(fast)
 		if err != nil {
 			return err
@@ -97,10 +97,10 @@ func runBench(env *Env, args []string) error {
 }
 
 // benchBest runs engine.Bench reps times and keeps the best of each figure.
-func benchBest(m *engine.Model, prefill, decode, reps int) (*benchResult, error) {
+func benchBest(ctx context.Context, m *engine.Model, prefill, decode, reps int) (*benchResult, error) {
 	out := &benchResult{PrefillTokens: prefill, DecodeTokens: decode, Reps: reps}
 	for r := 0; r < reps; r++ {
-		b, err := m.Bench(context.Background(), prefill, decode)
+		b, err := m.Bench(ctx, prefill, decode)
 		if err != nil {
 			return nil, err
 		}

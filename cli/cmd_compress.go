@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 
 	"nexusquant/engine/tokenizer"
@@ -36,7 +35,7 @@ func runCompress(env *Env, args []string) error {
 	}
 	defer m.Close()
 	ids := m.Tok.Encode(*prompt, tokenizer.Options{AddSpecial: true})
-	res, err := eval.Compress(context.Background(), m, ids, s)
+	res, err := eval.Compress(env.Ctx, m, ids, s)
 	if err != nil {
 		return err
 	}

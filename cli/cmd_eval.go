@@ -74,6 +74,7 @@ func (tf *textFlags) explorer(env *Env, obsWindow int, seed int64, quiet bool) (
 		return m, nil
 	}
 	id := r.Load(eval.LoadSpec{Open: open, Input: in, Seed: seed})
+	defer context.AfterFunc(env.Ctx, r.Cancel)() // after Load: Ctrl-C cancels that job
 	switch ev := r.Await(id, func(ev eval.Event) {
 		if p, ok := ev.(eval.Prefill); ok {
 			draw("window %d · %s %d/%d", p.Window+1, p.Phase, p.Done, p.Total)
@@ -93,6 +94,7 @@ func runJob(env *Env, r *eval.Runner, s stages.Settings, quiet bool) (*eval.Resu
 	draw, clear := progressLine(env.Stderr, quiet)
 	defer clear()
 	id := r.Submit(s, eval.RunOptions{})
+	defer context.AfterFunc(env.Ctx, r.Cancel)() // after Submit: Ctrl-C cancels this run
 	switch ev := r.Await(id, func(ev eval.Event) {
 		switch p := ev.(type) {
 		case eval.StageDone:
@@ -154,7 +156,7 @@ func runEval(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx := context.Background()
+	ctx := env.Ctx
 	runner, ex, src, err := tf.explorer(env, s.ObsWindow, *seed, *asJSON)
 	if err != nil {
 		return err

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"math"
 
@@ -59,7 +58,7 @@ func runGenerate(env *Env, args []string) error {
 		}
 		fmt.Fprint(env.Stdout, m.Tok.Decode(echo))
 	}
-	out, err := m.Generate(context.Background(), promptIDs, *n, s, func(id int32) bool {
+	out, err := m.Generate(env.Ctx, promptIDs, *n, s, func(id int32) bool {
 		if !*ids {
 			env.Stdout.Write(m.Tok.Piece(id))
 		}

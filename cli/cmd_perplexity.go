@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"os"
 
@@ -60,7 +59,7 @@ func runPerplexity(env *Env, args []string) error {
 	ids := m.Tok.Encode(string(text), tokenizer.Options{AddSpecial: true})
 	draw, clear := progressLine(env.Stderr, *asJSON)
 	progress := func(done, total int) { draw("chunk %d/%d", done, total) }
-	res, err := m.Perplexity(context.Background(), ids, *nctx, *chunks, newCache, progress)
+	res, err := m.Perplexity(env.Ctx, ids, *nctx, *chunks, newCache, progress)
 	clear()
 	if err != nil {
 		return fmt.Errorf("%s: %w", *file, err)

@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"time"
 
 	"nexusquant/internal/modelfind"
@@ -72,9 +70,7 @@ func runPull(env *Env, args []string) error {
 			}
 		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	res, err := c.Pull(ctx, refs[0], *dir)
+	res, err := c.Pull(env.Ctx, refs[0], *dir)
 	done()
 	if err != nil {
 		return err

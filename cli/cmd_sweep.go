@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/csv"
 	"fmt"
 	"io"
@@ -50,7 +49,7 @@ func runSweep(env *Env, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	ctx := context.Background()
+	ctx := env.Ctx
 	quiet := *asJSON || *asCSV
 	runner, ex, _, err := tf.explorer(env, base.ObsWindow, 0, quiet)
 	if err != nil {

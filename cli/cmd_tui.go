@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -78,7 +77,7 @@ func runTUI(env *Env, args []string) error {
 		cfg.Presets = store
 	}
 	env.Log.Info("explorer", "source", cfg.SourceName, "settings", eval.Describe(s))
-	return tui.Run(context.Background(), cfg, tui.Options{})
+	return tui.Run(env.Ctx, cfg, tui.Options{})
 }
 
 // explorerSettings are the first run's settings: the flags over the
