@@ -359,6 +359,12 @@ func TestRangesHelpAndVersion(t *testing.T) {
 	if code != 0 || !strings.Contains(errs, "Usage: nexusquant eval") || !strings.Contains(errs, "-key-bits") {
 		t.Errorf("help eval: status %d, %q", code, errs)
 	}
+	for _, cmd := range []string{"sessions", "presets"} {
+		out, _, code := run(t, cmd, "-h")
+		if code != 0 || !strings.Contains(out, "Subcommands:") {
+			t.Errorf("%s -h: status %d, %q", cmd, code, out)
+		}
+	}
 	out, _, code := run(t, "--version")
 	if code != 0 || !strings.HasPrefix(out, "nexusquant ") || !strings.Contains(out, "go1.") {
 		t.Errorf("--version: status %d, %q", code, out)

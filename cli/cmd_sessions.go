@@ -36,15 +36,37 @@ func sessionArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+func printSessionsUsage(w io.Writer) {
+	fmt.Fprint(w, `Usage: nexusquant sessions <subcommand> [--json]   (nexusquant sessions <subcommand> -h for its flags)
+
+Subcommands:
+  list                 the saved sessions: model, text, runs
+  show NAME            every run of a session: ratios, ΔPPL with its interval, KLD, top-1
+  diff A B             pair the runs of two sessions by settings: what differs, metric deltas
+  rm NAME              remove a session
+  export NAME [--csv] [--out FILE]
+                       the session as JSON, or a spreadsheet (one row per run)
+  help                 this list
+
+Runs are saved by eval --save-session NAME and the explorer's s key, one file per session in
+$XDG_DATA_HOME/nexusquant/sessions (~/.local/share/nexusquant/sessions; $NEXUSQUANT_SESSIONS
+overrides).
+`)
+}
+
 func runSessions(env *Env, args []string) error {
 	if len(args) == 0 {
 		args = []string{"list"}
 	}
 	sub, rest := args[0], args[1:]
+	if sub == "help" || sub == "-h" || sub == "--help" || sub == "-help" {
+		printSessionsUsage(env.Stdout)
+		return nil
+	}
 	need := map[string]int{"list": 0, "show": 1, "rm": 1, "diff": 2, "export": 1}
 	n, ok := need[sub]
 	if !ok {
-		return usagef("sessions: unknown subcommand %q (list, show, diff, rm, export)", sub)
+		return usagef("sessions: unknown subcommand %q (list, show, diff, rm, export, help)", sub)
 	}
 	fs := newFlags(env, "sessions "+sub, "")
 	asJSON := fs.Bool("json", false, "print JSON")
