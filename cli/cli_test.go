@@ -342,8 +342,11 @@ func TestRangesHelpAndVersion(t *testing.T) {
 		{[]string{"generate", "--model", model, "--prompt", "hi", "--temp", "-1"}, 2, "--temp must be ≥ 0"},
 		{[]string{"generate", "--model", model, "--prompt", "hi", "--top-p", "2"}, 2, "--top-p must be in (0, 1]"},
 		{[]string{"perplexity", "--model", model, "--file", text, "--chunks", "-1"}, 2, "--chunks must be ≥ 0"},
-		{[]string{"eval", "--model", model, "--file", text, "--windows", "-1"}, 1, "-1 windows: want 0"},
-		{[]string{"eval", "--model", model, "--prompt", "hi", "--continuation", "0"}, 1, "continuation 0: need at least 2"},
+		{[]string{"eval", "--model", model, "--file", text, "--windows", "-1"}, 2, "--windows must be ≥ 0"},
+		{[]string{"eval", "--model", model, "--prompt", "hi", "--continuation", "0"}, 2, "--continuation must be ≥ 2"},
+		{[]string{"eval", "--model", model, "--prompt", "hi", "--prefix", "64"}, 2, "--prefix applies to --file"},
+		{[]string{"eval", "--model", model, "--file", text, "--niah", "--niah-trials", "0"}, 2, "--niah-trials must be ≥ 1"},
+		{[]string{"tui", "--model", model, "--prompt", "hi", "--windows", "3"}, 2, "--windows applies to --file"},
 	}
 	for _, c := range cases {
 		_, errs, code := run(t, c.args...)

@@ -20,6 +20,7 @@ func init() {
 
 // textFlags are the input flags shared by eval and sweep.
 type textFlags struct {
+	fs                  *flag.FlagSet
 	model, file, prompt *string
 	prefix, cont, wins  *int
 	// check, when set, runs right after the model is loaded and before any
@@ -29,6 +30,7 @@ type textFlags struct {
 
 func addTextFlags(fs *flag.FlagSet, contDefault int) *textFlags {
 	return &textFlags{
+		fs:     fs,
 		model:  fs.String("model", "", "GGUF model `file`"),
 		file:   fs.String("file", "", "evaluation text `file` (cut into windows of prefix+continuation tokens)"),
 		prompt: fs.String("prompt", "", "a prompt: the prefix; the continuation is the baseline model's own greedy text"),
@@ -38,6 +40,26 @@ func addTextFlags(fs *flag.FlagSet, contDefault int) *textFlags {
 	}
 }
 
+// checkRanges refuses text flags that cannot apply: --prefix or --windows
+// with --prompt (the prompt is the one prefix), and out-of-range counts.
+func (tf *textFlags) checkRanges() error {
+	given := map[string]bool{}
+	tf.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	switch {
+	case *tf.prompt != "" && given["prefix"]:
+		return usagef("--prefix applies to --file; with --prompt the prompt is the prefix")
+	case *tf.prompt != "" && given["windows"]:
+		return usagef("--windows applies to --file; a prompt is one window")
+	case *tf.prefix < 1:
+		return usagef("--prefix must be ≥ 1, got %d", *tf.prefix)
+	case *tf.cont < 2:
+		return usagef("--continuation must be ≥ 2 (the first continuation token is predicted before compression), got %d", *tf.cont)
+	case *tf.wins < 0:
+		return usagef("--windows must be ≥ 0 (0 = as many as the text holds), got %d", *tf.wins)
+	}
+	return nil
+}
+
 // explorer starts a Runner, loads the model and prepares the input on it
 // (eval.Prepare: windows, prefill, baselines), drawing progress on stderr
 // unless quiet. On success the caller closes the Runner (which closes the
@@ -45,6 +67,9 @@ func addTextFlags(fs *flag.FlagSet, contDefault int) *textFlags {
 func (tf *textFlags) explorer(env *Env, obsWindow int, seed int64, quiet bool) (_ *eval.Runner, _ *eval.Explorer, _ *eval.Source, err error) {
 	if (*tf.file == "") == (*tf.prompt == "") {
 		return nil, nil, nil, usagef("give exactly one of --file or --prompt")
+	}
+	if err := tf.checkRanges(); err != nil {
+		return nil, nil, nil, err
 	}
 	in := eval.Input{Source: eval.Source{Kind: "prompt", Text: *tf.prompt, Prefix: *tf.prefix, Continuation: *tf.cont, Windows: *tf.wins}, ObsWindow: obsWindow}
 	if *tf.file != "" {
@@ -125,6 +150,9 @@ func runEval(env *Env, args []string) error {
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *niah && *niahTrials < 1 {
+		return usagef("--niah-trials must be ≥ 1, got %d", *niahTrials)
 	}
 	if *cacheFile != "" {
 		if given := sf.given(); len(given) > 0 {

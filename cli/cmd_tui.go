@@ -112,6 +112,9 @@ func onlyTextFlags(given map[string]bool) bool {
 // explorerInput fills cfg's model and text from the flags, or the demo.
 // promptGiven tells an empty --prompt from a missing one.
 func explorerInput(tf *textFlags, demoName string, promptGiven bool, cfg *tui.Config) error {
+	if err := tf.checkRanges(); err != nil {
+		return err
+	}
 	in := eval.Input{Source: eval.Source{Prefix: *tf.prefix, Continuation: *tf.cont, Windows: *tf.wins}, ObsWindow: cfg.Settings.ObsWindow}
 	switch {
 	case *tf.model == "":

@@ -2,6 +2,7 @@ package eval
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -37,5 +38,12 @@ func TestWindows(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestWindowsRefusesNegativeCount(t *testing.T) {
+	ids := make([]int32, 100)
+	if _, err := Windows(ids, -1, 8, 4, -1); err == nil || !strings.Contains(err.Error(), "-1 windows") {
+		t.Errorf("Windows(k=-1): %v, want an error naming the count", err)
 	}
 }
