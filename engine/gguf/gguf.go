@@ -27,6 +27,16 @@ const DefaultAlignment = 32
 // maxDims is the largest tensor rank ggml supports.
 const maxDims = 4
 
+// preallocMax bounds the capacity reserved from a count in the file before
+// its elements are read; beyond it tables grow as elements arrive.
+const preallocMax = 1 << 12
+
+// prealloc is how many elements of an array may be reserved before they
+// are read when left bytes of the file remain: a real vocabulary's tens of
+// thousands of strings are reserved at once, while a hostile count reserves
+// at most about a quarter of the file's size in string headers.
+func prealloc(left int) uint64 { return max(preallocMax, uint64(left)/64) }
+
 // File is an opened GGUF file. Tensor data slices alias the mapping and are
 // valid until Close.
 type File struct {
@@ -188,10 +198,10 @@ func Parse(name string, data []byte) (*File, error) {
 	if nKV > uint64(r.left())/13 {
 		return nil, r.errf(fieldOf("metadata_kv_count"), "%d entries cannot fit in %d remaining bytes", nKV, r.left())
 	}
-	// Sizing the tables up front is safe (the counts are bounded by the file
-	// size above) and avoids the garbage of growing them.
-	f.Metadata = make(map[string]Value, nKV)
-	f.Keys = make([]string, 0, nKV)
+	// The tables grow with what is read: a count is only a claim, and a
+	// hostile one must not cost more memory than the bytes behind it.
+	f.Metadata = make(map[string]Value, min(nKV, preallocMax))
+	f.Keys = make([]string, 0, min(nKV, preallocMax))
 	for i := uint64(0); i < nKV; i++ {
 		key, err := r.str(fieldOf("metadata").at(i).dot("key"))
 		if err != nil {
@@ -225,8 +235,8 @@ func Parse(name string, data []byte) (*File, error) {
 	if nTensors > uint64(r.left())/32 {
 		return nil, r.errf(fieldOf("tensor_count"), "%d tensors cannot fit in %d remaining bytes", nTensors, r.left())
 	}
-	f.Tensors = make([]TensorInfo, 0, nTensors)
-	f.byName = make(map[string]int, nTensors)
+	f.Tensors = make([]TensorInfo, 0, min(nTensors, preallocMax))
+	f.byName = make(map[string]int, min(nTensors, preallocMax))
 	for i := uint64(0); i < nTensors; i++ {
 		t, err := r.tensorInfo(i)
 		if err != nil {

@@ -186,13 +186,15 @@ func (r *reader) array(field field, v Value, n uint64, depth int) (Value, error)
 		if n > uint64(r.left())/8 {
 			return v, r.errf(field, "array of %d strings cannot fit in %d bytes", n, r.left())
 		}
-		out := make([]string, n)
-		for i := range out {
-			s, err := r.str(field.at(uint64(i)))
+		// Grow with what is read, not with what the count claims: a hostile
+		// count must not cost more memory than the bytes behind it.
+		out := make([]string, 0, min(n, prealloc(r.left())))
+		for i := range n {
+			s, err := r.str(field.at(i))
 			if err != nil {
 				return v, err
 			}
-			out[i] = s
+			out = append(out, s)
 		}
 		v.V = out
 		return v, nil
@@ -200,13 +202,13 @@ func (r *reader) array(field field, v Value, n uint64, depth int) (Value, error)
 		if n > uint64(r.left())/12 {
 			return v, r.errf(field, "array of %d arrays cannot fit in %d bytes", n, r.left())
 		}
-		out := make([]Value, n)
-		for i := range out {
-			e, err := r.value(field.at(uint64(i)), TypeArray, depth+1)
+		out := make([]Value, 0, min(n, prealloc(r.left())))
+		for i := range n {
+			e, err := r.value(field.at(i), TypeArray, depth+1)
 			if err != nil {
 				return v, err
 			}
-			out[i] = e
+			out = append(out, e)
 		}
 		v.V = out
 		return v, nil
