@@ -2,7 +2,9 @@ package gguf
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"unsafe"
@@ -117,4 +119,32 @@ func FuzzOpenBytes(f *testing.F) {
 		checkParsed(t, g, data)
 		g.Close()
 	})
+}
+
+// TestHostileCountCostsNoMemory: a string array whose count claims far more
+// elements than the file holds is refused without reserving memory for the
+// claim (a mutation campaign finding: such a count cost 6× the file size).
+func TestHostileCountCostsNoMemory(t *testing.T) {
+	var buf bytes.Buffer
+	pad := strings.Repeat("x", 1<<20) // a 1 MiB string keeps the file large
+	if err := Write(&buf, 3, []KV{{Key: "a.tokens", Value: ValueOf([]string{"a", "b", "c"})}, {Key: "b.pad", Value: ValueOf(pad)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	key := bytes.Index(data, []byte("a.tokens"))
+	countAt := key + len("a.tokens") + 4 + 4 // after the key: value type, element type, then the count
+	if got := binary.LittleEndian.Uint64(data[countAt:]); got != 3 {
+		t.Fatalf("count at %d reads %d, want 3", countAt, got)
+	}
+	binary.LittleEndian.PutUint64(data[countAt:], uint64(len(data)/9)) // as many as could fit
+	var a, b runtime.MemStats
+	runtime.ReadMemStats(&a)
+	_, err := Parse("hostile.gguf", data)
+	runtime.ReadMemStats(&b)
+	if err == nil {
+		t.Fatal("a count past the data was accepted")
+	}
+	if alloc := b.TotalAlloc - a.TotalAlloc; alloc > uint64(len(data))/2 {
+		t.Errorf("parsing allocated %d bytes for a %d-byte file", alloc, len(data))
+	}
 }
