@@ -154,6 +154,9 @@ func explorerInput(tf *textFlags, demoName string, promptGiven bool, cfg *tui.Co
 		if _, err := os.Stat(path); err != nil {
 			return fmt.Errorf("model %s: %w", path, err)
 		}
+		if err := checkMemory(path); err != nil {
+			return err
+		}
 		cfg.Open = func() (*engine.Model, error) { return engine.Load(path) }
 	}
 	cfg.Input = in

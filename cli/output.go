@@ -24,6 +24,9 @@ func loadModel(path string) (*engine.Model, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("model %s: %w", path, err)
 	}
+	if err := checkMemory(path); err != nil {
+		return nil, err
+	}
 	return engine.Load(path)
 }
 
@@ -67,4 +70,21 @@ func progressLine(w io.Writer, quiet bool) (func(format string, args ...any), fu
 				fmt.Fprint(w, "\r\x1b[K")
 			}
 		}
+}
+
+// checkMemory refuses a model whose weights exceed the available memory,
+// before it is loaded, unless NEXUSQUANT_IGNORE_MEMORY is set.
+func checkMemory(path string) error {
+	if os.Getenv("NEXUSQUANT_IGNORE_MEMORY") != "" {
+		return nil
+	}
+	avail, ok := engine.AvailableMemory()
+	if !ok {
+		return nil
+	}
+	sh, err := engine.ReadShape(path)
+	if err != nil {
+		return err
+	}
+	return engine.CheckFits(sh, avail)
 }
