@@ -27,6 +27,9 @@ func FuzzParse(f *testing.F) {
 	f.Add(buf.Bytes())
 	f.Add([]byte(hdr(3, 1, 1).kvU32("general.alignment", 64).tensor("w", Q4_K, 0, 256).pad(144)))
 	f.Add([]byte(hdr(3, 2, 0).tensor("a", Q8_0, 0, 32).tensor("b", Q6_K, 64, 256).pad(64 + 210)))
+	for _, b := range demoSeeds(f) {
+		f.Add(b)
+	}
 	// The first KB of the real models, when the shared data is configured
 	// (optional seeds: the fuzz target itself does not need them).
 	if dir, ok := testfiles.Lookup(); ok {
@@ -135,4 +138,26 @@ func checkFormatError(t *testing.T, err error, file string) {
 	if !errors.As(err, &fe) || fe.File != file || fe.Field == "" {
 		t.Fatalf("bad error %v (%T)", err, err)
 	}
+}
+
+// demoSeeds are real GGUF headers from the models committed as the
+// explorer's demo (internal/demo): each file's first 8 KiB, and copies of it
+// with a length field, a type tag and a string byte changed.
+func demoSeeds(f *testing.F) [][]byte {
+	f.Helper()
+	var out [][]byte
+	for _, name := range []string{"stories260K.gguf", "tiny-llama-hd64.Q8_0.gguf"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "internal", "demo", name))
+		if err != nil {
+			f.Fatalf("demo model for the fuzz seeds: %v", err)
+		}
+		head := b[:min(len(b), 8192)]
+		out = append(out, head)
+		for _, at := range []int{16, 24, 40, 100, 1000} { // counts, the first key, its type, strings
+			m := append([]byte(nil), head...)
+			m[at] ^= 0x5a
+			out = append(out, m)
+		}
+	}
+	return out
 }

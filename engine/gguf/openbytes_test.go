@@ -107,6 +107,9 @@ func TestOpenBytesTruncated(t *testing.T) {
 func FuzzOpenBytes(f *testing.F) {
 	img := sampleFile(f)
 	f.Add(img)
+	for _, b := range demoSeeds(f) {
+		f.Add(b)
+	}
 	f.Add(img[:len(img)/2])
 	f.Add(img[:40])
 	f.Fuzz(func(t *testing.T, data []byte) {
