@@ -47,6 +47,12 @@ var (
 // encodes at once). Frames carry no zstd checksum (every stream of the file
 // has its own CRC) and are single-segment, so their header always declares the
 // content size, which readers check before decoding.
+// encoderWindow is the zstd window of the encoders. A frame is one block of
+// block_tokens code rows (32 KiB at the defaults), so a window of 1 MiB
+// loses no match inside a frame of up to 1 MiB, while zstd's default of
+// 8 MiB made the process-wide encoders hold about 140 MiB.
+const encoderWindow = 1 << 20
+
 func zstdEncoder(level string) (*zstd.Encoder, error) {
 	lv, ok := zstdLevels[level]
 	if !ok {
@@ -61,7 +67,8 @@ func zstdEncoder(level string) (*zstd.Encoder, error) {
 		zstd.WithEncoderLevel(lv),
 		zstd.WithEncoderCRC(false),
 		zstd.WithSingleSegment(true), // frame header always declares the content size
-		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
+		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
+		zstd.WithWindowSize(encoderWindow))
 	if err != nil {
 		return nil, fmt.Errorf("zstd encoder %s: %w", level, err)
 	}

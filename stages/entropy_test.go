@@ -2,6 +2,7 @@ package stages
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"math/rand"
 	"slices"
@@ -248,5 +249,20 @@ func TestBuildPosIndexRejects(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one mentioning %q", c.name, err, c.want)
 		}
+	}
+}
+
+// TestFramesLargerThanTheWindow: a block frame larger than the encoders'
+// window (1 MiB) still encodes and decodes exactly.
+func TestFramesLargerThanTheWindow(t *testing.T) {
+	kv := nqKV(3, 1, 1, 128, 5000) // one block of 5000 rows × 128 int16 codes ≈ 1.2 MiB
+	for _, level := range []string{"fastest", "better"} {
+		p := NewPipeline(kv, nil, NormalRoPE(128, 10000), "m")
+		s := nqSettings(t, "block_tokens", "65536", "eviction_rate", "0", "key_bits", "8", "value_bits", "8", "zstd_level", level)
+		res, err := p.Run(context.Background(), s)
+		if err != nil {
+			t.Fatalf("%s: %v", level, err)
+		}
+		nqCheckDecode(t, level, p, s, res.Compressed)
 	}
 }
