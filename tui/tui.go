@@ -7,8 +7,9 @@
 //
 // The root Model (app.go) owns a state (state.go) that stateless panes
 // (settings.go, memory.go, quality.go, tokens.go, layers.go,
-// continuation.go, capacity.go) draw; view.go lays them out per terminal size
-// and tab. All model work runs in an eval.Runner, whose typed events arrive
+// continuation.go, capacity.go, sessionsview.go) draw; view.go lays them out
+// per terminal size and tab. picker.go is the start-up model picker and
+// prompt.go the preset-name prompt of the p key. All model work runs in an eval.Runner, whose typed events arrive
 // as EventMsg through a re-armed command; Update does no I/O (saving and
 // exporting are commands). Styles and keys live in one struct each
 // (styles.go, keymap.go).
