@@ -84,7 +84,7 @@ func checkMemory(path string) error {
 	}
 	sh, err := engine.ReadShape(path)
 	if err != nil {
-		return err
+		return nil // not readable: loading it says why (on screen, in the explorer)
 	}
 	return engine.CheckFits(sh, avail)
 }
