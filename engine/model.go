@@ -135,7 +135,7 @@ func build(f *gguf.File) (*Model, error) {
 	b, ok := registry[arch]
 	regMu.RUnlock()
 	if !ok {
-		return nil, fmt.Errorf("unsupported architecture %q (supported: %s)", arch, strings.Join(Architectures(), ", "))
+		return nil, fmt.Errorf("metadata general.architecture %q is not supported (supported: %s)", arch, strings.Join(Architectures(), ", "))
 	}
 	m, err := b(f)
 	if err != nil {
@@ -248,19 +248,19 @@ func readConfig(f *gguf.File, arch string) (Config, error) {
 	}
 	switch {
 	case c.Layers <= 0 || c.Embd <= 0 || c.FF <= 0 || c.Heads <= 0 || c.KVHeads <= 0 || c.Vocab <= 0 || c.Ctx <= 0:
-		return c, fmt.Errorf("config has a zero size: %+v", c)
+		return c, fmt.Errorf("metadata %s.* gives a zero size (block_count, embedding_length, feed_forward_length, attention.head_count(_kv), vocabulary, context_length): %+v", arch, c)
 	case c.Heads%c.KVHeads != 0:
-		return c, fmt.Errorf("head_count %d is not a multiple of head_count_kv %d", c.Heads, c.KVHeads)
+		return c, fmt.Errorf("metadata %s.attention.head_count %d is not a multiple of %s.attention.head_count_kv %d", arch, c.Heads, arch, c.KVHeads)
 	case c.HeadDim <= 0:
-		return c, fmt.Errorf("head dimension %d is not positive", c.HeadDim)
+		return c, fmt.Errorf("metadata %s.attention.key_length / embedding_length: head dimension %d is not positive", arch, c.HeadDim)
 	case c.RopeDims <= 0 || c.RopeDims > c.HeadDim || c.RopeDims%2 != 0:
-		return c, fmt.Errorf("rope.dimension_count %d must be even and at most the head dimension %d", c.RopeDims, c.HeadDim)
+		return c, fmt.Errorf("metadata %s.rope.dimension_count %d must be even and at most the head dimension %d", arch, c.RopeDims, c.HeadDim)
 	case c.RopeBase <= 0:
-		return c, fmt.Errorf("rope.freq_base %g is not positive", c.RopeBase)
+		return c, fmt.Errorf("metadata %s.rope.freq_base %g is not positive", arch, c.RopeBase)
 	case c.RopeScale <= 0:
-		return c, fmt.Errorf("rope scaling factor %g is not positive", c.RopeScale)
+		return c, fmt.Errorf("metadata %s.rope.scaling.factor %g is not positive", arch, c.RopeScale)
 	case !(c.NormEps >= 0):
-		return c, fmt.Errorf("layer_norm_rms_epsilon %g is negative", c.NormEps)
+		return c, fmt.Errorf("metadata %s.attention.layer_norm_rms_epsilon %g is negative", arch, c.NormEps)
 	}
 	return c, nil
 }

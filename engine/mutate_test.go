@@ -21,7 +21,7 @@ import (
 // TestMutatedModels corrupts real model files — single- and multi-byte
 // changes, length fields set huge, truncations — and loads each one from
 // memory and runs one forward step. Every case must end in a model that
-// runs or an error naming the file; none may panic, hang (20 s a case) or
+// runs or an error naming the file and the field; none may panic, hang (20 s a case) or
 // allocate more than a bound tied to the file's size. CI runs 150 cases per
 // file; the campaign is
 //
@@ -74,6 +74,8 @@ func TestMutatedModels(t *testing.T) {
 					t.Fatalf("case %d (%s): panic: %v", i, kind, panicked)
 				case err != nil && !strings.Contains(err.Error(), name):
 					t.Errorf("case %d (%s): the error does not name the file: %v", i, kind, err)
+				case err != nil && !namesField(err):
+					t.Errorf("case %d (%s): the error does not name the field at fault: %v", i, kind, err)
 				case alloc > bound:
 					t.Errorf("case %d (%s): allocated %d bytes, bound %d (clean load %d, file %d)", i, kind, alloc, bound, clean, len(data))
 				}
@@ -98,6 +100,23 @@ func TestMutatedModels(t *testing.T) {
 			}
 		})
 	}
+}
+
+// namesField reports whether err says what in the file is wrong: a GGUF
+// format error carries its field; the engine names the tensor, the metadata
+// key or the tokenizer array, or the step that failed.
+func namesField(err error) bool {
+	var fe *gguf.FormatError
+	if errors.As(err, &fe) {
+		return fe.Field != ""
+	}
+	msg := err.Error()
+	for _, w := range []string{"tensor ", "metadata ", "tokenizer", "forward", "general.", "llama.", "qwen2."} {
+		if strings.Contains(msg, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // loadAndStep loads a model from bytes and runs one token through it.
