@@ -28,7 +28,9 @@ type attnTask struct {
 	g, d   int
 	i0, i1 int
 	start  int       // position of query 0 of the forward call
-	scale  float32   // 1/√d
+	scale  float32   // score scale, 1/√d unless the model says otherwise
+	cap    float32   // attention soft-capping, 0 for none
+	window int32     // sliding window, 0 for full attention
 	q      []float32 // [query][head][d], the task's queries
 	mx     []float32 // [query][head] running maximum
 	sum    []float32 // [query][head] running Σ e^(s−max)
@@ -40,11 +42,11 @@ type attnTask struct {
 	head0  int // first query head of the group
 }
 
-func newAttnTask(q []float32, i0, i1, start, kvHead, g, d, heads int) *attnTask {
+func newAttnTask(q []float32, i0, i1, start, kvHead, g, d, heads int, ap attnParams) *attnTask {
 	nq := i1 - i0
 	t := &attnTask{
 		g: g, d: d, i0: i0, i1: i1, start: start,
-		scale: 1 / float32(math.Sqrt(float64(d))),
+		scale: ap.scale, cap: ap.cap, window: int32(ap.window),
 		q:     make([]float32, nq*g*d),
 		mx:    make([]float32, nq*g),
 		sum:   make([]float32, nq*g),
@@ -66,7 +68,7 @@ func newAttnTask(q []float32, i0, i1, start, kvHead, g, d, heads int) *attnTask 
 // rows), which lets a tile of queries skip the rows after its last query.
 func (t *attnTask) block(pos []int32, K, V []float32, sorted bool) {
 	rows, d, g := len(pos), t.d, t.g
-	if rows == 0 {
+	if rows == 0 || t.outsideWindow(pos) {
 		return
 	}
 	if cap(t.vt) < d*rows {
@@ -112,17 +114,52 @@ func (t *attnTask) block(pos []int32, K, V []float32, sorted bool) {
 	}
 }
 
+// outsideWindow reports whether a sliding window hides every row of a block
+// from every query of the task.
+func (t *attnTask) outsideWindow(pos []int32) bool {
+	if t.window <= 0 {
+		return false
+	}
+	first := int32(t.start + t.i0) // the task's earliest query sees the most
+	for _, p := range pos {
+		if first-p < t.window {
+			return false
+		}
+	}
+	return true
+}
+
+// attnParams is how one layer scores keys: the scale, soft-capping and
+// sliding window.
+type attnParams struct {
+	scale, cap float32
+	window     int
+}
+
+// attnParams returns layer l's scoring parameters.
+func (m *Model) attnParams(l int) attnParams {
+	c := m.Config
+	ap := attnParams{scale: float32(c.AttnScale), cap: float32(c.AttnSoftcap), window: m.layers[l].window}
+	if ap.scale == 0 {
+		ap.scale = 1 / float32(math.Sqrt(float64(c.HeadDim)))
+	}
+	return ap
+}
+
 // softmaxRow turns one row of raw scores into weights e^(s·scale−max) (0 for
 // rows the query cannot see) and updates state st: the running maximum and
 // sum, with the accumulator rescaled when the maximum grows.
 func (t *attnTask) softmaxRow(row []float32, pos []int32, p int32, st int) {
 	bmax := negInf
 	for r := range row {
-		if pos[r] > p {
+		if pos[r] > p || (t.window > 0 && p-pos[r] >= t.window) {
 			row[r] = negInf
 			continue
 		}
 		row[r] *= t.scale
+		if t.cap > 0 {
+			row[r] = float32(math.Tanh(float64(row[r]/t.cap))) * t.cap
+		}
 		bmax = max(bmax, row[r])
 	}
 	if bmax == negInf {
@@ -214,6 +251,7 @@ func (m *Model) attend(c Cache, l int, q, k, v []float32, n, start int, out []fl
 	chunk := (n + chunks - 1) / chunks
 	chunks = (n + chunk - 1) / chunk
 	errs := make([]error, threads)
+	ap := m.attnParams(l)
 	pos := make([]int32, n)
 	for i := range pos {
 		pos[i] = int32(start + i)
@@ -222,7 +260,7 @@ func (m *Model) attend(c Cache, l int, q, k, v []float32, n, start int, out []fl
 	parallel(Hkv*chunks, threads, func(worker, u int) {
 		kh, ck := u%Hkv, u/Hkv
 		i0, i1 := ck*chunk, min((ck+1)*chunk, n)
-		t := newAttnTask(q, i0, i1, start, kh, G, d, H)
+		t := newAttnTask(q, i0, i1, start, kh, G, d, H, ap)
 		t.st, t.layer = st, l
 
 		// Earlier positions: the cache, block by block.

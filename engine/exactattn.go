@@ -21,7 +21,8 @@ const exactCellPad = 32
 func (m *Model) attendExact(c Cache, l int, q, k, v []float32, n, start int, out []float32, st *AttnStats) error {
 	H, Hkv, d := m.Config.Heads, m.Config.KVHeads, m.Config.HeadDim
 	G := H / Hkv
-	scale := 1 / float32(math.Sqrt(float64(d)))
+	ap := m.attnParams(l)
+	scale, win := ap.scale, int32(ap.window)
 
 	// Gather each KV head's cells: positions, float16 keys and values.
 	type cells struct {
@@ -72,7 +73,7 @@ func (m *Model) attendExact(c Cache, l int, q, k, v []float32, n, start int, out
 			mx := negInf
 			for t := range w {
 				w[t] = negInf
-				if t >= rows || ce.pos[t] > p {
+				if t >= rows || ce.pos[t] > p || (win > 0 && p-ce.pos[t] >= win) {
 					continue
 				}
 				kr := ce.K[t*d : (t+1)*d]
@@ -83,6 +84,9 @@ func (m *Model) attendExact(c Cache, l int, q, k, v []float32, n, start int, out
 					s = dotVec(kr, qh, false)
 				}
 				w[t] = s * scale
+				if ap.cap > 0 {
+					w[t] = float32(math.Tanh(float64(w[t]/ap.cap))) * ap.cap
+				}
 				mx = max(mx, w[t])
 			}
 			var sum float64

@@ -66,6 +66,11 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 			return nil, nil, err
 		}
 	}
+	if s := float32(cfg.EmbedScale); s != 0 && s != 1 {
+		for i := range x {
+			x[i] *= s
+		}
+	}
 	h := make([]float32, n*max(E, qd))
 	q := make([]float32, n*qd)
 	k := make([]float32, n*kvd)
@@ -74,15 +79,26 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 	g := make([]float32, n*cfg.FF)
 	u := make([]float32, n*cfg.FF)
 	rd := m.rope.dims
-	cs := make([]float32, n*rd)
-	table := m.rope.table
-	rotate := func(x, cs []float32) { m.rope.apply(x, cs, false) }
 	attend := m.attend
 	if m.Exact {
-		table, rotate, attend = m.rope.tableGlibc, m.rope.applyFused, m.attendExact
+		attend = m.attendExact
 	}
-	for i := 0; i < n; i++ {
-		table(start+i, cs[i*rd:(i+1)*rd])
+	// The angle tables of each distinct rotary embedding, made on first use.
+	tables := map[*rope][]float32{}
+	angles := func(r *rope) []float32 {
+		if cs, ok := tables[r]; ok {
+			return cs
+		}
+		cs := make([]float32, n*rd)
+		for i := 0; i < n; i++ {
+			if m.Exact {
+				r.tableGlibc(start+i, cs[i*rd:(i+1)*rd])
+			} else {
+				r.table(start+i, cs[i*rd:(i+1)*rd])
+			}
+		}
+		tables[r] = cs
+		return cs
 	}
 	var st *AttnStats
 	if opt.Stats > 0 {
@@ -111,13 +127,24 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 		addBias(q, ly.bq)
 		addBias(k, ly.bk)
 		addBias(v, ly.bv)
-		for i := 0; i < n; i++ {
-			ci := cs[i*rd : (i+1)*rd]
-			for hh := 0; hh < H; hh++ {
-				rotate(q[(i*H+hh)*d:(i*H+hh+1)*d], ci)
+		if ly.qNorm != nil {
+			rmsNorm(q, q, ly.qNorm, d, cfg.NormEps)
+			rmsNorm(k, k, ly.kNorm, d, cfg.NormEps)
+		}
+		if r := ly.rope; r != nil {
+			cs := angles(r)
+			rotate := func(x, cs []float32) { r.apply(x, cs, false) }
+			if m.Exact {
+				rotate = r.applyFused
 			}
-			for hh := 0; hh < Hkv; hh++ {
-				rotate(k[(i*Hkv+hh)*d:(i*Hkv+hh+1)*d], ci)
+			for i := 0; i < n; i++ {
+				ci := cs[i*rd : (i+1)*rd]
+				for hh := 0; hh < H; hh++ {
+					rotate(q[(i*H+hh)*d:(i*H+hh+1)*d], ci)
+				}
+				for hh := 0; hh < Hkv; hh++ {
+					rotate(k[(i*Hkv+hh)*d:(i*Hkv+hh+1)*d], ci)
+				}
 			}
 		}
 		if rr, ok := c.(RowRounder); ok {
@@ -137,6 +164,9 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 		if err := m.product(n, round, mulJob{ly.wo, att, h}); err != nil {
 			return nil, nil, err
 		}
+		if ly.postAttn != nil {
+			rmsNorm(h[:n*E], h[:n*E], ly.postAttn, E, cfg.NormEps)
+		}
 		addTo(x, h[:n*E])
 		r0, rows := 0, n // rows of the feed-forward block
 		if li == len(m.layers)-1 {
@@ -147,13 +177,19 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 		if err := m.product(rows, round, mulJob{ly.gate, h, g}, mulJob{ly.up, h, u}); err != nil {
 			return nil, nil, err
 		}
-		if m.Exact {
+		switch {
+		case cfg.GELU:
+			gegluMul(g[:rows*cfg.FF], u)
+		case m.Exact:
 			ggmlSiluMul(g[:rows*cfg.FF], u, cfg.FF)
-		} else {
+		default:
 			kern.siluMul(g[:rows*cfg.FF], u)
 		}
 		if err := m.product(rows, round, mulJob{ly.down, g, h}); err != nil {
 			return nil, nil, err
+		}
+		if ly.postFFN != nil {
+			rmsNorm(h[:rows*E], h[:rows*E], ly.postFFN, E, cfg.NormEps)
 		}
 		addTo(xr, h[:rows*E])
 		if opt.Progress != nil {
@@ -166,6 +202,9 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 	logits := make([]float32, rows*cfg.Vocab)
 	if err := m.product(rows, round, mulJob{m.output, h, logits}); err != nil {
 		return nil, nil, err
+	}
+	if c := float32(cfg.FinalSoftcap); c > 0 {
+		softcap(logits, c)
 	}
 	return logits, st, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -84,7 +85,7 @@ func TestLoad(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer m.Close()
-			if m.Config != mem.Config {
+			if !reflect.DeepEqual(m.Config, mem.Config) {
 				t.Errorf("config\n got %+v\nwant %+v", m.Config, mem.Config)
 			}
 			if m.Tok != nil {
@@ -142,7 +143,7 @@ func TestLoadErrors(t *testing.T) {
 	}{
 		{"missing tensor", writeModel(t, mem, gguf.F32, drop("blk.1.ffn_up.weight")), []string{"model.gguf", "tensor blk.1.ffn_up.weight is missing"}},
 		{"wrong shape", writeModel(t, mem, gguf.F32, reshape("blk.0.attn_k.weight")), []string{"model.gguf", "blk.0.attn_k.weight has shape [32 15]", "[32 16]"}},
-		{"unsupported architecture", writeModel(t, other, gguf.F32, nil), []string{"model.gguf", `"mamba"`, "llama, qwen2"}},
+		{"unsupported architecture", writeModel(t, other, gguf.F32, nil), []string{"model.gguf", `"mamba"`, "gemma2, gemma3, llama, phi3, qwen2, qwen3, smollm3"}},
 		{"not a GGUF file", notGGUF, []string{"notes.txt"}},
 		{"no such file", filepath.Join(t.TempDir(), "absent.gguf"), []string{"absent.gguf"}},
 	} {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -28,6 +29,70 @@ type Config struct {
 	// RopeDims is the number of rotated dimensions per head
 	// (rope.dimension_count), at most HeadDim.
 	RopeDims int
+	// RopeAttnFactor multiplies RoPE's cosines and sines
+	// (rope.scaling.attn_factor, phi3's LongRoPE); 1 when absent.
+	RopeAttnFactor float64
+
+	// SlidingWindow is the window of sliding-window layers: a query at
+	// position p sees keys at positions > p−SlidingWindow. 0 when the model
+	// has none.
+	SlidingWindow int
+	// SWA marks the sliding-window layers (nil when there are none).
+	SWA []bool
+	// RopeBaseSWA is the RoPE base of sliding-window layers (gemma:
+	// rope.freq_base_swa, default 10000); they are never scaled.
+	RopeBaseSWA float64
+	// NoRoPE marks layers that apply no rotary embedding (smollm3's every
+	// fourth layer); nil when every layer rotates.
+	NoRoPE []bool
+	// QKNorm: queries and keys are RMS-normalised per head before RoPE
+	// (qwen3, gemma3).
+	QKNorm bool
+	// AttnScale multiplies query·key scores before the softmax; 1/√HeadDim
+	// unless the architecture says otherwise (gemma).
+	AttnScale float64
+	// AttnSoftcap and FinalSoftcap, when positive, cap attention scores and
+	// output logits as c·tanh(x/c) (gemma2).
+	AttnSoftcap, FinalSoftcap float64
+	// EmbedScale multiplies the token embeddings (gemma: √Embd); 1 otherwise.
+	EmbedScale float64
+	// GELU selects a GELU-gated feed-forward block (gemma) instead of SwiGLU.
+	GELU bool
+}
+
+// LayerInfo is what one layer's attention does differently from a plain
+// llama layer; the compression stages read it to treat each layer type as
+// it must be treated.
+type LayerInfo struct {
+	// Window is the sliding window in positions, 0 for full attention.
+	Window int
+	// RoPE is false for a layer that rotates neither queries nor keys.
+	RoPE bool
+	// QKNorm is true when keys are RMS-normalised per head before RoPE.
+	QKNorm bool
+}
+
+// Kind names the layer type: "full", "sliding" or "no-rope".
+func (li LayerInfo) Kind() string {
+	switch {
+	case li.Window > 0:
+		return "sliding"
+	case !li.RoPE:
+		return "no-rope"
+	}
+	return "full"
+}
+
+// Layer describes layer l (0 ≤ l < Layers).
+func (c Config) Layer(l int) LayerInfo {
+	li := LayerInfo{RoPE: true, QKNorm: c.QKNorm}
+	if l >= 0 && l < len(c.SWA) && c.SWA[l] {
+		li.Window = c.SlidingWindow
+	}
+	if l >= 0 && l < len(c.NoRoPE) && c.NoRoPE[l] {
+		li.RoPE = false
+	}
+	return li
 }
 
 // Model is a loaded model. Its weights alias the mapped file until Close.
@@ -51,19 +116,26 @@ type Model struct {
 	// products.
 	Exact bool
 
-	rope       rope
+	rope       rope // the rotary embedding of full-attention layers
 	tokEmbd    *matrix
 	output     *matrix // token_embd when the output is tied
 	outputNorm []float32
 	layers     []layer
 }
 
-// layer holds one transformer block's weights.
+// layer holds one transformer block's weights and attention settings.
 type layer struct {
 	attnNorm, ffnNorm []float32
-	wq, wk, wv, wo    *matrix
+	wq, wk, wv, wo    *matrix   // wq/wk/wv may be row views of a fused attn_qkv
 	bq, bk, bv        []float32 // nil when the architecture has no bias
-	gate, up, down    *matrix
+	gate, up, down    *matrix   // gate/up may be row views of a fused ffn_up
+	// qNorm, kNorm (HeadDim each) normalise queries and keys per head;
+	// postAttn, postFFN normalise the blocks' outputs before the residual
+	// add (gemma). nil when absent.
+	qNorm, kNorm      []float32
+	postAttn, postFFN []float32
+	rope              *rope // nil: this layer applies no RoPE
+	window            int   // sliding window, 0 for full attention
 }
 
 var (
@@ -235,6 +307,11 @@ func readConfig(f *gguf.File, arch string) (Config, error) {
 	} else if s := r.float("rope.scale_linear", 1, false); s != 1 {
 		c.RopeScale = s
 	}
+	c.RopeAttnFactor = r.float("rope.scaling.attn_factor", 1, false)
+	c.EmbedScale = 1
+	if c.HeadDim > 0 {
+		c.AttnScale = 1 / math.Sqrt(float64(c.HeadDim))
+	}
 	c.Vocab = r.uint("vocab_size", 0, false)
 	if c.Vocab == 0 {
 		if toks, ok := f.Strings("tokenizer.ggml.tokens"); ok {
@@ -259,6 +336,8 @@ func readConfig(f *gguf.File, arch string) (Config, error) {
 		return c, fmt.Errorf("metadata %s.rope.freq_base %g is not positive", arch, c.RopeBase)
 	case c.RopeScale <= 0:
 		return c, fmt.Errorf("metadata %s.rope.scaling.factor %g is not positive", arch, c.RopeScale)
+	case !(c.RopeAttnFactor > 0):
+		return c, fmt.Errorf("metadata %s.rope.scaling.attn_factor %g is not positive", arch, c.RopeAttnFactor)
 	case !(c.NormEps >= 0):
 		return c, fmt.Errorf("metadata %s.attention.layer_norm_rms_epsilon %g is negative", arch, c.NormEps)
 	}

@@ -12,7 +12,8 @@ import (
 
 var tinyConfig = Config{
 	Arch: "llama", Layers: 2, Embd: 32, Heads: 4, KVHeads: 2, HeadDim: 8, FF: 48, Vocab: 40, Ctx: 64,
-	RopeBase: 10000, RopeScale: 1, NormEps: 1e-5, RopeDims: 8,
+	RopeBase: 10000, RopeScale: 1, NormEps: 1e-5, RopeDims: 8, RopeAttnFactor: 1,
+	AttnScale: 1 / math.Sqrt(8), EmbedScale: 1,
 }
 
 // randomModel returns a model with F32 weights drawn from a seeded normal
@@ -45,13 +46,14 @@ func randomModel(arch string, seed uint64) *Model {
 	m.tokEmbd = mat("token_embd.weight", c.Vocab, c.Embd)
 	m.output = mat("output.weight", c.Vocab, c.Embd)
 	m.outputNorm = norm(c.Embd)
-	m.rope = newRope(c.RopeDims, c.RopeBase, c.RopeScale, c.RopeNeox, nil)
+	m.rope = newRope(c.RopeDims, c.RopeBase, c.RopeScale, c.RopeNeox, nil, 1)
 	for i := 0; i < c.Layers; i++ {
 		l := layer{
 			attnNorm: norm(c.Embd), ffnNorm: norm(c.Embd),
 			wq: mat("attn_q", qd, c.Embd), wk: mat("attn_k", kvd, c.Embd), wv: mat("attn_v", kvd, c.Embd),
 			wo: mat("attn_output", c.Embd, qd), gate: mat("ffn_gate", c.FF, c.Embd),
 			up: mat("ffn_up", c.FF, c.Embd), down: mat("ffn_down", c.Embd, c.FF),
+			rope: &m.rope,
 		}
 		if arch == "qwen2" {
 			l.bq, l.bk, l.bv = next(qd, 0.5), next(kvd, 0.5), next(kvd, 0.5)

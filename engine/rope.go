@@ -10,23 +10,32 @@ import "math"
 // Pairs are adjacent, (2i, 2i+1), for GGUF llama "normal" mode, and split
 // halves, (i, i+dims/2), for NEOX mode (qwen2). Only the first dims coordinates
 // of a head rotate; the rest pass through.
+//
+// mscale (rope.scaling.attn_factor, 1 unless set) multiplies the cosines and
+// sines, as ggml's rope does: the forward rotation also scales the rotated
+// coordinates by mscale, and the inverse undoes both.
 type rope struct {
 	dims       int
 	neox       bool
 	thetaScale float32
 	freqScale  float32
+	mscale     float32
 	factors    []float32 // len dims/2 or nil
 }
 
-func newRope(dims int, base, scale float64, neox bool, factors []float32) rope {
+func newRope(dims int, base, scale float64, neox bool, factors []float32, mscale float64) rope {
 	if scale <= 0 {
 		scale = 1
+	}
+	if mscale <= 0 {
+		mscale = 1
 	}
 	return rope{
 		dims:       dims,
 		neox:       neox,
 		thetaScale: float32(math.Pow(float64(float32(base)), float64(float32(-2)/float32(dims)))),
 		freqScale:  float32(1 / scale),
+		mscale:     float32(mscale),
 		factors:    factors,
 	}
 }
@@ -49,6 +58,9 @@ func (r *rope) fill(pos int, cs []float32, sincos func(float32) (float32, float3
 		}
 		t *= r.freqScale
 		cs[2*i+1], cs[2*i] = sincos(t)
+		if r.mscale != 1 {
+			cs[2*i], cs[2*i+1] = cs[2*i]*r.mscale, cs[2*i+1]*r.mscale
+		}
 		theta *= r.thetaScale
 	}
 }
@@ -61,10 +73,14 @@ func sinCos64(t float32) (float32, float32) {
 // apply rotates x (one head) by the angles in cs; inverse rotates back.
 func (r *rope) apply(x, cs []float32, inverse bool) {
 	half := r.dims / 2
+	inv2 := 1 / (r.mscale * r.mscale)
 	for i := 0; i < half; i++ {
 		c, s := cs[2*i], cs[2*i+1]
 		if inverse {
 			s = -s
+			if r.mscale != 1 {
+				c, s = c*inv2, s*inv2
+			}
 		}
 		a, b := 2*i, 2*i+1
 		if r.neox {
@@ -97,13 +113,30 @@ func (r *rope) applyFused(x, cs []float32) {
 // embedding at position pos; inverse applies the inverse rotation. It is the
 // function the forward pass uses (same pairing, base, scaling and float32
 // arithmetic), so it matches stages.RoPEFunc.
-func (m *Model) RoPE(x []float32, pos int, inverse bool) {
+//
+// It is the rotation of the full-attention layers; RoPELayer gives each
+// layer's own (sliding-window layers may have another base, some layers
+// none).
+func (m *Model) RoPE(x []float32, pos int, inverse bool) { m.rope.rotate(x, pos, inverse) }
+
+// RoPELayer is RoPE with layer l's rotary embedding: the sliding-window
+// layers' own base where the architecture has one, and no rotation at all
+// (x unchanged) on a layer without RoPE or outside 0..Layers−1.
+func (m *Model) RoPELayer(l int, x []float32, pos int, inverse bool) {
+	if l < 0 || l >= len(m.layers) || m.layers[l].rope == nil {
+		return
+	}
+	m.layers[l].rope.rotate(x, pos, inverse)
+}
+
+// rotate applies r at position pos to one head x.
+func (r *rope) rotate(x []float32, pos int, inverse bool) {
 	var buf [256]float32
 	cs := buf[:]
-	if m.rope.dims > len(buf) {
-		cs = make([]float32, m.rope.dims)
+	if r.dims > len(buf) {
+		cs = make([]float32, r.dims)
 	}
-	cs = cs[:m.rope.dims]
-	m.rope.table(pos, cs)
-	m.rope.apply(x, cs, inverse)
+	cs = cs[:r.dims]
+	r.table(pos, cs)
+	r.apply(x, cs, inverse)
 }

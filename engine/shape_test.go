@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -117,7 +118,7 @@ func TestLoadBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	if m.Path != "embedded.gguf" || m.Config != want.Config {
+	if m.Path != "embedded.gguf" || !reflect.DeepEqual(m.Config, want.Config) {
 		t.Errorf("path %q, config %+v; want embedded.gguf, %+v", m.Path, m.Config, want.Config)
 	}
 	ids := tinyIDs(9)

@@ -40,6 +40,17 @@ func newMatrix(t *gguf.TensorInfo, rows, cols int) (*matrix, error) {
 	return w, nil
 }
 
+// rowView returns rows [r0, r1) of w as a matrix of their own, aliasing w's
+// data (the parts of a fused tensor such as attn_qkv).
+func (w *matrix) rowView(r0, r1 int) *matrix {
+	v := &matrix{name: fmt.Sprintf("%s[%d:%d]", w.name, r0, r1), typ: w.typ, rows: r1 - r0, cols: w.cols, rowBytes: w.rowBytes,
+		data: w.data[r0*w.rowBytes : r1*w.rowBytes]}
+	if w.f32 != nil {
+		v.f32 = w.f32[r0*w.cols : r1*w.cols]
+	}
+	return v
+}
+
 // float32View returns little-endian float32 data as a []float32, aliasing it
 // when the machine is little-endian and the bytes are 4-byte aligned (always
 // so for mapped GGUF tensors), else as a decoded copy.
