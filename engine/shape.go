@@ -25,6 +25,24 @@ type Shape struct {
 	// WeightType is the tensor type holding the most bytes, e.g. "Q8_0" or
 	// "Q4_K" ("" for a file without tensors).
 	WeightType string
+	// SlidingWindow and SWA are the sliding-window layout (Config's fields
+	// of the same names): a cache of a sliding-window layer holds at most
+	// SlidingWindow positions. Zero and nil when every layer attends to
+	// the whole context.
+	SlidingWindow int
+	SWA           []bool
+	// Runnable reports whether the engine runs this architecture; a shape
+	// is read from any GGUF file with the usual attention keys.
+	Runnable bool
+}
+
+// CacheTokens returns how many positions layer l's cache holds for a
+// context of t tokens: t, or the sliding window when it is smaller.
+func (sh *Shape) CacheTokens(l, t int) int {
+	if l >= 0 && l < len(sh.SWA) && sh.SWA[l] && sh.SlidingWindow > 0 {
+		return min(t, sh.SlidingWindow)
+	}
+	return t
 }
 
 // ReadShape reads a model's Shape from the header of the GGUF file at path:
@@ -41,12 +59,54 @@ func ReadShape(path string) (*Shape, error) {
 	if arch == "" {
 		return nil, fmt.Errorf("engine: %s: metadata general.architecture is missing", path)
 	}
-	c, err := readConfig(f, arch)
+	c, runnable, err := headerConfig(f, arch)
 	if err != nil {
 		return nil, fmt.Errorf("engine: %s: %w", path, err)
 	}
 	sh := shapeOf(path, f, c)
+	sh.Runnable = runnable
 	return &sh, nil
+}
+
+// headerConfig reads the config of any architecture from the header: that
+// of the builder for a registered one (sliding windows included), else the
+// attention geometry alone, leniently (an architecture the engine does not
+// run may lack keys the engine needs, such as the RMS epsilon).
+func headerConfig(f *gguf.File, arch string) (Config, bool, error) {
+	if spec, ok := archs[arch]; ok {
+		c, err := readConfig(f, arch)
+		if err != nil {
+			return c, true, err
+		}
+		r := &meta{f: f, arch: arch}
+		if spec.swa != nil {
+			spec.swa(&c, f, r)
+		}
+		return c, true, r.err
+	}
+	r := &meta{f: f, arch: arch}
+	c := Config{Arch: arch}
+	c.Ctx = r.uint("context_length", 0, true)
+	c.Embd = r.uint("embedding_length", 0, false)
+	c.Layers = r.uint("block_count", 0, true)
+	c.Heads = r.uint("attention.head_count", 0, true)
+	c.KVHeads = r.uint("attention.head_count_kv", c.Heads, false)
+	if c.Heads > 0 {
+		c.HeadDim = r.uint("attention.key_length", c.Embd/c.Heads, false)
+	}
+	if w := r.uint("attention.sliding_window", 0, false); w > 0 {
+		c.SlidingWindow = w
+		if _, ok := f.Metadata[arch+".attention.sliding_window_pattern"]; ok {
+			setSWAPattern(&c, f, r, 1)
+		}
+	}
+	if r.err != nil {
+		return c, false, r.err
+	}
+	if c.Layers <= 0 || c.KVHeads <= 0 || c.HeadDim <= 0 || c.Ctx <= 0 {
+		return c, false, fmt.Errorf("metadata %s.* gives no attention geometry (block_count %d, attention.head_count_kv %d, head dimension %d, context_length %d)", arch, c.Layers, c.KVHeads, c.HeadDim, c.Ctx)
+	}
+	return c, false, nil
 }
 
 // Shape is the loaded model's Shape. The weight figures come from the file's
@@ -57,7 +117,8 @@ func (m *Model) Shape() Shape { return shapeOf(m.Path, m.File, m.Config) }
 // nil), read from path.
 func shapeOf(path string, f *gguf.File, c Config) Shape {
 	sh := Shape{Path: path, Name: filepath.Base(path), Arch: c.Arch,
-		Layers: c.Layers, KVHeads: c.KVHeads, HeadDim: c.HeadDim, Ctx: c.Ctx}
+		Layers: c.Layers, KVHeads: c.KVHeads, HeadDim: c.HeadDim, Ctx: c.Ctx,
+		SlidingWindow: c.SlidingWindow, SWA: c.SWA, Runnable: true}
 	if f == nil {
 		return sh
 	}

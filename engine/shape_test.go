@@ -30,7 +30,7 @@ func checkShape(t *testing.T, sh Shape, m *Model, path string) {
 	if sh.WeightBytes <= 0 || sh.WeightBytes > m.File.Size() {
 		t.Errorf("weight bytes %d outside (0, file size %d]", sh.WeightBytes, m.File.Size())
 	}
-	if ms := m.Shape(); ms != sh {
+	if ms := m.Shape(); !reflect.DeepEqual(ms, sh) {
 		t.Errorf("Model.Shape %+v differs from ReadShape %+v", ms, sh)
 	}
 }
