@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
+	"nexusquant/engine"
 	"nexusquant/internal/modelfind"
 	"nexusquant/internal/units"
 )
@@ -32,7 +34,12 @@ type modelJSON struct {
 	Layers     int    `json:"layers"`
 	KVHeads    int    `json:"kv_heads"`
 	HeadDim    int    `json:"head_dim"`
-	Error      string `json:"error"`
+	// SlidingWindow is the window of the sliding-window layers (0: none).
+	SlidingWindow int `json:"sliding_window"`
+	// Runnable is false for an architecture the engine reads the header of
+	// but does not run (the capacity view works on it, eval does not).
+	Runnable bool   `json:"runnable"`
+	Error    string `json:"error"`
 }
 
 func runModels(env *Env, args []string) error {
@@ -60,6 +67,7 @@ func runModels(env *Env, args []string) error {
 			if s := f.Shape; s != nil {
 				m.Arch, m.Params, m.WeightType, m.Ctx = s.Arch, s.Params, s.WeightType, s.Ctx
 				m.Layers, m.KVHeads, m.HeadDim = s.Layers, s.KVHeads, s.HeadDim
+				m.SlidingWindow, m.Runnable = s.SlidingWindow, s.Runnable
 			}
 			out = append(out, m)
 		}
@@ -74,6 +82,9 @@ func runModels(env *Env, args []string) error {
 		return nil
 	}
 	writeModelTable(env.Stdout, found, fenv, 80, *paths)
+	if slices.ContainsFunc(found, func(f modelfind.Found) bool { return f.Shape != nil && !f.Shape.Runnable }) {
+		fmt.Fprintf(env.Stdout, "* header only: the engine runs %s; --shape-of works on any file\n", strings.Join(engine.Architectures(), ", "))
+	}
 	if !*paths {
 		fmt.Fprintln(env.Stdout, "(--paths shows where each file is, --json everything)")
 	}
@@ -90,6 +101,9 @@ func writeModelTable(w io.Writer, found []modelfind.Found, fenv modelfind.Env, w
 		r := []string{f.Name, "", "", "", "", units.Bytes(f.Bytes), f.Source}
 		if s := f.Shape; s != nil {
 			r[1], r[2], r[3], r[4] = s.Arch, units.Count(s.Params), s.WeightType, fmt.Sprint(s.Ctx)
+			if !s.Runnable {
+				r[1] += "*"
+			}
 		}
 		rows[i] = r
 	}

@@ -2,10 +2,13 @@ package cli
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"nexusquant/engine/gguf"
+	"nexusquant/internal/synth"
 	"nexusquant/internal/modelfind"
 	"nexusquant/internal/modelfind/modelfindtest"
 )
@@ -72,7 +75,7 @@ func TestModelsJSON(t *testing.T) {
 	if len(got) != 6 {
 		t.Fatalf("%d models, want 6", len(got))
 	}
-	keys := "arch bytes ctx error head_dim kv_heads layers name params path source weight_type"
+	keys := "arch bytes ctx error head_dim kv_heads layers name params path runnable sliding_window source weight_type"
 	for _, m := range got {
 		var k []string
 		for key := range m {
@@ -84,5 +87,57 @@ func TestModelsJSON(t *testing.T) {
 	}
 	if got[3]["name"] != "stories:260k" || got[3]["source"] != "ollama" || got[3]["params"] != 292800.0 || got[3]["weight_type"] != "F32" {
 		t.Errorf("ollama entry = %v", got[3])
+	}
+}
+
+// TestModelsHeaderOnly: a file of an architecture the engine does not run
+// (here a bert-style header without the RMS epsilon the engine needs) is
+// listed with its geometry and marked, and a sliding-window model shows its
+// window in JSON.
+func TestModelsHeaderOnly(t *testing.T) {
+	isolate(t)
+	env := fakeHome(t)
+	kv := []gguf.KV{
+		{Key: "general.architecture", Value: gguf.ValueOf("bert")},
+		{Key: "bert.context_length", Value: gguf.ValueOf(uint32(512))},
+		{Key: "bert.embedding_length", Value: gguf.ValueOf(uint32(384))},
+		{Key: "bert.block_count", Value: gguf.ValueOf(uint32(12))},
+		{Key: "bert.attention.head_count", Value: gguf.ValueOf(uint32(12))},
+		{Key: "bert.attention.layer_norm_epsilon", Value: gguf.ValueOf(float32(1e-12))},
+	}
+	if err := gguf.WriteFile(filepath.Join(env.Cwd, "minilm.gguf"), 3, kv, nil); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := synth.Lookup("syn-gemma2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := synth.Write(filepath.Join(env.Cwd, "gemma2.gguf"), spec, gguf.Q8_0); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code := run(t, "models")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(out, "minilm.gguf") || !strings.Contains(out, "bert*") || !strings.Contains(out, "* header only: the engine runs gemma2, gemma3, llama, phi3, qwen2, qwen3, smollm3") {
+		t.Errorf("the bert file is not listed as header only:\n%s", out)
+	}
+	out, _, code = run(t, "models", "--json")
+	if code != 0 {
+		t.Fatalf("--json: exit %d", code)
+	}
+	var got []modelJSON
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]modelJSON{}
+	for _, m := range got {
+		byName[m.Name] = m
+	}
+	if b := byName["minilm.gguf"]; b.Arch != "bert" || b.Runnable || b.Layers != 12 || b.KVHeads != 12 || b.HeadDim != 32 || b.Error != "" {
+		t.Errorf("bert entry = %+v", b)
+	}
+	if g := byName["gemma2.gguf"]; g.Arch != "gemma2" || !g.Runnable || g.SlidingWindow != 48 || g.HeadDim != 128 {
+		t.Errorf("gemma2 entry = %+v", g)
 	}
 }

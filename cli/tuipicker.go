@@ -42,6 +42,9 @@ func pickerChoices(found []modelfind.Found, base eval.Input) ([]tui.Choice, erro
 			Input: in, SourceName: "demo text: " + text.TextName, Err: f.Err}
 		if sh := f.Shape; sh != nil {
 			c.Detail = fmt.Sprintf("%s · %s · %s · ctx %d · %s", sh.Arch, units.Count(sh.Params), sh.WeightType, sh.Ctx, units.Bytes(f.Bytes))
+			if !sh.Runnable && c.Err == "" {
+				c.Err = fmt.Sprintf("architecture %s is not run by the engine (header only: nexusquant --shape-of FILE)", sh.Arch)
+			}
 			if avail, ok := engine.AvailableMemory(); ok && c.Err == "" && os.Getenv("NEXUSQUANT_IGNORE_MEMORY") == "" {
 				if err := engine.CheckFits(sh, avail); err != nil {
 					c.Err = fmt.Sprintf("%.1f GB of weights, %.1f GB of memory available", float64(sh.WeightBytes)/1e9, float64(avail)/1e9)

@@ -27,8 +27,10 @@ type Ref struct {
 	Chunks int     `json:"chunks"`
 	PPL    float64 `json:"ppl"`
 	PPLErr float64 `json:"ppl_err"`
-	// TokensSHA256 is the sha256 of the evaluated tokens (n_chunk·n_ctx
-	// little-endian int32, BOS in place), to check the tokenizer first.
+	// TokensSHA256 is the sha256 of the evaluated tokens (the first
+	// n_chunk·n_ctx of the tokenized text, little-endian int32, as
+	// llama-perplexity writes them before putting BOS in each chunk), to
+	// check the tokenizer first.
 	TokensSHA256 string    `json:"tokens_sha256,omitempty"`
 	Argmax       []int32   `json:"argmax,omitempty"`
 	Gap          []float32 `json:"gap,omitempty"`

@@ -110,7 +110,9 @@ func Build(s Spec, t gguf.Type) ([]gguf.KV, []gguf.WTensor, error) {
 	u := func(v int) gguf.Value { return gguf.ValueOf(uint32(v)) }
 	kv := []gguf.KV{
 		{Key: "general.architecture", Value: gguf.ValueOf(a)},
-		{Key: "general.name", Value: gguf.ValueOf(s.Name)},
+		// llama.cpp gives Phi-3 vocabularies special token attributes when
+		// general.name contains "phi3", tokens stories260K's vocab lacks.
+		{Key: "general.name", Value: gguf.ValueOf(strings.ReplaceAll(s.Name, "phi3", "phi"))},
 		{Key: "general.file_type", Value: u(map[gguf.Type]int{gguf.F16: 1, gguf.Q8_0: 7}[t])},
 		{Key: a + ".context_length", Value: u(s.Ctx)},
 		{Key: a + ".embedding_length", Value: u(s.Embd)},
