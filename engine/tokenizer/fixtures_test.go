@@ -139,3 +139,47 @@ func TestPieceConcatenation(t *testing.T) {
 		})
 	}
 }
+
+// TestLlamaCppReference: ids from llama.cpp's llama-tokenize (--no-bos
+// --no-parse-special, llama.cpp 80fb11ac) for what the fixtures leave out:
+// combining marks under qwen35, whose [\p{L}\p{M}]+ words reach tokens such
+// as the single one for หนังสือ that qwen2's \p{L}+ splitting cannot (the
+// fixtures' decomposed accents tokenize alike under both), and the bytes
+// falcon, starcoder, refact and mpt have no token for, which are dropped
+// (the continuation bytes of U+40000 and U+80000 stay).
+func TestLlamaCppReference(t *testing.T) {
+	cases := []struct {
+		vocab, text string
+		want        []int32
+	}{
+		{"qwen35", "หนังสือ", []int32{131124}},
+		{"qwen35", "กุมภาพันธ์ ผลิต ซื้อ", []int32{25200, 125370, 124389, 66256, 123887, 55770, 220, 125914, 220, 126351}},
+		{"qwen35", "हिन्दी भाषा", []int32{93948, 42311, 101, 30484, 99, 43647, 14925, 255, 31411, 115, 23868}},
+		{"qwen35", "नमस्ते दुनिया", []int32{60096, 87244, 78368, 30484, 97, 34370, 14925, 99, 72653, 60096, 42311, 107, 23868}},
+		{"qwen35", "Tiếng Việt", []int32{45351, 26068, 968, 128324}},
+		{"qwen35", "re\u0301sume\u0301", []int32{265, 53839, 31323, 53839}},
+		{"qwen35", "Vie\u0302\u0301t Nam", []int32{53, 645, 136, 224, 53839, 83, 29974}},
+		{"qwen35", " \u0301x", []int32{220, 53839, 87}},
+		{"qwen35", "!\u0301\u0300 a\u20dd", []int32{0, 53839, 96549, 264, 158, 29389}},
+		{"qwen35", "x\n\u0301\u0301\n", []int32{87, 198, 53839, 53839, 198}},
+		{"qwen35", "I'M \u0301x!\u0301\u0300.\n\n", []int32{40, 27603, 220, 53839, 87, 0, 53839, 96549, 382}},
+		{"qwen35", "กุุ1234", []int32{127133, 47642, 16, 17, 18, 19}},
+		{"qwen2", "หนังสือ", []int32{123936, 123874, 35648, 83581}},
+		{"qwen2", "กุมภาพันธ์ ผลิต ซื้อ", []int32{25200, 125370, 124389, 66256, 123887, 55770, 220, 124396, 124722, 220, 123885, 41092, 19841, 22929}},
+		{"falcon", "a\x04b \x1e", []int32{76, 77, 204}},
+		{"falcon", "x\U00080000y", []int32{99, 206, 206, 206, 100}},
+		{"starcoder", "x\U00040000y", []int32{125, 246, 246, 246, 126}},
+		{"refact", "x\U00040000y", []int32{106, 227, 227, 227, 107}},
+		{"mpt", "x\U00040000y", []int32{89, 173, 211, 211, 211, 90}},
+	}
+	for _, c := range cases {
+		tok := load(t, "vocab/ggml-vocab-"+c.vocab+".gguf")
+		got := tok.Encode(c.text, Options{})
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s %q:\n got %v\nwant %v", c.vocab, c.text, got, c.want)
+		}
+		if got, want := tok.Decode(c.want), dropBytes(c.text, noByteTokens(tok)); got != want {
+			t.Errorf("%s: Decode(%v) = %q, want %q", c.vocab, c.want, got, want)
+		}
+	}
+}
