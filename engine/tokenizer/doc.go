@@ -23,9 +23,9 @@
 // expressions std::regex run over a "collapsed" text in which every non-ASCII
 // code point is replaced by a byte naming its Unicode category (so a non-ASCII
 // space only matches \s, and U+3000 is never inside a literal CJK range).
-// Supported values: default, gpt-2, llama-bpe (llama3), qwen2, deepseek-llm,
-// deepseek-coder, falcon, starcoder, and the aliases llama.cpp maps to the same
-// expressions (the full list is in the error for an unsupported value). An
+// Supported values: default, gpt-2, llama-bpe (llama3), qwen2, qwen35 (Qwen2
+// with combining marks in letter runs), deepseek-llm, deepseek-coder, falcon,
+// starcoder, and the aliases llama.cpp maps to the same expressions (the full list is in the error for an unsupported value). An
 // unknown value is an error, as in llama.cpp, rather than a silent fallback to
 // GPT-2 that would tokenize differently; a missing tokenizer.ggml.pre means
 // "default", as in llama.cpp.

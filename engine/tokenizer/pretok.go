@@ -32,6 +32,7 @@ var (
 	gpt2Steps   = []splitter{splitGPT2}
 	llama3Steps = []splitter{splitLlama3}
 	qwen2Steps  = []splitter{splitQwen2}
+	qwen35Steps = []splitter{splitQwen35}
 	// starcoder and kin: \p{N}, then GPT-2.
 	starcoderSteps = []splitter{splitMatches(one(isNumber)), splitGPT2}
 )
@@ -71,6 +72,7 @@ var preTokenizers = func() map[string]preTokenizer {
 		"smaug-bpe":   {steps: llama3Steps},
 		"chatglm-bpe": {steps: llama3Steps, noBOS: true},
 		"glm4":        {steps: llama3Steps, noBOS: true},
+		"qwen35":      {steps: qwen35Steps},
 	}
 	for _, name := range []string{"gpt-2", "phi-2", "mpt", "olmo", "jais", "trillion", "exaone4", "gigachat", "a.x-4.0", "mellum", "granite-docling"} {
 		m[name] = preTokenizer{steps: gpt2Steps}

@@ -144,17 +144,28 @@ func scanGPT2(s *span) {
 // splitLlama3 is llama.cpp's custom scanner for the Llama-3 expression
 // (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
 func splitLlama3(cp []rune, fl []cpFlags, pieces []int) []int {
-	return eachSpan(cp, fl, pieces, func(s *span) { scanLlama3(s, 3) })
+	return eachSpan(cp, fl, pieces, func(s *span) { scanLlama3(s, 3, flagLetter) })
 }
 
-// splitQwen2 handles the Qwen2 expression, the Llama-3 one with \p{N} instead
-// of \p{N}{1,3}. llama.cpp runs it through std::regex; the scanner follows the
-// same leftmost-first alternation.
+// splitQwen2 is llama.cpp's custom scanner for the Qwen2 expression, the
+// Llama-3 one with \p{N} instead of \p{N}{1,3}.
 func splitQwen2(cp []rune, fl []cpFlags, pieces []int) []int {
-	return eachSpan(cp, fl, pieces, func(s *span) { scanLlama3(s, 1) })
+	return eachSpan(cp, fl, pieces, func(s *span) { scanLlama3(s, 1, flagLetter) })
 }
 
-func scanLlama3(s *span, maxDigits int) {
+// splitQwen35 is llama.cpp's custom scanner for the Qwen3.5 expression
+// (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+// the Qwen2 one with combining marks (\p{M}) joining the letter runs, so a
+// base letter and its decomposed accents stay in one word.
+func splitQwen35(cp []rune, fl []cpFlags, pieces []int) []int {
+	return eachSpan(cp, fl, pieces, func(s *span) { scanLlama3(s, 1, flagLetter|flagMark) })
+}
+
+// scanLlama3 scans the Llama-3 family of expressions: at most maxDigits
+// numbers per word, and word the flags of a word code point (\p{L}, or
+// [\p{L}\p{M}] for Qwen3.5), which the punctuation alternative excludes.
+func scanLlama3(s *span, maxDigits int, word cpFlags) {
+	notPunct := flagWhitespace | flagNumber | word
 	for s.pos < s.end {
 		pos := s.pos
 		if n := s.contraction(pos, true); n > 0 {
@@ -162,10 +173,12 @@ func scanLlama3(s *span, maxDigits int) {
 			continue
 		}
 		c, f := s.cp[pos], s.fl[pos]
-		// [^\r\n\p{L}\p{N}]?\p{L}+
-		if c != '\r' && c != '\n' && f&flagNumber == 0 && (f&flagLetter != 0 || s.flags(pos+1)&flagLetter != 0) {
+		// [^\r\n\p{L}\p{N}]?\p{L}+ (or [\p{L}\p{M}]+): a word code point
+		// that is not itself a letter (a mark) is taken as the optional
+		// prefix, which matches the same text.
+		if c != '\r' && c != '\n' && f&flagNumber == 0 && (f&word != 0 || s.flags(pos+1)&word != 0) {
 			e := pos + 1
-			for s.flags(e)&flagLetter != 0 {
+			for s.flags(e)&word != 0 {
 				e++
 			}
 			s.emit(e)
@@ -187,8 +200,8 @@ func scanLlama3(s *span, maxDigits int) {
 		if c == ' ' {
 			f2, e = s.flags(pos+1), pos+1
 		}
-		if f2&flagsWLN == 0 && f != 0 {
-			for g := f2; g&flagsWLN == 0 && g != 0; g = s.flags(e) {
+		if f2&notPunct == 0 && f != 0 {
+			for g := f2; g&notPunct == 0 && g != 0; g = s.flags(e) {
 				e++
 			}
 			for r := s.at(e); r == '\r' || r == '\n'; r = s.at(e) {

@@ -38,6 +38,13 @@ func TestPreTokenizers(t *testing.T) {
 		{"llama-bpe", "(hi) ..\n\nx", []string{"(hi", ")", " ..\n\n", "x"}},
 		{"qwen2", "ab 12345", []string{"ab", " ", "1", "2", "3", "4", "5"}},
 		{"qwen2", "Hello, world!\n", []string{"Hello", ",", " world", "!\n"}},
+		// Qwen2 leaves a combining mark (U+0301) out of \p{L}+ words; Qwen3.5
+		// keeps it with its letters, and a mark can follow the optional
+		// non-letter prefix.
+		{"qwen2", "re\u0301sume\u0301 12", []string{"re", "\u0301sume", "\u0301", " ", "1", "2"}},
+		{"qwen35", "re\u0301sume\u0301 12", []string{"re\u0301sume\u0301", " ", "1", "2"}},
+		{"qwen35", "I'M \u0301x!\u0301\u0300.\n\n", []string{"I", "'M", " \u0301x", "!\u0301\u0300", ".\n\n"}},
+		{"qwen35", "\u0300\u0300 a", []string{"\u0300\u0300", " a"}},
 		{"starcoder", "abc 123", []string{"abc", " ", "1", "2", "3"}},
 		{"deepseek-coder", "a1 b\nc", []string{"a", "1", " b", "\n", "c"}},
 		{"deepseek-coder", "x, 中文 y", []string{"x", ",", " ", "中文", " y"}},
