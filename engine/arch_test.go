@@ -22,12 +22,21 @@ import (
 // made llama.cpp's figures from the same bytes):
 //   - perplexity within 0.5% of llama-perplexity's;
 //   - at every scored position where llama.cpp's two best logits differ by
-//     more than tieGap, our argmax is llama.cpp's (teacher forcing: every
-//     position sees the text, as in greedy decoding with llama.cpp's tokens).
-const (
-	pplTol = 0.005
-	tieGap = 0.01
-)
+//     more than the type's tie gap, our argmax is llama.cpp's (teacher
+//     forcing: every position sees the text, as in greedy decoding with
+//     llama.cpp's tokens).
+//
+// The tie gap is 1e-2 for F16 weights. For Q8_0 it is 0.15, as in
+// TestGreedyParity: llama.cpp rounds activations to Q8_0 blocks before every
+// product, a one-ulp difference in summation order flips an int8 level now
+// and then, and these random-weight models turn one flip into up to ~0.1 in
+// a logit. llama.cpp's own builds differ the same way (syn-llama.Q8_0: PPL
+// 968.1547 from the reference build, 967.6902 from commit 80fb11a on this
+// kind of machine); with a 1e-2 gap about 2% of Q8_0 positions disagree,
+// with gaps up to 0.096, in the default and Exact modes alike.
+const pplTol = 0.005
+
+var tieGaps = map[gguf.Type]float32{gguf.F16: 0.01, gguf.Q8_0: 0.15}
 
 // synthFile writes spec name in type typ to a temporary folder and checks
 // that the bytes are those llama.cpp's figures came from.
@@ -112,7 +121,6 @@ func TestArchParity(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer m.Close()
-				m.Exact = os.Getenv("ARCH_EXACT") != ""
 				if m.Config.Arch != spec.Arch {
 					t.Fatalf("loaded as %s, want %s", m.Config.Arch, spec.Arch)
 				}
@@ -130,6 +138,7 @@ func TestArchParity(t *testing.T) {
 					t.Fatalf("%d scored positions, llama.cpp %d", len(r.argmax), len(ref.Argmax))
 				}
 				decided, wrong := 0, 0
+				tieGap := tieGaps[typ]
 				for i, want := range ref.Argmax {
 					if ref.Gap[i] <= tieGap {
 						continue
@@ -144,6 +153,19 @@ func TestArchParity(t *testing.T) {
 				}
 				if wrong > 0 {
 					t.Errorf("%d of %d decided positions disagree", wrong, decided)
+				}
+				// Q8_0 at the 1e-2 gap: flips are rare, not the rule.
+				loose, looseWrong := 0, 0
+				for i, want := range ref.Argmax {
+					if ref.Gap[i] > 0.01 {
+						loose++
+						if r.argmax[i] != want {
+							looseWrong++
+						}
+					}
+				}
+				if looseWrong*100 > 3*loose {
+					t.Errorf("%d of %d positions whose top two differ by > 0.01 disagree (more than 3%%)", looseWrong, loose)
 				}
 				t.Logf("PPL %.4f (llama.cpp %.4f), argmax equal at %d/%d positions whose top two differ by > %g", r.ppl, ref.PPL, decided-wrong, decided, tieGap)
 			})
@@ -179,6 +201,7 @@ func TestLongContextPerplexity(t *testing.T) {
 					t.Fatal(err)
 				}
 				checkPPLNear(t, res.PPL, ref)
+				t.Logf("PPL %.4f over %d tokens (llama.cpp %.4f)", res.PPL, res.Tokens, ref.PPL)
 			})
 		}
 	}
