@@ -17,20 +17,27 @@ type BenchResult struct {
 	DecodeTokPerSec  float64
 }
 
+// BenchIDs returns the token ids Bench and BenchDecode feed the model: a fixed
+// pseudo-random sequence of n ids below vocab (the speed does not depend on
+// them). Position i always gets the same id, whatever n is.
+func BenchIDs(vocab, n int) []int32 {
+	ids := make([]int32, n)
+	x := uint32(12345)
+	for i := range ids {
+		x = x*1664525 + 1013904223
+		ids[i] = int32(x>>8) % int32(vocab)
+	}
+	return ids
+}
+
 // Bench times a prefill of prefill tokens into an empty cache, then decode
-// single-token steps after it, with Threads goroutines. Token ids are a fixed
-// pseudo-random sequence (the speed does not depend on them). A short prefill
-// runs first to warm the caches.
+// single-token steps after it, with Threads goroutines. Token ids are
+// BenchIDs. A short prefill runs first to warm the caches.
 func (m *Model) Bench(ctx context.Context, prefill, decode int) (*BenchResult, error) {
 	if prefill < 1 || prefill+decode > m.Config.Ctx {
 		return nil, fmt.Errorf("engine: bench: %d prefill + %d decode tokens must fit the context of %d (prefill ≥ 1)", prefill, decode, m.Config.Ctx)
 	}
-	ids := make([]int32, prefill+decode)
-	x := uint32(12345)
-	for i := range ids {
-		x = x*1664525 + 1013904223
-		ids[i] = int32(x>>8) % int32(m.Config.Vocab)
-	}
+	ids := BenchIDs(m.Config.Vocab, prefill+decode)
 	if _, _, err := m.Forward(ctx, m.NewCache(), ids[:min(prefill, 8)], 0, ForwardOptions{}); err != nil {
 		return nil, err
 	}
@@ -41,14 +48,30 @@ func (m *Model) Bench(ctx context.Context, prefill, decode int) (*BenchResult, e
 		return nil, err
 	}
 	res.PrefillTokPerSec = float64(prefill) / time.Since(t0).Seconds()
-	t0 = time.Now()
-	for i := prefill; i < prefill+decode; i++ {
-		if _, _, err := m.Forward(ctx, c, ids[i:i+1], i, ForwardOptions{}); err != nil {
+	if decode > 0 {
+		var err error
+		if res.DecodeTokPerSec, err = m.BenchDecode(ctx, c, prefill, decode); err != nil {
 			return nil, err
 		}
 	}
-	if decode > 0 {
-		res.DecodeTokPerSec = float64(decode) / time.Since(t0).Seconds()
-	}
 	return res, nil
+}
+
+// BenchDecode times n single-token decode steps over c, which holds positions
+// 0…start−1: the tokens BenchIDs gives positions start…start+n−1 are
+// appended one forward pass each. It returns tokens per second. c may be any
+// Cache (a float cache, or a packed prefix with a float tail), so the same
+// steps time decoding from either.
+func (m *Model) BenchDecode(ctx context.Context, c Cache, start, n int) (float64, error) {
+	if start < 0 || n < 1 || start+n > m.Config.Ctx {
+		return 0, fmt.Errorf("engine: bench: decoding %d tokens after %d must fit the context of %d (n ≥ 1)", n, start, m.Config.Ctx)
+	}
+	ids := BenchIDs(m.Config.Vocab, start+n)
+	t0 := time.Now()
+	for i := start; i < start+n; i++ {
+		if _, _, err := m.Forward(ctx, c, ids[i:i+1], i, ForwardOptions{}); err != nil {
+			return 0, err
+		}
+	}
+	return float64(n) / time.Since(t0).Seconds(), nil
 }

@@ -143,6 +143,36 @@ func (c *FloatCache) Append(layer int, pos int32, k, v []float32) error {
 	return nil
 }
 
+// Truncate keeps the first n rows of every (layer, head) and drops the rest,
+// keeping their storage for the rows appended next: a benchmark decodes
+// after the same prefix again without a new prefill. Rows past a (layer,
+// head)'s length are not created; n < 0 counts as 0.
+func (c *FloatCache) Truncate(n int) {
+	n = max(n, 0)
+	for idx, bs := range c.blocks {
+		if c.n[idx] <= n {
+			continue
+		}
+		left := n
+		for i := range bs {
+			b := &bs[i]
+			if left < len(b.Pos) {
+				d := c.headDim
+				b.Pos, b.K, b.V = b.Pos[:left], b.K[:left*d], b.V[:left*d]
+				// An emptied block is dropped; a partial one stays last.
+				keep := i + 1
+				if left == 0 {
+					keep = i
+				}
+				c.blocks[idx] = bs[:keep]
+				break
+			}
+			left -= len(b.Pos)
+		}
+		c.n[idx] = n
+	}
+}
+
 func (c *FloatCache) check(layer, head int) error {
 	if layer < 0 || layer >= c.layers || head < 0 || head >= c.kvHeads {
 		return fmt.Errorf("engine: cache has %d layers × %d KV heads, asked for layer %d head %d", c.layers, c.kvHeads, layer, head)
