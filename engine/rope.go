@@ -1,6 +1,9 @@
 package engine
 
-import "math"
+import (
+	"math"
+	"sync/atomic"
+)
 
 // rope is a model's rotary position embedding, computed as ggml computes it
 // (ggml_rope_cache_init): theta starts at the position and is multiplied by
@@ -21,7 +24,22 @@ type rope struct {
 	freqScale  float32
 	mscale     float32
 	factors    []float32 // len dims/2 or nil
+	pages      *ropePages
 }
+
+// rotate serves positions below ropePageRows·ropeCachePages from tables of
+// cos, sin pairs kept in pages of ropePageRows positions, each filled by
+// table on first use (so with the same values) and shared by every copy of
+// the rope. A packed cache re-applies RoPE to its kept keys on every decode
+// step through Model.RoPE; without the pages each row would recompute its
+// dims/2 sines and cosines. A page costs ropePageRows·dims·4 bytes (64 KiB at
+// dims 64); only the pages of positions asked for exist.
+const (
+	ropePageRows   = 256
+	ropeCachePages = 1024
+)
+
+type ropePages [ropeCachePages]atomic.Pointer[[]float32]
 
 func newRope(dims int, base, scale float64, neox bool, factors []float32, mscale float64) rope {
 	if scale <= 0 {
@@ -37,7 +55,31 @@ func newRope(dims int, base, scale float64, neox bool, factors []float32, mscale
 		freqScale:  float32(1 / scale),
 		mscale:     float32(mscale),
 		factors:    factors,
+		pages:      new(ropePages),
 	}
+}
+
+// cached returns the table of pos from its page, filling the page on first
+// use, or nil when pos is outside the pages (or r has none).
+func (r *rope) cached(pos int) []float32 {
+	if r.pages == nil || pos < 0 || pos >= ropePageRows*ropeCachePages {
+		return nil
+	}
+	p := &r.pages[pos/ropePageRows]
+	page := p.Load()
+	if page == nil {
+		// Goroutines that race here fill equal pages; the first one stored
+		// is kept.
+		buf := make([]float32, ropePageRows*r.dims)
+		first := pos / ropePageRows * ropePageRows
+		for i := range ropePageRows {
+			r.table(first+i, buf[i*r.dims:(i+1)*r.dims])
+		}
+		p.CompareAndSwap(nil, &buf)
+		page = p.Load()
+	}
+	o := pos % ropePageRows * r.dims
+	return (*page)[o : o+r.dims : o+r.dims]
 }
 
 // table fills cs (len dims) with cos, sin pairs for pair i at cs[2i], cs[2i+1].
@@ -131,6 +173,10 @@ func (m *Model) RoPELayer(l int, x []float32, pos int, inverse bool) {
 
 // rotate applies r at position pos to one head x.
 func (r *rope) rotate(x []float32, pos int, inverse bool) {
+	if cs := r.cached(pos); cs != nil {
+		r.apply(x, cs, inverse)
+		return
+	}
 	var buf [256]float32
 	cs := buf[:]
 	if r.dims > len(buf) {
