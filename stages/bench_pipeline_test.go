@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Throughput of the whole pipeline, of the entropy stage and of block
@@ -324,4 +325,48 @@ func BenchmarkReadRows(b *testing.B) {
 			b.ReportMetric(float64(c.Stored().Total()), "stored_bytes")
 		})
 	}
+}
+
+// BenchmarkReadBlocksBalanced decodes every read block of a cache shaped as
+// `nexusquant bench --method nexusquant --preset balanced --prefill 4032`
+// packs on syn-qwen3 (L=4, Hkv=2, d=64, T=4032, random N(0,1) keys and
+// N(0,0.5²) values) with the balanced preset's settings, one goroutine: the
+// read-path cost of one decode step over that prefix. cpu-ns/op is the
+// process's CPU time per op, steadier than ns/op on a busy machine.
+func BenchmarkReadBlocksBalanced(b *testing.B) {
+	kv := nqKV(5, 4, 2, 64, 4032)
+	s := DefaultSettings()
+	for _, set := range [][2]string{{"eviction_rate", "0.6"}, {"key_bits", "2"}, {"value_bits", "2"},
+		{"sliding_window", "32"}, {"obs_window", "32"}, {"scorer", "keykey"}, {"granularity", "global"},
+		{"hadamard", "true"}, {"rope_undo", "true"}, {"zstd_level", "best"}, {"lattice", "relaxed"}} {
+		if err := s.Set(set[0], set[1]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	res, err := NewPipeline(kv, nil, NeoxRoPE(64, 1e6), "bench").Run(context.Background(), s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := res.Compressed
+	blk := c.NewBlock()
+	b.SetBytes(nqBaseline(kv))
+	b.ReportAllocs()
+	var cpu time.Duration
+	for b.Loop() {
+		cpu0 := cpuTime()
+		for l := range kv.Layers {
+			for h := range kv.KVHeads {
+				for j := range c.NumBlocks(l, h) {
+					if err := c.ReadBlock(l, h, j, blk); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		}
+		cpu += cpuTime() - cpu0
+	}
+	if cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
+	b.ReportMetric(float64(c.Stored().Total()), "stored_bytes")
 }
