@@ -63,8 +63,9 @@
 // (SetThreads; default GOMAXPROCS): the caller's goroutine and helpers from a
 // persistent pool that spin briefly between parallel regions and then park
 // (threads.go), with AVX2/FMA/F16C assembly kernels (matmul_amd64.s,
-// vecmath_amd64.s) where the CPU has them and plain Go twins
-// (matmul_generic.go, vecmath.go) elsewhere or with NEXUSQUANT_NOASM=1. A
+// vecmath_amd64.s, and exp and SiLU from internal/vec, which stages shares)
+// where the CPU has them and plain Go twins (matmul_generic.go, vecmath.go,
+// internal/vec's) elsewhere or with NEXUSQUANT_NOASM=1. A
 // batch dequantizes a tile of weight rows to float32 once for all its rows.
 // A single row (decode) is bound by reading the weights, so it takes units
 // of ~32 KB of weights, and F16, Q8_0, Q4_K and Q6_K rows stream through

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"nexusquant/engine/gguf"
+	"nexusquant/internal/vec"
 )
 
 // kernelSet is one implementation of the inner loops: the assembly kernels
@@ -51,8 +52,8 @@ var goKernels = kernelSet{
 	q80:      q80Go,
 	q4k:      q4kGo,
 	q6k:      q6kGo,
-	exp:      expGo,
-	siluMul:  siluMulGo,
+	exp:      vec.ExpGo,
+	siluMul:  vec.SiluMulGo,
 	roundF16: roundF16Go,
 	roundQ80: roundQ80Go,
 

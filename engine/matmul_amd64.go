@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/cpu"
+
+	"nexusquant/internal/vec"
 )
 
 // The assembly kernels (matmul_amd64.s, vecmath_amd64.s) need AVX2, FMA and
@@ -65,8 +67,8 @@ var avxKernels = kernelSet{
 	q80:      q80A,
 	q4k:      q4kA,
 	q6k:      q6kA,
-	exp:      expA,
-	siluMul:  siluMulA,
+	exp:      vec.Exp,
+	siluMul:  vec.SiluMul,
 	roundF16: roundF16A,
 	roundQ80: roundQ80A,
 

@@ -4,46 +4,15 @@ import (
 	"math"
 
 	"nexusquant/engine/gguf"
+	"nexusquant/internal/vec"
 )
 
-// Element-wise kernels: Go twins of vecmath_amd64.s.
+// Element-wise kernels: Go twins of vecmath_amd64.s. exp and SiLU are
+// internal/vec's (vec.Exp/vec.ExpGo, vec.SiluMul/vec.SiluMulGo in the kernel
+// sets), shared with stages.
 
-// expGo sets x[j] = exp(x[j]) as Cephes expf computes it: n = floor(x·log2e
-// + ½), r = x − n·ln2 (ln 2 split in two parts), e^r by a degree-5
-// polynomial, scaled by 2^n. The relative error is below 2e-7; arguments below
-// −87 give 0 (attention's masked scores are −Inf).
-func expGo(x []float32) {
-	for i, v := range x {
-		x[i] = exp32(v)
-	}
-}
-
-func exp32(v float32) float32 {
-	if !(v >= -87) {
-		return 0
-	}
-	v = min(v, 88.3762626647949)
-	fx := float32(math.Floor(float64(v*1.44269504088896341 + 0.5)))
-	v -= fx * 0.693359375
-	v -= fx * -2.12194440e-4
-	z := v * v
-	y := float32(1.9875691500e-4)
-	y = y*v + 1.3981999507e-3
-	y = y*v + 8.3334519073e-3
-	y = y*v + 4.1665795894e-2
-	y = y*v + 1.6666665459e-1
-	y = y*v + 5.0000001201e-1
-	y = y*z + v + 1
-	return y * math.Float32frombits(uint32(int32(fx)+127)<<23)
-}
-
-// siluMulGo sets g[j] = silu(g[j])·u[j] = g[j]/(1+e^−g[j])·u[j].
-func siluMulGo(g, u []float32) {
-	u = u[:len(g)]
-	for i, x := range g {
-		g[i] = x / (1 + exp32(-x)) * u[i]
-	}
-}
+// exp32 is vec.Exp32 (Cephes expf; 0 below −87), attention's scalar exp.
+func exp32(v float32) float32 { return vec.Exp32(v) }
 
 // roundF16Go sets dst[j] to x[j] rounded to float16 (nearest even).
 func roundF16Go(x, dst []float32) {

@@ -3,12 +3,6 @@
 package engine
 
 //go:noescape
-func expAVX(k int, x *float32)
-
-//go:noescape
-func siluMulAVX(k int, gate, u *float32)
-
-//go:noescape
 func roundF16AVX(k int, x, dst *float32)
 
 //go:noescape
@@ -19,23 +13,6 @@ func q4kAVX(nb int, src *byte, dst *float32)
 
 //go:noescape
 func q6kAVX(nb int, src *byte, dst *float32)
-
-func expA(x []float32) {
-	k8 := len(x) &^ 7
-	if k8 > 0 {
-		expAVX(k8, &x[0])
-	}
-	expGo(x[k8:])
-}
-
-func siluMulA(g, u []float32) {
-	k8 := len(g) &^ 7
-	u = u[:len(g)]
-	if k8 > 0 {
-		siluMulAVX(k8, &g[0], &u[0])
-	}
-	siluMulGo(g[k8:], u[k8:])
-}
 
 func roundF16A(x, dst []float32) {
 	k8 := len(x) &^ 7

@@ -32,266 +32,59 @@
 	MOVL R12, 8(SP); \
 	MOVL t1, 12(SP)
 
-// Element-wise AVX2 + FMA + F16C kernels: exp, SiLU, activation rounding. The
-// Go twins are in vecmath.go; lengths are multiples of 8 (blocks of 32 for
-// roundQ80AVX), the Go wrappers in vecmath_amd64.go handle tails.
+// Element-wise AVX2 + FMA + F16C kernels: activation rounding and K-quant
+// dequantization. The Go twins are in vecmath.go; lengths are multiples of 8
+// (blocks of 32 for roundQ80AVX), the Go wrappers in vecmath_amd64.go handle
+// tails. exp and SiLU live in internal/vec, with the one vectorised exp that
+// engine and stages share.
 
 // Constants, each repeated in 8 lanes:
-// hi    vconst<>+0(SB)
-// lo    vconst<>+32(SB)
-// log2e vconst<>+64(SB)
-// half  vconst<>+96(SB)
-// c1    vconst<>+128(SB)
-// c2    vconst<>+160(SB)
-// p0    vconst<>+192(SB)
-// p1    vconst<>+224(SB)
-// p2    vconst<>+256(SB)
-// p3    vconst<>+288(SB)
-// p4    vconst<>+320(SB)
-// p5    vconst<>+352(SB)
-// one   vconst<>+384(SB)
-// cut   vconst<>+416(SB)
-// f127  vconst<>+448(SB)
-// i127  vconst<>+480(SB)
-// abs   vconst<>+512(SB)
-// m15   vconst<>+544(SB)
-// m30   vconst<>+576(SB)
-// i32   vconst<>+608(SB)
-DATA vconst<>+0(SB)/4, $0x42b0c0a5
-DATA vconst<>+4(SB)/4, $0x42b0c0a5
-DATA vconst<>+8(SB)/4, $0x42b0c0a5
-DATA vconst<>+12(SB)/4, $0x42b0c0a5
-DATA vconst<>+16(SB)/4, $0x42b0c0a5
-DATA vconst<>+20(SB)/4, $0x42b0c0a5
-DATA vconst<>+24(SB)/4, $0x42b0c0a5
-DATA vconst<>+28(SB)/4, $0x42b0c0a5
-DATA vconst<>+32(SB)/4, $0xc2b0c0a5
-DATA vconst<>+36(SB)/4, $0xc2b0c0a5
-DATA vconst<>+40(SB)/4, $0xc2b0c0a5
-DATA vconst<>+44(SB)/4, $0xc2b0c0a5
-DATA vconst<>+48(SB)/4, $0xc2b0c0a5
-DATA vconst<>+52(SB)/4, $0xc2b0c0a5
-DATA vconst<>+56(SB)/4, $0xc2b0c0a5
-DATA vconst<>+60(SB)/4, $0xc2b0c0a5
-DATA vconst<>+64(SB)/4, $0x3fb8aa3b
-DATA vconst<>+68(SB)/4, $0x3fb8aa3b
-DATA vconst<>+72(SB)/4, $0x3fb8aa3b
-DATA vconst<>+76(SB)/4, $0x3fb8aa3b
-DATA vconst<>+80(SB)/4, $0x3fb8aa3b
-DATA vconst<>+84(SB)/4, $0x3fb8aa3b
-DATA vconst<>+88(SB)/4, $0x3fb8aa3b
-DATA vconst<>+92(SB)/4, $0x3fb8aa3b
-DATA vconst<>+96(SB)/4, $0x3f000000
-DATA vconst<>+100(SB)/4, $0x3f000000
-DATA vconst<>+104(SB)/4, $0x3f000000
-DATA vconst<>+108(SB)/4, $0x3f000000
-DATA vconst<>+112(SB)/4, $0x3f000000
-DATA vconst<>+116(SB)/4, $0x3f000000
-DATA vconst<>+120(SB)/4, $0x3f000000
-DATA vconst<>+124(SB)/4, $0x3f000000
-DATA vconst<>+128(SB)/4, $0x3f318000
-DATA vconst<>+132(SB)/4, $0x3f318000
-DATA vconst<>+136(SB)/4, $0x3f318000
-DATA vconst<>+140(SB)/4, $0x3f318000
-DATA vconst<>+144(SB)/4, $0x3f318000
-DATA vconst<>+148(SB)/4, $0x3f318000
-DATA vconst<>+152(SB)/4, $0x3f318000
-DATA vconst<>+156(SB)/4, $0x3f318000
-DATA vconst<>+160(SB)/4, $0xb95e8083
-DATA vconst<>+164(SB)/4, $0xb95e8083
-DATA vconst<>+168(SB)/4, $0xb95e8083
-DATA vconst<>+172(SB)/4, $0xb95e8083
-DATA vconst<>+176(SB)/4, $0xb95e8083
-DATA vconst<>+180(SB)/4, $0xb95e8083
-DATA vconst<>+184(SB)/4, $0xb95e8083
-DATA vconst<>+188(SB)/4, $0xb95e8083
-DATA vconst<>+192(SB)/4, $0x39506967
-DATA vconst<>+196(SB)/4, $0x39506967
-DATA vconst<>+200(SB)/4, $0x39506967
-DATA vconst<>+204(SB)/4, $0x39506967
-DATA vconst<>+208(SB)/4, $0x39506967
-DATA vconst<>+212(SB)/4, $0x39506967
-DATA vconst<>+216(SB)/4, $0x39506967
-DATA vconst<>+220(SB)/4, $0x39506967
-DATA vconst<>+224(SB)/4, $0x3ab743ce
-DATA vconst<>+228(SB)/4, $0x3ab743ce
-DATA vconst<>+232(SB)/4, $0x3ab743ce
-DATA vconst<>+236(SB)/4, $0x3ab743ce
-DATA vconst<>+240(SB)/4, $0x3ab743ce
-DATA vconst<>+244(SB)/4, $0x3ab743ce
-DATA vconst<>+248(SB)/4, $0x3ab743ce
-DATA vconst<>+252(SB)/4, $0x3ab743ce
-DATA vconst<>+256(SB)/4, $0x3c088908
-DATA vconst<>+260(SB)/4, $0x3c088908
-DATA vconst<>+264(SB)/4, $0x3c088908
-DATA vconst<>+268(SB)/4, $0x3c088908
-DATA vconst<>+272(SB)/4, $0x3c088908
-DATA vconst<>+276(SB)/4, $0x3c088908
-DATA vconst<>+280(SB)/4, $0x3c088908
-DATA vconst<>+284(SB)/4, $0x3c088908
-DATA vconst<>+288(SB)/4, $0x3d2aa9c1
-DATA vconst<>+292(SB)/4, $0x3d2aa9c1
-DATA vconst<>+296(SB)/4, $0x3d2aa9c1
-DATA vconst<>+300(SB)/4, $0x3d2aa9c1
-DATA vconst<>+304(SB)/4, $0x3d2aa9c1
-DATA vconst<>+308(SB)/4, $0x3d2aa9c1
-DATA vconst<>+312(SB)/4, $0x3d2aa9c1
-DATA vconst<>+316(SB)/4, $0x3d2aa9c1
-DATA vconst<>+320(SB)/4, $0x3e2aaaaa
-DATA vconst<>+324(SB)/4, $0x3e2aaaaa
-DATA vconst<>+328(SB)/4, $0x3e2aaaaa
-DATA vconst<>+332(SB)/4, $0x3e2aaaaa
-DATA vconst<>+336(SB)/4, $0x3e2aaaaa
-DATA vconst<>+340(SB)/4, $0x3e2aaaaa
-DATA vconst<>+344(SB)/4, $0x3e2aaaaa
-DATA vconst<>+348(SB)/4, $0x3e2aaaaa
-DATA vconst<>+352(SB)/4, $0x3f000000
-DATA vconst<>+356(SB)/4, $0x3f000000
-DATA vconst<>+360(SB)/4, $0x3f000000
-DATA vconst<>+364(SB)/4, $0x3f000000
-DATA vconst<>+368(SB)/4, $0x3f000000
-DATA vconst<>+372(SB)/4, $0x3f000000
-DATA vconst<>+376(SB)/4, $0x3f000000
-DATA vconst<>+380(SB)/4, $0x3f000000
-DATA vconst<>+384(SB)/4, $0x3f800000
-DATA vconst<>+388(SB)/4, $0x3f800000
-DATA vconst<>+392(SB)/4, $0x3f800000
-DATA vconst<>+396(SB)/4, $0x3f800000
-DATA vconst<>+400(SB)/4, $0x3f800000
-DATA vconst<>+404(SB)/4, $0x3f800000
-DATA vconst<>+408(SB)/4, $0x3f800000
-DATA vconst<>+412(SB)/4, $0x3f800000
-DATA vconst<>+416(SB)/4, $0xc2ae0000
-DATA vconst<>+420(SB)/4, $0xc2ae0000
-DATA vconst<>+424(SB)/4, $0xc2ae0000
-DATA vconst<>+428(SB)/4, $0xc2ae0000
-DATA vconst<>+432(SB)/4, $0xc2ae0000
-DATA vconst<>+436(SB)/4, $0xc2ae0000
-DATA vconst<>+440(SB)/4, $0xc2ae0000
-DATA vconst<>+444(SB)/4, $0xc2ae0000
-DATA vconst<>+448(SB)/4, $0x42fe0000
-DATA vconst<>+452(SB)/4, $0x42fe0000
-DATA vconst<>+456(SB)/4, $0x42fe0000
-DATA vconst<>+460(SB)/4, $0x42fe0000
-DATA vconst<>+464(SB)/4, $0x42fe0000
-DATA vconst<>+468(SB)/4, $0x42fe0000
-DATA vconst<>+472(SB)/4, $0x42fe0000
-DATA vconst<>+476(SB)/4, $0x42fe0000
-DATA vconst<>+480(SB)/4, $0x0000007f
-DATA vconst<>+484(SB)/4, $0x0000007f
-DATA vconst<>+488(SB)/4, $0x0000007f
-DATA vconst<>+492(SB)/4, $0x0000007f
-DATA vconst<>+496(SB)/4, $0x0000007f
-DATA vconst<>+500(SB)/4, $0x0000007f
-DATA vconst<>+504(SB)/4, $0x0000007f
-DATA vconst<>+508(SB)/4, $0x0000007f
-DATA vconst<>+512(SB)/4, $0x7fffffff
-DATA vconst<>+516(SB)/4, $0x7fffffff
-DATA vconst<>+520(SB)/4, $0x7fffffff
-DATA vconst<>+524(SB)/4, $0x7fffffff
-DATA vconst<>+528(SB)/4, $0x7fffffff
-DATA vconst<>+532(SB)/4, $0x7fffffff
-DATA vconst<>+536(SB)/4, $0x7fffffff
-DATA vconst<>+540(SB)/4, $0x7fffffff
-DATA vconst<>+544(SB)/4, $0x0000000f
-DATA vconst<>+548(SB)/4, $0x0000000f
-DATA vconst<>+552(SB)/4, $0x0000000f
-DATA vconst<>+556(SB)/4, $0x0000000f
-DATA vconst<>+560(SB)/4, $0x0000000f
-DATA vconst<>+564(SB)/4, $0x0000000f
-DATA vconst<>+568(SB)/4, $0x0000000f
-DATA vconst<>+572(SB)/4, $0x0000000f
-DATA vconst<>+576(SB)/4, $0x00000030
-DATA vconst<>+580(SB)/4, $0x00000030
-DATA vconst<>+584(SB)/4, $0x00000030
-DATA vconst<>+588(SB)/4, $0x00000030
-DATA vconst<>+592(SB)/4, $0x00000030
-DATA vconst<>+596(SB)/4, $0x00000030
-DATA vconst<>+600(SB)/4, $0x00000030
-DATA vconst<>+604(SB)/4, $0x00000030
-DATA vconst<>+608(SB)/4, $0x00000020
-DATA vconst<>+612(SB)/4, $0x00000020
-DATA vconst<>+616(SB)/4, $0x00000020
-DATA vconst<>+620(SB)/4, $0x00000020
-DATA vconst<>+624(SB)/4, $0x00000020
-DATA vconst<>+628(SB)/4, $0x00000020
-DATA vconst<>+632(SB)/4, $0x00000020
-DATA vconst<>+636(SB)/4, $0x00000020
-GLOBL vconst<>(SB), RODATA|NOPTR, $640
-
-// EXP8 replaces Y0 by exp(Y0), computed as Cephes expf (range reduction by
-// ln 2 in two parts, degree-5 polynomial, scaling by 2^n); lanes below −87
-// give exactly 0. Clobbers Y1–Y4.
-#define EXP8 \
-	VCMPPS       $13, vconst<>+416(SB), Y0, Y4 \
-	VMINPS       vconst<>+0(SB), Y0, Y0        \
-	VMAXPS       vconst<>+32(SB), Y0, Y0       \
-	VMOVUPS      vconst<>+96(SB), Y1           \
-	VFMADD231PS  vconst<>+64(SB), Y0, Y1       \
-	VROUNDPS     $1, Y1, Y1                    \
-	VFNMADD231PS vconst<>+128(SB), Y1, Y0      \
-	VFNMADD231PS vconst<>+160(SB), Y1, Y0      \
-	VMULPS       Y0, Y0, Y2                    \
-	VMOVUPS      vconst<>+192(SB), Y3          \
-	VFMADD213PS  vconst<>+224(SB), Y0, Y3      \
-	VFMADD213PS  vconst<>+256(SB), Y0, Y3      \
-	VFMADD213PS  vconst<>+288(SB), Y0, Y3      \
-	VFMADD213PS  vconst<>+320(SB), Y0, Y3      \
-	VFMADD213PS  vconst<>+352(SB), Y0, Y3      \
-	VFMADD213PS  Y0, Y2, Y3                    \
-	VADDPS       vconst<>+384(SB), Y3, Y3      \
-	VCVTTPS2DQ   Y1, Y1                        \
-	VPADDD       vconst<>+480(SB), Y1, Y1      \
-	VPSLLD       $23, Y1, Y1                   \
-	VMULPS       Y1, Y3, Y0                    \
-	VANDPS       Y4, Y0, Y0
-
-// func expAVX(k int, x *float32)
-// x[j] = exp(x[j]), j < k.
-TEXT ·expAVX(SB), NOSPLIT, $0-16
-	MOVQ k+0(FP), CX
-	MOVQ x+8(FP), SI
-	SHRQ $3, CX
-	JZ   expdone
-
-exploop:
-	VMOVUPS (SI), Y0
-	EXP8
-	VMOVUPS Y0, (SI)
-	ADDQ $32, SI
-	DECQ CX
-	JNZ  exploop
-
-expdone:
-	VZEROUPPER
-	RET
-
-// func siluMulAVX(k int, gate, u *float32)
-// gate[j] = gate[j]/(1+exp(−gate[j]))·u[j], j < k.
-TEXT ·siluMulAVX(SB), NOSPLIT, $0-24
-	MOVQ k+0(FP), CX
-	MOVQ gate+8(FP), SI
-	MOVQ u+16(FP), DI
-	SHRQ $3, CX
-	JZ   siludone
-
-siluloop:
-	VMOVUPS (SI), Y5
-	VXORPS  Y0, Y0, Y0
-	VSUBPS  Y5, Y0, Y0
-	EXP8
-	VADDPS  vconst<>+384(SB), Y0, Y0
-	VDIVPS  Y0, Y5, Y5
-	VMULPS  (DI), Y5, Y5
-	VMOVUPS Y5, (SI)
-	ADDQ $32, SI
-	ADDQ $32, DI
-	DECQ CX
-	JNZ  siluloop
-
-siludone:
-	VZEROUPPER
-	RET
+// f127  vconst<>+0(SB)
+// abs   vconst<>+32(SB)
+// m15   vconst<>+64(SB)
+// m30   vconst<>+96(SB)
+// i32   vconst<>+128(SB)
+DATA vconst<>+0(SB)/4, $0x42fe0000
+DATA vconst<>+4(SB)/4, $0x42fe0000
+DATA vconst<>+8(SB)/4, $0x42fe0000
+DATA vconst<>+12(SB)/4, $0x42fe0000
+DATA vconst<>+16(SB)/4, $0x42fe0000
+DATA vconst<>+20(SB)/4, $0x42fe0000
+DATA vconst<>+24(SB)/4, $0x42fe0000
+DATA vconst<>+28(SB)/4, $0x42fe0000
+DATA vconst<>+32(SB)/4, $0x7fffffff
+DATA vconst<>+36(SB)/4, $0x7fffffff
+DATA vconst<>+40(SB)/4, $0x7fffffff
+DATA vconst<>+44(SB)/4, $0x7fffffff
+DATA vconst<>+48(SB)/4, $0x7fffffff
+DATA vconst<>+52(SB)/4, $0x7fffffff
+DATA vconst<>+56(SB)/4, $0x7fffffff
+DATA vconst<>+60(SB)/4, $0x7fffffff
+DATA vconst<>+64(SB)/4, $0x0000000f
+DATA vconst<>+68(SB)/4, $0x0000000f
+DATA vconst<>+72(SB)/4, $0x0000000f
+DATA vconst<>+76(SB)/4, $0x0000000f
+DATA vconst<>+80(SB)/4, $0x0000000f
+DATA vconst<>+84(SB)/4, $0x0000000f
+DATA vconst<>+88(SB)/4, $0x0000000f
+DATA vconst<>+92(SB)/4, $0x0000000f
+DATA vconst<>+96(SB)/4, $0x00000030
+DATA vconst<>+100(SB)/4, $0x00000030
+DATA vconst<>+104(SB)/4, $0x00000030
+DATA vconst<>+108(SB)/4, $0x00000030
+DATA vconst<>+112(SB)/4, $0x00000030
+DATA vconst<>+116(SB)/4, $0x00000030
+DATA vconst<>+120(SB)/4, $0x00000030
+DATA vconst<>+124(SB)/4, $0x00000030
+DATA vconst<>+128(SB)/4, $0x00000020
+DATA vconst<>+132(SB)/4, $0x00000020
+DATA vconst<>+136(SB)/4, $0x00000020
+DATA vconst<>+140(SB)/4, $0x00000020
+DATA vconst<>+144(SB)/4, $0x00000020
+DATA vconst<>+148(SB)/4, $0x00000020
+DATA vconst<>+152(SB)/4, $0x00000020
+DATA vconst<>+156(SB)/4, $0x00000020
+GLOBL vconst<>(SB), RODATA|NOPTR, $160
 
 // func roundF16AVX(k int, x, dst *float32)
 // dst[j] = float32(float16(x[j])), rounding to nearest even.
@@ -331,10 +124,10 @@ rq8loop:
 	VMOVUPS 32(SI), Y1
 	VMOVUPS 64(SI), Y2
 	VMOVUPS 96(SI), Y3
-	VANDPS  vconst<>+512(SB), Y0, Y4
-	VANDPS  vconst<>+512(SB), Y1, Y5
-	VANDPS  vconst<>+512(SB), Y2, Y6
-	VANDPS  vconst<>+512(SB), Y3, Y7
+	VANDPS  vconst<>+32(SB), Y0, Y4
+	VANDPS  vconst<>+32(SB), Y1, Y5
+	VANDPS  vconst<>+32(SB), Y2, Y6
+	VANDPS  vconst<>+32(SB), Y3, Y7
 	VMAXPS  Y5, Y4, Y4
 	VMAXPS  Y7, Y6, Y6
 	VMAXPS  Y6, Y4, Y4
@@ -344,10 +137,10 @@ rq8loop:
 	VMAXPS  Y5, Y4, Y4
 	VPERMILPS $0xB1, Y4, Y5
 	VMAXPS  Y5, Y4, Y8
-	VDIVPS  vconst<>+448(SB), Y8, Y9
+	VDIVPS  vconst<>+0(SB), Y8, Y9
 	VCVTPS2PH $0, Y9, X9
 	VCVTPH2PS X9, Y9
-	VMOVUPS vconst<>+448(SB), Y10
+	VMOVUPS vconst<>+0(SB), Y10
 	VDIVPS  Y8, Y10, Y10
 	VXORPS  Y11, Y11, Y11
 	VCMPPS  $4, Y11, Y8, Y11
@@ -391,7 +184,7 @@ TEXT ·q4kAVX(SB), NOSPLIT, $80-24
 	MOVQ dst+16(FP), DI
 	TESTQ CX, CX
 	JZ   q4kdone
-	VMOVUPS vconst<>+544(SB), Y15
+	VMOVUPS vconst<>+64(SB), Y15
 
 q4kblock:
 	MOVWLZX (SI), AX
@@ -469,9 +262,9 @@ TEXT ·q6kAVX(SB), NOSPLIT, $64-24
 	MOVQ dst+16(FP), DI
 	TESTQ CX, CX
 	JZ   q6kdone
-	VMOVUPS vconst<>+544(SB), Y13
-	VMOVUPS vconst<>+576(SB), Y14
-	VMOVUPS vconst<>+608(SB), Y15
+	VMOVUPS vconst<>+64(SB), Y13
+	VMOVUPS vconst<>+96(SB), Y14
+	VMOVUPS vconst<>+128(SB), Y15
 
 q6kblock:
 	MOVWLZX 208(SI), AX
@@ -575,7 +368,7 @@ TEXT ·q4kGemvRowsAVX(SB), NOSPLIT, $112-56
 	MOVQ AX, 88(SP)
 	MOVQ w+8(FP), AX
 	MOVQ AX, 96(SP)
-	VMOVUPS vconst<>+544(SB), Y15
+	VMOVUPS vconst<>+64(SB), Y15
 
 qkrow:
 	MOVQ 80(SP), AX
@@ -713,9 +506,9 @@ TEXT ·q6kGemvRowsAVX(SB), NOSPLIT, $96-56
 	MOVQ AX, 72(SP)
 	MOVQ w+8(FP), AX
 	MOVQ AX, 80(SP)
-	VMOVUPS vconst<>+544(SB), Y13
-	VMOVUPS vconst<>+576(SB), Y14
-	VMOVUPS vconst<>+608(SB), Y15
+	VMOVUPS vconst<>+64(SB), Y13
+	VMOVUPS vconst<>+96(SB), Y14
+	VMOVUPS vconst<>+128(SB), Y15
 
 q6row:
 	MOVQ 64(SP), AX

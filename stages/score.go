@@ -6,6 +6,8 @@ import (
 	"math"
 	"runtime"
 	"slices"
+
+	"nexusquant/internal/vec"
 )
 
 // Scores holds one importance score per prefix position (SPEC §1): len(S) = T
@@ -405,15 +407,15 @@ func softmaxAccumulate(acc []float64, row []float32) {
 }
 
 // softmaxAccumulateAVX is softmaxAccumulate with the kernels maxAVX,
-// expSumAVX (a vectorised float32 exp, within a few ulp of the float64 one
-// rounded) and accAVX on the first len(row)&^7 values.
+// vec.ExpSubSum (a vectorised float32 exp, within a few ulp of the float64 one
+// rounded, with its sum) and accAVX on the first len(row)&^7 values.
 func softmaxAccumulateAVX(acc []float64, row []float32) {
 	n8 := len(row) &^ 7
 	m := maxAVX(&row[0], n8)
 	for _, v := range row[n8:] {
 		m = max(m, v)
 	}
-	sum := expSumAVX(&row[0], n8, m)
+	sum := vec.ExpSubSum(row[:n8], m)
 	for t := n8; t < len(row); t++ {
 		e := float32(math.Exp(float64(row[t] - m)))
 		row[t] = e

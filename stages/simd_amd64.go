@@ -55,12 +55,6 @@ func amaxBitsAVX(x *float32, n int) int32
 //go:noescape
 func scalarEncodeAVX(codes *int16, x *float32, n int, a, inv, top float32, half int32, sat bool)
 
-// expSumAVX sets x[i] = exp(x[i] − m) (Cephes expf; 0 below −87) for i < n (a
-// multiple of 8) and returns Σ float64(x[i]).
-//
-//go:noescape
-func expSumAVX(x *float32, n int, m float32) float64
-
 // maxAVX returns max x[i] over i < n (a multiple of 8, > 0).
 //
 //go:noescape

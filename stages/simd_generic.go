@@ -17,8 +17,7 @@ func amaxBitsAVX(x *float32, n int) int32 { panic("stages: no assembly") }
 func scalarEncodeAVX(codes *int16, x *float32, n int, a, inv, top float32, half int32, sat bool) {
 	panic("stages: no assembly")
 }
-func expSumAVX(x *float32, n int, m float32) float64 { panic("stages: no assembly") }
-func maxAVX(x *float32, n int) float32               { panic("stages: no assembly") }
+func maxAVX(x *float32, n int) float32 { panic("stages: no assembly") }
 func accAVX(acc *float64, e *float32, n int, inv float64) {
 	panic("stages: no assembly")
 }
