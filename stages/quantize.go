@@ -7,6 +7,8 @@ import (
 	"math"
 	"math/bits"
 	"slices"
+
+	"nexusquant/internal/half"
 )
 
 // Quantizer quantizes one vector of length n (normally the padded head
@@ -240,57 +242,15 @@ func (q *Quantizer) encodeScalar(codes []int16, x []float32, amax float32) uint1
 }
 
 // F32ToF16 converts f to IEEE 754 binary16 bits, rounding to nearest, ties to
-// even; it keeps subnormals, overflows to ±Inf and maps NaN to a quiet NaN.
-func F32ToF16(f float32) uint16 {
-	b := math.Float32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	exp := int(b>>23) & 0xff
-	man := b & 0x7fffff
-	if exp == 0xff { // Inf or NaN
-		if man == 0 {
-			return sign | 0x7c00
-		}
-		return sign | 0x7e00 | uint16(man>>13)
-	}
-	e := exp - 127 + 15 // biased half exponent
-	if e >= 31 {
-		return sign | 0x7c00
-	}
-	if e <= 0 { // half subnormal (or zero)
-		if e < -10 {
-			return sign // below half of the smallest subnormal
-		}
-		man |= 0x800000 // implicit leading one
-		shift := uint(14 - e)
-		h := man >> shift
-		rem, halfway := man&(1<<shift-1), uint32(1)<<(shift-1)
-		if rem > halfway || rem == halfway && h&1 == 1 {
-			h++ // may carry into the smallest normal, which is right
-		}
-		return sign | uint16(h)
-	}
-	h := uint32(e)<<10 | man>>13
-	rem := man & 0x1fff
-	if rem > 0x1000 || rem == 0x1000 && h&1 == 1 {
-		h++ // may carry into the exponent, up to Inf, which is right
-	}
-	return sign | uint16(h)
-}
+// even; it keeps subnormals, overflows to ±Inf and maps NaN to a quiet NaN
+// (internal/half's FromFloat32, which engine uses too).
+func F32ToF16(f float32) uint16 { return half.FromFloat32(f) }
 
-// F16ToF32 converts IEEE 754 binary16 bits to float32 exactly.
-func F16ToF32(h uint16) float32 {
-	sign := uint32(h&0x8000) << 16
-	exp := uint32(h>>10) & 0x1f
-	man := uint32(h & 0x3ff)
-	switch exp {
-	case 0x1f: // Inf or NaN
-		return math.Float32frombits(sign | 0x7f800000 | man<<13)
-	case 0: // zero or subnormal: man·2^−24
-		v := float32(man) * (1.0 / (1 << 24))
-		return math.Float32frombits(sign | math.Float32bits(v))
-	}
-	return math.Float32frombits(sign | (exp+127-15)<<23 | man<<13)
-}
+// F16ToF32 converts IEEE 754 binary16 bits to float32 exactly, NaN payloads
+// included: a signalling NaN stays signalling, so a decoder gives back the
+// bits that were stored (internal/half's ToFloat32; engine's GGUF reader
+// quiets NaNs instead, as ggml does).
+func F16ToF32(h uint16) float32 { return half.ToFloat32(h) }
 
 // quantOut is the quantize stage's output in a Pipeline.
 type quantOut struct {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"unsafe"
+
+	"nexusquant/internal/half"
 )
 
 // Dequantization of ggml tensor types to float32.
@@ -117,41 +119,15 @@ func (t *TensorInfo) Row(i int) []byte {
 	return t.Data[start : start+rb : start+rb]
 }
 
-// f16Table maps every IEEE half-precision bit pattern to its float32 value.
-var f16Table = func() *[1 << 16]float32 {
-	var t [1 << 16]float32
-	for h := range t {
-		t[h] = math.Float32frombits(f16Bits(uint16(h)))
-	}
-	return &t
-}()
-
-// f16Bits converts half-precision bits to float32 bits exactly (NaN payloads
-// are kept, signalling NaNs become quiet as in ggml).
-func f16Bits(h uint16) uint32 {
-	sign := uint32(h&0x8000) << 16
-	em := uint32(h & 0x7fff)
-	switch {
-	case em >= 0x7c00: // infinity or NaN
-		if em > 0x7c00 {
-			return sign | 0x7fc00000 | (em&0x3ff)<<13
-		}
-		return sign | 0x7f800000
-	case em >= 0x0400: // normal: rebias the exponent from 15 to 127
-		return sign | (em<<13 + (127-15)<<23)
-	default: // zero or subnormal: em · 2^-24, exact in float32
-		return sign | math.Float32bits(float32(em)*(1.0/(1<<24)))
-	}
-}
-
-// F16ToF32 converts IEEE half-precision bits to float32 (exact).
-func F16ToF32(h uint16) float32 { return f16Table[h] }
+// F16ToF32 converts IEEE half-precision bits to float32 exactly, except that
+// a NaN comes back quiet (as ggml's table gives it; see internal/half).
+func F16ToF32(h uint16) float32 { return half.ToFloat32Quiet(h) }
 
 // BF16ToF32 converts bfloat16 bits to float32 (exact).
 func BF16ToF32(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
 
 // le16 reads a little-endian half from b[0:2] as a float32.
-func le16(b0, b1 byte) float32 { return f16Table[uint16(b0)|uint16(b1)<<8] }
+func le16(b0, b1 byte) float32 { return half.ToFloat32Quiet(uint16(b0) | uint16(b1)<<8) }
 
 // littleEndian reports whether the machine stores float32 little-endian, so
 // F32 rows can be copied as raw memory.
@@ -174,26 +150,26 @@ func dequantF32(src []byte, dst []float32) {
 	}
 }
 
-// dequantF16 converts halves through f16Table, eight at a time.
+// dequantF16 converts halves with half.ToFloat32Quiet (a table), eight at a
+// time.
 func dequantF16(src []byte, dst []float32) {
-	tab := f16Table
 	le := binary.LittleEndian
 	for len(dst) >= 8 {
 		s := (*[16]byte)(src)
 		d := (*[8]float32)(dst)
 		x, y := le.Uint64(s[0:8]), le.Uint64(s[8:16])
-		d[0] = tab[uint16(x)]
-		d[1] = tab[uint16(x>>16)]
-		d[2] = tab[uint16(x>>32)]
-		d[3] = tab[uint16(x>>48)]
-		d[4] = tab[uint16(y)]
-		d[5] = tab[uint16(y>>16)]
-		d[6] = tab[uint16(y>>32)]
-		d[7] = tab[uint16(y>>48)]
+		d[0] = half.ToFloat32Quiet(uint16(x))
+		d[1] = half.ToFloat32Quiet(uint16(x >> 16))
+		d[2] = half.ToFloat32Quiet(uint16(x >> 32))
+		d[3] = half.ToFloat32Quiet(uint16(x >> 48))
+		d[4] = half.ToFloat32Quiet(uint16(y))
+		d[5] = half.ToFloat32Quiet(uint16(y >> 16))
+		d[6] = half.ToFloat32Quiet(uint16(y >> 32))
+		d[7] = half.ToFloat32Quiet(uint16(y >> 48))
 		src, dst = src[16:], dst[8:]
 	}
 	for i := range dst {
-		dst[i] = tab[le.Uint16(src[2*i:])]
+		dst[i] = half.ToFloat32Quiet(le.Uint16(src[2*i:]))
 	}
 }
 

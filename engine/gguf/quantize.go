@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+
+	"nexusquant/internal/half"
 )
 
 // Quantization to the simple ggml types, matching ggml's reference quantizers
@@ -249,45 +251,9 @@ func quantQ5_1(src []float32, dst []byte) {
 }
 
 // F32ToF16 converts f to IEEE half precision, rounding to nearest even (as
-// ggml's GGML_FP32_TO_FP16); overflow gives ±Inf and NaN stays NaN.
-func F32ToF16(f float32) uint16 {
-	b := math.Float32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	exp := int32(b>>23) & 0xff
-	man := b & 0x7fffff
-	if exp == 0xff {
-		if man != 0 {
-			return sign | 0x7e00 | uint16(man>>13)
-		}
-		return sign | 0x7c00
-	}
-	e := exp - 127 + 15 // half exponent
-	if e >= 31 {
-		return sign | 0x7c00
-	}
-	if e <= 0 {
-		// Subnormal half (or zero): value = m · 2^(e−25) with m the 24-bit
-		// significand; the half's unit is 2^−24, so drop 14−e bits.
-		if e < -10 {
-			return sign // below half the smallest subnormal: rounds to ±0
-		}
-		m := man | 0x800000
-		shift := uint(14 - e)
-		h := m >> shift
-		rem := m & (1<<shift - 1)
-		half := uint32(1) << (shift - 1)
-		if rem > half || (rem == half && h&1 == 1) {
-			h++
-		}
-		return sign | uint16(h)
-	}
-	h := uint32(e)<<10 | man>>13
-	rem := man & 0x1fff
-	if rem > 0x1000 || (rem == 0x1000 && h&1 == 1) {
-		h++ // may carry into the exponent, up to infinity: still correct
-	}
-	return sign | uint16(h)
-}
+// ggml's GGML_FP32_TO_FP16); overflow gives ±Inf and NaN stays NaN (quiet).
+// It is internal/half's FromFloat32, which stages uses too.
+func F32ToF16(f float32) uint16 { return half.FromFloat32(f) }
 
 // F32ToBF16 converts f to bfloat16, rounding to nearest even; NaN stays NaN.
 func F32ToBF16(f float32) uint16 {
