@@ -187,10 +187,11 @@ func TestBenchPacked(t *testing.T) {
 	cases := []struct {
 		args   []string
 		method string
+		B      int
 	}{
-		{[]string{"--preset", "balanced"}, "nexusquant"},
-		{[]string{"--method", "nexusquant", "--key-bits", "4", "--value-bits", "4", "--block-tokens", "16"}, "nexusquant"},
-		{[]string{"--method", "none"}, "none"},
+		{[]string{"--preset", "balanced"}, "nexusquant", 256},
+		{[]string{"--method", "nexusquant", "--key-bits", "4", "--value-bits", "4", "--block-tokens", "16"}, "nexusquant", 16},
+		{[]string{"--method", "none"}, "none", 256},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -207,8 +208,12 @@ func TestBenchPacked(t *testing.T) {
 			if p == nil {
 				t.Fatalf("no packed in %s", out)
 			}
-			if p.Method != tc.method || p.PrefixTokens != 96 || p.PackedBytes <= 0 || p.Float16Bytes <= 0 {
+			if p.Method != tc.method || p.PrefixTokens != 96 || p.PackedBytes <= 0 || p.Float16Bytes <= 0 || p.ReaderBytes <= 0 {
 				t.Errorf("packed = %+v", *p)
+			}
+			// Methods other than nexusquant read whole frames (R = B).
+			if p.BlockTokens != tc.B || p.ReadBlockRows < 1 || p.ReadBlockRows > tc.B || tc.method != "nexusquant" && p.ReadBlockRows != tc.B {
+				t.Errorf("B %d, R %d; want B %d and 1 ≤ R ≤ B", p.BlockTokens, p.ReadBlockRows, tc.B)
 			}
 			if res.DecodeTokS <= 0 || res.DecodeTokSFloat <= 0 || res.DecodePackedVsFloat != res.DecodeTokS/res.DecodeTokSFloat {
 				t.Errorf("decode %g packed, %g float, ratio %g", res.DecodeTokS, res.DecodeTokSFloat, res.DecodePackedVsFloat)

@@ -19,9 +19,17 @@ type packedResult struct {
 	PrefixTokens int            `json:"prefix_tokens"`
 	// PackedBytes is the packed cache's stored size (the .nqkv bytes),
 	// Float16Bytes the same prefix's keys and values as float16.
-	PackedBytes  int64   `json:"packed_bytes"`
-	Float16Bytes int64   `json:"float16_bytes"`
-	PipelineS    float64 `json:"pipeline_s"`
+	PackedBytes  int64 `json:"packed_bytes"`
+	Float16Bytes int64 `json:"float16_bytes"`
+	// BlockTokens is B, the rows of a stored frame, and ReadBlockRows R,
+	// the rows of a read block: with R < B every read block decompresses
+	// a frame again (stages.Compressed.ReadBlockRows), the main cost of a
+	// decode step over a small packed cache. ReaderBytes is one reader's
+	// decode buffers.
+	BlockTokens   int     `json:"block_tokens"`
+	ReadBlockRows int     `json:"read_block_rows"`
+	ReaderBytes   int64   `json:"reader_bytes"`
+	PipelineS     float64 `json:"pipeline_s"`
 }
 
 // benchPacked times one-token decode steps after a prefix of prefill tokens,
@@ -51,6 +59,7 @@ func benchPacked(ctx context.Context, m *engine.Model, s stages.Settings, prefil
 	out.Packed = &packedResult{
 		Method: s.Method, Settings: eval.SettingsByFlag(s), PrefixTokens: prefill,
 		PackedBytes: res.Report.Stored.Total(), Float16Bytes: res.Report.BaselineBytes,
+		BlockTokens: s.BlockTokens, ReadBlockRows: packed.ReadBlockRows(), ReaderBytes: packed.ReaderBytes(),
 		PipelineS: time.Since(t0).Seconds(),
 	}
 
