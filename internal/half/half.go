@@ -80,15 +80,16 @@ func bits(h uint16) uint32 {
 	return sign | (exp+127-15)<<23 | man<<13
 }
 
-// quietTable maps every binary16 pattern to ToFloat32Quiet's value.
-var quietTable = func() *[1 << 16]float32 {
-	var t [1 << 16]float32
-	for h := range t {
+// quietTable maps every binary16 pattern to ToFloat32Quiet's value. It is an
+// array, not a pointer to one, so a lookup is one load at a fixed address.
+var quietTable [1 << 16]float32
+
+func init() {
+	for h := range quietTable {
 		b := bits(uint16(h))
 		if b&0x7f800000 == 0x7f800000 && b&0x7fffff != 0 {
 			b |= 0x400000
 		}
-		t[h] = math.Float32frombits(b)
+		quietTable[h] = math.Float32frombits(b)
 	}
-	return &t
-}()
+}
