@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	"nexusquant/engine/gguf"
-	"nexusquant/internal/synth"
 	"nexusquant/internal/modelfind"
 	"nexusquant/internal/modelfind/modelfindtest"
+	"nexusquant/internal/synth"
 )
 
 // fakeHome points the finder at a fake home laid out like an ollama,
