@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"slices"
 	"strconv"
 	"strings"
@@ -148,5 +149,32 @@ func TestGoldenSliding(t *testing.T) {
 			}
 			golden(t, name, screen(t, m))
 		})
+	}
+}
+
+// TestKeepShareSlidingLayers: with granularity global a token before the
+// sliding windows is held by the full layers only, so its share is theirs,
+// not the first layer's.
+func TestKeepShareSlidingLayers(t *testing.T) {
+	const L, H, d, T = 3, 2, 8, 80
+	kv := &stages.KV{Layers: L, KVHeads: H, HeadDim: d, T: T, K: make([]float32, L*H*T*d), V: make([]float32, L*H*T*d),
+		Attn: []stages.LayerAttn{{Window: 20}, {}, {Window: 20}}}
+	for i := range kv.K {
+		kv.K[i], kv.V[i] = float32(i%7)-3, float32(i%5)-2
+	}
+	s := stages.DefaultSettings()
+	s.EvictionRate, s.ZstdLevel = 0, "fastest"
+	res, err := stages.NewPipeline(kv, nil, stages.NormalRoPE(d, 1e4), "m").Run(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	share, _ := windowViews(&res.Report, res.Compressed)
+	for _, c := range []struct {
+		t    int
+		want float64
+	}{{0, 1.0 / 3}, {T - 21, 1.0 / 3}, {T - 20, 1}, {T - 1, 1}} {
+		if share[c.t] != c.want {
+			t.Errorf("token %d: share %g, want %g", c.t, share[c.t], c.want)
+		}
 	}
 }

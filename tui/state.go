@@ -73,7 +73,8 @@ type run struct {
 	baseNLL    float64 // running mean NLL, baseline
 	// keepShare[t] is the share of window 0's (layer, KV head) keep lists
 	// that hold prefix token t (1 everywhere when nothing is evicted; 0 or 1
-	// with granularity global).
+	// with granularity global, unless sliding-window layers hold only their
+	// window).
 	keepShare []float64
 	// heads is window 0's layer × KV-head grid (stages.Report.Heads).
 	heads  []stages.HeadFigures
