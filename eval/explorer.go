@@ -301,6 +301,7 @@ func meanMetrics(ws []WindowResult) engine.Metrics {
 func sumReports(ws []WindowResult) stages.Report {
 	r := ws[0].Report
 	r.Stages = slices.Clone(r.Stages)
+	r.Layers = slices.Clone(r.Layers)
 	if len(ws) == 1 {
 		return r
 	}
@@ -309,9 +310,22 @@ func sumReports(ws []WindowResult) stages.Report {
 		r.Stages[i].RelErrK /= n
 		r.Stages[i].RelErrV /= n
 	}
+	for i := range r.Layers {
+		r.Layers[i].RelErrK /= n
+		r.Layers[i].RelErrV /= n
+	}
 	for _, w := range ws[1:] {
 		o := w.Report
 		r.BaselineBytes += o.BaselineBytes
+		r.BaselineAllPositionsBytes += o.BaselineAllPositionsBytes
+		for i := range min(len(r.Layers), len(o.Layers)) {
+			l, ol := &r.Layers[i], o.Layers[i]
+			l.Kept += ol.Kept
+			l.BaselineBytes += ol.BaselineBytes
+			l.StoredBytes += ol.StoredBytes
+			l.RelErrK += ol.RelErrK / n
+			l.RelErrV += ol.RelErrV / n
+		}
 		r.KeptRows += o.KeptRows
 		r.ResidentBytes += o.ResidentBytes
 		r.Stored.Codes += o.Stored.Codes
@@ -329,6 +343,7 @@ func sumReports(ws []WindowResult) stages.Report {
 			r.Stages[i].Duration += o.Stages[i].Duration
 		}
 	}
+	r.Kinds = stages.SumKinds(r.Layers)
 	total := r.Stored.Total()
 	r.RatioPayload = ratio(r.BaselineBytes, r.Stored.Codes+r.Stored.FP16Layers)
 	r.RatioTotal = ratio(r.BaselineBytes, total)
