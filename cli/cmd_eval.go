@@ -298,6 +298,7 @@ func printReport(env *Env, r *eval.Report) {
 		r.RatioPayload, r.RatioTotal, r.RatioResident, r.PositionEncoding, r.Blocking.CostPct)
 	fmt.Fprintf(w, "PPL %.4f → %.4f   ΔPPL %+.2f%% [%+.2f, %+.2f]   KLD %.4f   top-1 %.1f%%\n",
 		r.PPLBase, r.PPL, r.DeltaPPLPct, r.DeltaPPLCI[0], r.DeltaPPLCI[1], r.KLD, 100*r.Top1Agree)
+	fmt.Fprintf(w, "time: prefill and baseline %.0f ms · pipeline %.0f ms · continuation %.0f ms\n", r.PrefillMs, r.PipelineMs, r.ContinuationMs)
 	if r.Rerun != nil {
 		stagesOf := func(s []string) string {
 			if len(s) == 0 {

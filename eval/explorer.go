@@ -23,6 +23,10 @@ type Progress struct {
 // the prefix cache handed to the pipeline, the attention statistics and the
 // baseline logits of the continuation. It is not safe for concurrent Runs.
 type Explorer struct {
+	// Model is the model the windows ran on: the caller's, or for a
+	// LongRoPE model and windows beyond its original context, a copy
+	// sharing its weights (engine.Model.ForContext); close only the
+	// caller's.
 	Model        *engine.Model
 	Prefix       int // prefix tokens per window (T)
 	Continuation int // continuation tokens per window (C)
@@ -32,6 +36,10 @@ type Explorer struct {
 	Seed      int64
 	// OnProgress, when set, receives progress; it must not block.
 	OnProgress func(Progress)
+	// PrefillTime is the prefill of every window's prefix (with attention
+	// statistics) and their float baseline continuations, once per
+	// Explorer: the work every run of settings reuses.
+	PrefillTime time.Duration
 }
 
 // Window is one prefix + continuation.
@@ -68,15 +76,20 @@ func NewExplorer(ctx context.Context, m *engine.Model, windows [][]int32, prefix
 	if n > m.Config.Ctx {
 		return nil, fmt.Errorf("prefix %d + continuation %d = %d tokens exceeds the model's context of %d", prefix, cont, n, m.Config.Ctx)
 	}
+	// A LongRoPE model (phi3) rotates with the factors llama.cpp uses for a
+	// context of n; every later use of the model goes through e.Model.
+	m = m.ForContext(n)
 	e := &Explorer{Model: m, Prefix: prefix, Continuation: cont, Bootstrap: engine.DefaultBootstrap, OnProgress: onProgress}
 	for i, ids := range windows {
 		if len(ids) != n {
 			return nil, fmt.Errorf("window %d has %d tokens, window 0 has %d", i, len(ids), n)
 		}
 		w := &Window{IDs: ids}
+		t0 := time.Now()
 		if err := e.prefill(ctx, i, w, obsWindow); err != nil {
 			return nil, err
 		}
+		e.PrefillTime += time.Since(t0)
 		e.Windows = append(e.Windows, w)
 	}
 	return e, nil

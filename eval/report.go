@@ -55,16 +55,19 @@ type Report struct {
 	// model has more than one; Layers the per-layer figures, when any layer
 	// is not a plain full-attention layer with RoPE (sliding window, no
 	// RoPE, QK-norm).
-	LayerKinds     []stages.KindFigures  `json:"layer_kinds,omitempty"`
-	Layers         []stages.LayerFigures `json:"layers,omitempty"`
-	Pooled         QualityFigures        `json:"pooled"`
-	Windows        []WindowFigures       `json:"windows"`
-	PipelineMs     float64               `json:"pipeline_ms"`
-	ContinuationMs float64               `json:"continuation_ms"`
-	Rerun          *RerunCost            `json:"rerun,omitempty"`
-	Text           *TextDiff             `json:"text,omitempty"`
-	NIAH           *NeedleResult         `json:"niah,omitempty"`
-	Pareto         *bool                 `json:"pareto,omitempty"`
+	LayerKinds []stages.KindFigures  `json:"layer_kinds,omitempty"`
+	Layers     []stages.LayerFigures `json:"layers,omitempty"`
+	Pooled     QualityFigures        `json:"pooled"`
+	Windows    []WindowFigures       `json:"windows"`
+	// PrefillMs is the prefill with statistics and the float baseline of
+	// every window (Explorer.PrefillTime), shared by every run.
+	PrefillMs      float64       `json:"prefill_ms"`
+	PipelineMs     float64       `json:"pipeline_ms"`
+	ContinuationMs float64       `json:"continuation_ms"`
+	Rerun          *RerunCost    `json:"rerun,omitempty"`
+	Text           *TextDiff     `json:"text,omitempty"`
+	NIAH           *NeedleResult `json:"niah,omitempty"`
+	Pareto         *bool         `json:"pareto,omitempty"`
 	// Model and Input say which model and text were measured (set by
 	// Identify; "text" is the greedy continuations' key).
 	Model *sessions.Model `json:"model,omitempty"`
@@ -125,6 +128,7 @@ func NewReport(e *Explorer, r *Result) *Report {
 		Stored:             rep.Stored,
 		Blocking:           rep.Blocking,
 		Pooled:             quality(r.Pooled),
+		PrefillMs:          ms(e.PrefillTime.Seconds()),
 		PipelineMs:         ms(r.Timing.Pipeline.Seconds()),
 		ContinuationMs:     ms(r.Timing.Continuation.Seconds()),
 		SlidingLayers:      rep.SlidingLayers,
