@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -255,6 +256,32 @@ func (sf *settingsFlags) given() []string {
 	return out
 }
 
+// printLayerNotes writes, under the stage table, what layer types changed:
+// the baseline's sliding windows, the stages' notes, and the bytes per layer
+// type when the model has more than one. It writes nothing for a model of
+// plain full-attention layers.
+func printLayerNotes(w io.Writer, r *eval.Report) {
+	if r.SlidingLayers > 0 {
+		fmt.Fprintf(w, "fp16 baseline counts what the caches hold: %d sliding-window layers keep their last %d positions (every position: %s)\n",
+			r.SlidingLayers, r.SlidingWindow, units.Bytes(r.BaselineAllPositionsBytes))
+	}
+	for _, st := range r.Stages {
+		if st.Note != "" {
+			fmt.Fprintf(w, "%s: %s\n", st.Name, st.Note)
+		}
+	}
+	if len(r.LayerKinds) < 2 {
+		return
+	}
+	fmt.Fprintf(w, "\n%-10s %6s %12s %12s %8s\n", "layer type", "layers", "fp16 bytes", "stored", "ratio")
+	var stored int64
+	for _, k := range r.LayerKinds {
+		fmt.Fprintf(w, "%-10s %6d %12s %12s %7.2f×\n", k.Kind, k.Layers, units.Bytes(k.BaselineBytes), units.Bytes(k.StoredBytes), k.Ratio)
+		stored += k.StoredBytes
+	}
+	fmt.Fprintf(w, "%-10s %6s %12s %12s   (positions and header, shared by every type)\n", "shared", "", "", units.Bytes(r.StoredBytes-stored))
+}
+
 // printReport writes the human-readable form of an eval report.
 func printReport(env *Env, r *eval.Report) {
 	w := env.Stdout
@@ -266,10 +293,12 @@ func printReport(env *Env, r *eval.Report) {
 		frac := float64(st.Bytes) / float64(max(r.BaselineBytes, 1))
 		fmt.Fprintf(w, "%-10s %s %12s %7.2f× %10.2e %10.2e %9.1f\n", st.Name, units.Bar(frac, barWidth), units.Bytes(st.Bytes), 1/max(frac, 1e-12), st.RelErrK, st.RelErrV, st.Ms)
 	}
+	printLayerNotes(w, r)
 	fmt.Fprintf(w, "\nratio payload %.2f×   total %.2f×   resident %.2f×   (positions: %s; blocking costs %+.1f%%)\n",
 		r.RatioPayload, r.RatioTotal, r.RatioResident, r.PositionEncoding, r.Blocking.CostPct)
 	fmt.Fprintf(w, "PPL %.4f → %.4f   ΔPPL %+.2f%% [%+.2f, %+.2f]   KLD %.4f   top-1 %.1f%%\n",
 		r.PPLBase, r.PPL, r.DeltaPPLPct, r.DeltaPPLCI[0], r.DeltaPPLCI[1], r.KLD, 100*r.Top1Agree)
+	fmt.Fprintf(w, "time: prefill and baseline %.0f ms · pipeline %.0f ms · continuation %.0f ms\n", r.PrefillMs, r.PipelineMs, r.ContinuationMs)
 	if r.Rerun != nil {
 		stagesOf := func(s []string) string {
 			if len(s) == 0 {

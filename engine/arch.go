@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"nexusquant/engine/gguf"
 )
@@ -162,12 +163,15 @@ func buildArch(f *gguf.File, arch string, spec archSpec) (*Model, error) {
 			return nil, err
 		}
 	}
-	factors, err := ropeFactors(f, c)
+	factors, long, err := ropeFactors(f, c)
 	if err != nil {
 		return nil, err
 	}
 	m.rope = newRope(c.RopeDims, c.RopeBase, c.RopeScale, spec.neox, factors, c.RopeAttnFactor)
 	swaRope := newRope(c.RopeDims, c.RopeBaseSWA, 1, spec.neox, factors, c.RopeAttnFactor)
+	if long != nil {
+		m.longRope = &longRope{factors: long, orig: c.RopeOrigCtx}
+	}
 
 	for i := 0; i < c.Layers; i++ {
 		l, err := b.layer(i, c, spec)
@@ -188,21 +192,51 @@ func buildArch(f *gguf.File, arch string, spec archSpec) (*Model, error) {
 	return m, nil
 }
 
-// ropeFactors returns the per-pair frequency factors: rope_freqs (Llama 3.1+)
-// or phi3's rope_factors_short / rope_factors_long (long ones when the
-// model's context exceeds rope.scaling.original_context_length, as
-// llama.cpp chooses for a context that size). nil when the file has none.
-func ropeFactors(f *gguf.File, c Config) ([]float32, error) {
+// ropeFactors returns the per-pair frequency factors: rope_freqs (Llama
+// 3.1+) or phi3's rope_factors_short, with rope_factors_long as long (nil
+// when absent; see Model.ForContext). nil when the file has none.
+func ropeFactors(f *gguf.File, c Config) (factors, long []float32, err error) {
 	b := binder{f: f}
 	if _, ok := f.Tensor("rope_freqs.weight"); ok {
-		return b.vec("rope_freqs.weight", c.RopeDims/2, false)
+		factors, err = b.vec("rope_freqs.weight", c.RopeDims/2, false)
+		return factors, nil, err
 	}
-	name := "rope_factors_short.weight"
-	orig, ok := f.Uint(c.Arch + ".rope.scaling.original_context_length")
-	if ok && uint64(c.Ctx) > orig {
-		name = "rope_factors_long.weight"
+	if factors, err = b.vec("rope_factors_short.weight", c.RopeDims/2, true); err != nil {
+		return nil, nil, err
 	}
-	return b.vec(name, c.RopeDims/2, true)
+	if long, err = b.vec("rope_factors_long.weight", c.RopeDims/2, true); err != nil {
+		return nil, nil, err
+	}
+	return factors, long, nil
+}
+
+// longRope is LongRoPE's second set of factors (phi3), for contexts longer
+// than the original training context orig.
+type longRope struct {
+	factors []float32
+	orig    int
+}
+
+// ForContext returns the model to use for a run of n positions: m itself,
+// or, for a LongRoPE model (phi3 with rope_factors_long) and n beyond
+// rope.scaling.original_context_length, a copy that rotates with the long
+// factors, as llama.cpp chooses for a context of n. The copy shares m's
+// weights and file; close only m.
+func (m *Model) ForContext(n int) *Model {
+	if m.longRope == nil || n <= m.longRope.orig {
+		return m
+	}
+	c := m.Config
+	mm := *m
+	mm.rope = newRope(c.RopeDims, c.RopeBase, c.RopeScale, c.RopeNeox, m.longRope.factors, c.RopeAttnFactor)
+	mm.longRope = nil
+	mm.layers = slices.Clone(m.layers)
+	for i := range mm.layers {
+		if mm.layers[i].rope != nil { // phi3 has no sliding layers
+			mm.layers[i].rope = &mm.rope
+		}
+	}
+	return &mm
 }
 
 // binder reads tensors of a file, checking their shapes.

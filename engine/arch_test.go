@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"nexusquant/engine"
@@ -177,12 +178,13 @@ func TestArchParity(t *testing.T) {
 }
 
 // TestLongContextPerplexity: one chunk of 4096 and of 8192 tokens, on a
-// full-attention model (qwen3) and a sliding-window one (gemma3).
+// full-attention model (qwen3), a sliding-window one (gemma3) and a LongRoPE
+// one (phi3: short factors at 4096, long at 8192).
 func TestLongContextPerplexity(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long contexts take a while; run without -short")
 	}
-	for _, name := range []string{"syn-qwen3", "syn-gemma3"} {
+	for _, name := range []string{"syn-qwen3", "syn-gemma3", "syn-phi3"} {
 		for _, nctx := range []int{4096, 8192} {
 			t.Run(fmt.Sprintf("%s/c%d", name, nctx), func(t *testing.T) {
 				ref, err := synth.ReadRef(filepath.Join("testdata", "archref", fmt.Sprintf("%s.F16.c%d.json", name, nctx)))
@@ -215,5 +217,47 @@ func checkPPLNear(t *testing.T, got float64, ref *synth.Ref) {
 	rel := math.Abs(got/ref.PPL - 1)
 	if !(rel <= pplTol) {
 		t.Errorf("PPL %.4f, llama.cpp %.4f ± %.4f: %.3f%% apart, more than %.1f%%", got, ref.PPL, ref.PPLErr, 100*rel, 100*pplTol)
+	}
+}
+
+// TestForContext: a LongRoPE model switches to its long factors only for
+// runs beyond the original context; other models never change.
+func TestForContext(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		switches bool
+	}{{"syn-phi3", true}, {"syn-qwen3", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec, err := synth.Lookup(tc.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "m.gguf")
+			if err := synth.Write(path, spec, gguf.Q8_0); err != nil {
+				t.Fatal(err)
+			}
+			m, err := engine.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			if m.ForContext(4096) != m {
+				t.Error("ForContext(4096) is a copy; the original context is 4096 or more")
+			}
+			long := m.ForContext(8192)
+			if (long != m) != tc.switches {
+				t.Fatalf("ForContext(8192) switched = %v, want %v", long != m, tc.switches)
+			}
+			a := make([]float32, m.Config.HeadDim)
+			for i := range a {
+				a[i] = 1
+			}
+			b := slices.Clone(a)
+			m.RoPELayer(0, a, 3000, false)
+			long.RoPELayer(0, b, 3000, false)
+			if slices.Equal(a, b) != !tc.switches {
+				t.Errorf("rotations at position 3000 equal = %v, want %v", slices.Equal(a, b), !tc.switches)
+			}
+		})
 	}
 }

@@ -1,6 +1,19 @@
-// Package engine runs GGUF transformer models (llama and qwen2 families) on the
-// CPU in pure Go, and holds the KV cache that the compression stages read and
-// that attention reads back from.
+// Package engine runs GGUF transformer models on the CPU in pure Go, and holds
+// the KV cache that the compression stages read and that attention reads back
+// from. Architectures (arch.go): llama (Llama 2/3.x with rope_freqs, Mistral,
+// SmolLM), qwen2, qwen3, smollm3, phi3, gemma2 and gemma3 (text). Any other
+// GGUF file still gets its header read (ReadShape).
+//
+// # Layer types
+//
+// Layers differ by architecture and, within one model, by position: a
+// sliding-window layer (gemma2/3) attends to the last SlidingWindow positions
+// and may have its own RoPE base; a no-RoPE layer (smollm3's every fourth)
+// rotates nothing; Q/K-normalised layers (qwen3, gemma3) RMS-normalise each
+// head's query and key before RoPE. Config.Layer describes each layer;
+// Model.RoPELayer is its rotation. A FloatCache keeps every row; attention
+// masks a sliding layer's rows by position, so a packed cache may leave out
+// what the window hides.
 //
 // # Conventions
 //
@@ -79,7 +92,8 @@
 //
 // # Files
 //
-// model.go (Load, Config, architecture registry), llama.go (llama, qwen2),
+// model.go (Load, Config, architecture registry), arch.go (the architectures
+// and their builder), gelu.go (GELU table, soft-capping), shape.go (ReadShape),
 // weights.go (weight matrices), forward.go, attention.go, cache.go, rope.go,
 // actround.go (activation rounding), matmul*.go and vecmath*.go (kernels),
 // ggmlmath.go, exactmul.go, exactattn.go and sincosf.go (Exact mode),
@@ -90,4 +104,15 @@
 //
 // A Model is read-only after Load and may run several Forward calls at once on
 // distinct caches.
+//
+// # Parity
+//
+// Every architecture matches llama.cpp on the seeded fixtures of
+// internal/synth (arch_test.go, figures in testdata/archref from regen.sh).
+// Exact mode's bit-for-bit claim is for llama and qwen2 with llama.cpp's
+// reference build; the other architectures' extra operations (GELU table,
+// Q/K and post norms, soft-capping) follow ggml's formulas but are not
+// checked bit for bit. phi3's LongRoPE rotates with the short factors;
+// Model.ForContext gives the long ones for a run longer than
+// rope.scaling.original_context_length, as llama.cpp chooses for its -c.
 package engine

@@ -32,6 +32,9 @@ type Config struct {
 	// RopeAttnFactor multiplies RoPE's cosines and sines
 	// (rope.scaling.attn_factor, phi3's LongRoPE); 1 when absent.
 	RopeAttnFactor float64
+	// RopeOrigCtx is rope.scaling.original_context_length (the context
+	// LongRoPE's short factors are for); Ctx when absent.
+	RopeOrigCtx int
 
 	// SlidingWindow is the window of sliding-window layers: a query at
 	// position p sees keys at positions > p−SlidingWindow. 0 when the model
@@ -117,6 +120,7 @@ type Model struct {
 	Exact bool
 
 	rope       rope // the rotary embedding of full-attention layers
+	longRope   *longRope
 	tokEmbd    *matrix
 	output     *matrix // token_embd when the output is tied
 	outputNorm []float32
@@ -308,6 +312,7 @@ func readConfig(f *gguf.File, arch string) (Config, error) {
 		c.RopeScale = s
 	}
 	c.RopeAttnFactor = r.float("rope.scaling.attn_factor", 1, false)
+	c.RopeOrigCtx = r.uint("rope.scaling.original_context_length", c.Ctx, false)
 	c.EmbedScale = 1
 	if c.HeadDim > 0 {
 		c.AttnScale = 1 / math.Sqrt(float64(c.HeadDim))

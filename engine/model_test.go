@@ -12,7 +12,7 @@ import (
 
 var tinyConfig = Config{
 	Arch: "llama", Layers: 2, Embd: 32, Heads: 4, KVHeads: 2, HeadDim: 8, FF: 48, Vocab: 40, Ctx: 64,
-	RopeBase: 10000, RopeScale: 1, NormEps: 1e-5, RopeDims: 8, RopeAttnFactor: 1,
+	RopeBase: 10000, RopeScale: 1, NormEps: 1e-5, RopeDims: 8, RopeAttnFactor: 1, RopeOrigCtx: 64,
 	AttnScale: 1 / math.Sqrt(8), EmbedScale: 1,
 }
 

@@ -36,6 +36,7 @@ func (m *Model) Perplexity(ctx context.Context, ids []int32, nctx, chunks int, n
 		newCache = func() Cache { return m.NewCache() }
 	}
 	addBOS := m.Tok != nil && m.Tok.AddBOS()
+	run := m.ForContext(nctx) // LongRoPE factors as llama.cpp picks them for -c nctx
 	first := nctx / 2
 	vocab := m.Config.Vocab
 	res := &PerplexityResult{Chunks: total}
@@ -46,7 +47,7 @@ func (m *Model) Perplexity(ctx context.Context, ids []int32, nctx, chunks int, n
 		if addBOS {
 			toks[0] = m.Tok.BOS()
 		}
-		logits, _, err := m.Forward(ctx, newCache(), toks, 0, ForwardOptions{Logits: LogitsAll, LogitsFrom: first})
+		logits, _, err := run.Forward(ctx, newCache(), toks, 0, ForwardOptions{Logits: LogitsAll, LogitsFrom: first})
 		if err != nil {
 			return nil, fmt.Errorf("engine: perplexity: chunk %d: %w", ch+1, err)
 		}

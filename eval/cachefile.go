@@ -33,7 +33,7 @@ func ReadCache(path string, m *engine.Model) (*stages.Compressed, cacheIdentity,
 	if err != nil {
 		return nil, cacheIdentity{}, err
 	}
-	c, err := stages.ReadCompressed(data, m.RoPE)
+	c, err := stages.ReadCompressed(data, m.RoPELayer)
 	if err != nil {
 		return nil, cacheIdentity{}, fmt.Errorf("%s: %w", path, err)
 	}
@@ -46,6 +46,9 @@ func ReadCache(path string, m *engine.Model) (*stages.Compressed, cacheIdentity,
 			path, id.File, id.Arch, id.Model, filepath.Base(m.Path), m.Config.Arch, want)
 	}
 	if err := checkShape(Packed(c), m); err != nil {
+		return nil, id, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := checkLayers(c, m); err != nil {
 		return nil, id, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, id, nil
@@ -81,13 +84,14 @@ func (e *Explorer) RunFromFile(ctx context.Context, path string) (*Result, error
 }
 
 // reportOf is the part of a pipeline report a packed cache can tell by itself:
-// stored bytes and the three ratios (no per-stage figures).
+// stored bytes, the three ratios and the per-layer bytes (no per-stage
+// figures, no errors).
 func reportOf(c *stages.Compressed, T int) stages.Report {
 	L, H, d := c.Dims()
 	st := c.Stored()
 	r := stages.Report{
 		Method:           c.Settings().Method,
-		BaselineBytes:    int64(2 * T * L * 2 * H * d),
+		BaselineBytes:    c.BaselineBytes(),
 		Stored:           st,
 		ResidentBytes:    c.ResidentBytes(),
 		ReaderBytes:      c.ReaderBytes(),
@@ -97,6 +101,17 @@ func reportOf(c *stages.Compressed, T int) stages.Report {
 	r.RatioPayload = ratio(r.BaselineBytes, st.Codes+st.FP16Layers)
 	r.RatioTotal = ratio(r.BaselineBytes, st.Total())
 	r.RatioResident = ratio(r.BaselineBytes, r.ResidentBytes)
+	r.Layers = c.LayerFigures()
+	r.Kinds = stages.SumKinds(r.Layers)
+	for l := range L {
+		if t := c.CachedTokens(l); t < T {
+			r.SlidingLayers++
+			r.SlidingWindow = t
+		}
+	}
+	if r.SlidingLayers > 0 {
+		r.BaselineAllPositionsBytes = int64(2 * T * L * 2 * H * d)
+	}
 	return r
 }
 
@@ -133,8 +148,8 @@ func prefillFor(ctx context.Context, m *engine.Model, prefix []int32, obsWindow 
 		return nil, err
 	}
 	L, H, d, T, K, V := cache.Export()
-	kv := &stages.KV{Layers: L, KVHeads: H, HeadDim: d, T: T, K: K, V: V}
+	kv := &stages.KV{Layers: L, KVHeads: H, HeadDim: d, T: T, K: K, V: V, Attn: LayerAttn(m.Config)}
 	stats := &stages.AttnStats{Layers: st.Layers, Heads: st.Heads, T: st.T, Window: st.Window, Obs: st.Obs, All: st.All, Last: st.Last}
-	pipe := stages.NewPipeline(kv, stats, m.RoPE, identityFor(m, prefix).String())
+	pipe := stages.NewPipeline(kv, stats, m.RoPELayer, identityFor(m, prefix).String())
 	return &prefilled{cache: cache, first: first, pipe: pipe, kv: kv, stats: stats}, nil
 }

@@ -64,3 +64,60 @@ func TestCapacity(t *testing.T) {
 		})
 	}
 }
+
+// TestCapacitySliding: sliding-window layers stop adding bytes at their
+// window (Shape.CacheTokens), so the longest context that fits grows past
+// what the per-token bytes of every layer would allow.
+func TestCapacitySliding(t *testing.T) {
+	swa := func(flags ...bool) engine.Shape {
+		return engine.Shape{Name: "gemma-like", Layers: len(flags), KVHeads: 1, HeadDim: 256, SlidingWindow: 48, SWA: flags}
+	}
+	gemma := swa(true, true, true, true, true, false) // 1024 B per layer and token
+	cases := []struct {
+		name            string
+		sh              engine.Shape
+		budget          int64
+		ratio           float64
+		perToken, win   float64 // float16 bytes per token past the window, and the sliding layers' full window
+		sliding         int
+		f16, tok        int64
+		perTokenComp    float64
+		windowBytesComp float64
+	}{
+		// 1024·t + 5120·48 ≤ 1e6 → t = 736; at 4×: 256·t + 61440 ≤ 1e6 → 3666.
+		{"five of six slide", gemma, 1e6, 4, 1024, 245760, 5, 736, 3666, 256, 61440},
+		// The window is not full: 6144 B per token, 16 tokens.
+		{"inside the window", gemma, 100000, 0, 1024, 245760, 5, 16, 16, 1024, 245760},
+		{"every layer slides", swa(true, true), 1e6, 2, 0, 2 * 1024 * 48, 2, math.MaxInt64, math.MaxInt64, 0, 1024 * 48},
+		{"window flags without a window", engine.Shape{Layers: 2, KVHeads: 1, HeadDim: 256, SWA: []bool{true, true}}, 1e6, 0, 2048, 0, 0, 488, 488, 2048, 0},
+		{"no sliding layer", swa(false, false), 1e6, 0, 2048, 0, 0, 488, 488, 2048, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := NewCapacity(c.sh, c.budget, c.ratio)
+			if got.F16BytesPerToken != c.perToken || got.F16WindowBytes != c.win || got.SlidingLayers != c.sliding {
+				t.Errorf("per token %g window %g sliding %d, want %g %g %d", got.F16BytesPerToken, got.F16WindowBytes, got.SlidingLayers, c.perToken, c.win, c.sliding)
+			}
+			if got.BytesPerToken != c.perTokenComp || got.WindowBytes != c.windowBytesComp {
+				t.Errorf("compressed per token %g window %g, want %g %g", got.BytesPerToken, got.WindowBytes, c.perTokenComp, c.windowBytesComp)
+			}
+			if got.F16Tokens != c.f16 || got.Tokens != c.tok {
+				t.Errorf("tokens %d (float16 %d), want %d (%d)", got.Tokens, got.F16Tokens, c.tok, c.f16)
+			}
+			// The figure is the longest context that fits: one more token does not.
+			cost := func(n int64, ratio float64) float64 {
+				var b float64
+				for l := range c.sh.Layers {
+					b += float64(c.sh.CacheTokens(l, int(n))) * 1024
+				}
+				if ratio > 0 {
+					b /= ratio
+				}
+				return b
+			}
+			if n := got.Tokens; n < math.MaxInt64 && (cost(n, got.Ratio) > float64(got.FreeBytes) || cost(n+1, got.Ratio) <= float64(got.FreeBytes)) {
+				t.Errorf("%d tokens: cost %g, one more %g, free %d", n, cost(n, got.Ratio), cost(n+1, got.Ratio), got.FreeBytes)
+			}
+		})
+	}
+}

@@ -23,6 +23,10 @@ type Progress struct {
 // the prefix cache handed to the pipeline, the attention statistics and the
 // baseline logits of the continuation. It is not safe for concurrent Runs.
 type Explorer struct {
+	// Model is the model the windows ran on: the caller's, or for a
+	// LongRoPE model and windows beyond its original context, a copy
+	// sharing its weights (engine.Model.ForContext); close only the
+	// caller's.
 	Model        *engine.Model
 	Prefix       int // prefix tokens per window (T)
 	Continuation int // continuation tokens per window (C)
@@ -32,6 +36,10 @@ type Explorer struct {
 	Seed      int64
 	// OnProgress, when set, receives progress; it must not block.
 	OnProgress func(Progress)
+	// PrefillTime is the prefill of every window's prefix (with attention
+	// statistics) and their float baseline continuations, once per
+	// Explorer: the work every run of settings reuses.
+	PrefillTime time.Duration
 }
 
 // Window is one prefix + continuation.
@@ -68,15 +76,20 @@ func NewExplorer(ctx context.Context, m *engine.Model, windows [][]int32, prefix
 	if n > m.Config.Ctx {
 		return nil, fmt.Errorf("prefix %d + continuation %d = %d tokens exceeds the model's context of %d", prefix, cont, n, m.Config.Ctx)
 	}
+	// A LongRoPE model (phi3) rotates with the factors llama.cpp uses for a
+	// context of n; every later use of the model goes through e.Model.
+	m = m.ForContext(n)
 	e := &Explorer{Model: m, Prefix: prefix, Continuation: cont, Bootstrap: engine.DefaultBootstrap, OnProgress: onProgress}
 	for i, ids := range windows {
 		if len(ids) != n {
 			return nil, fmt.Errorf("window %d has %d tokens, window 0 has %d", i, len(ids), n)
 		}
 		w := &Window{IDs: ids}
+		t0 := time.Now()
 		if err := e.prefill(ctx, i, w, obsWindow); err != nil {
 			return nil, err
 		}
+		e.PrefillTime += time.Since(t0)
 		e.Windows = append(e.Windows, w)
 	}
 	return e, nil
@@ -301,6 +314,7 @@ func meanMetrics(ws []WindowResult) engine.Metrics {
 func sumReports(ws []WindowResult) stages.Report {
 	r := ws[0].Report
 	r.Stages = slices.Clone(r.Stages)
+	r.Layers = slices.Clone(r.Layers)
 	if len(ws) == 1 {
 		return r
 	}
@@ -309,9 +323,22 @@ func sumReports(ws []WindowResult) stages.Report {
 		r.Stages[i].RelErrK /= n
 		r.Stages[i].RelErrV /= n
 	}
+	for i := range r.Layers {
+		r.Layers[i].RelErrK /= n
+		r.Layers[i].RelErrV /= n
+	}
 	for _, w := range ws[1:] {
 		o := w.Report
 		r.BaselineBytes += o.BaselineBytes
+		r.BaselineAllPositionsBytes += o.BaselineAllPositionsBytes
+		for i := range min(len(r.Layers), len(o.Layers)) {
+			l, ol := &r.Layers[i], o.Layers[i]
+			l.Kept += ol.Kept
+			l.BaselineBytes += ol.BaselineBytes
+			l.StoredBytes += ol.StoredBytes
+			l.RelErrK += ol.RelErrK / n
+			l.RelErrV += ol.RelErrV / n
+		}
 		r.KeptRows += o.KeptRows
 		r.ResidentBytes += o.ResidentBytes
 		r.Stored.Codes += o.Stored.Codes
@@ -329,6 +356,7 @@ func sumReports(ws []WindowResult) stages.Report {
 			r.Stages[i].Duration += o.Stages[i].Duration
 		}
 	}
+	r.Kinds = stages.SumKinds(r.Layers)
 	total := r.Stored.Total()
 	r.RatioPayload = ratio(r.BaselineBytes, r.Stored.Codes+r.Stored.FP16Layers)
 	r.RatioTotal = ratio(r.BaselineBytes, total)

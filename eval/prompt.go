@@ -25,6 +25,7 @@ func NewPromptExplorer(ctx context.Context, m *engine.Model, prompt []int32, con
 	if len(prompt)+cont > m.Config.Ctx {
 		return nil, fmt.Errorf("prompt (%d tokens) + continuation %d exceeds the model's context of %d", len(prompt), cont, m.Config.Ctx)
 	}
+	m = m.ForContext(len(prompt) + cont) // LongRoPE: the factors of a run this long
 	gen, err := greedy(ctx, m, m.NewCache(), prompt, 0, nil, cont)
 	if err != nil {
 		return nil, err

@@ -23,49 +23,66 @@ type Source struct {
 // added). Byte figures sum over windows; quality figures are means over
 // windows with the interval pooled over every scored position.
 type Report struct {
-	Method             string                `json:"method"`
-	RatioPayload       float64               `json:"ratio_payload"`
-	RatioTotal         float64               `json:"ratio_total"`
-	RatioResident      float64               `json:"ratio_resident"`
-	BaselineBytes      int64                 `json:"baseline_bytes"`
-	StoredBytes        int64                 `json:"stored_bytes"`
-	ResidentBytes      int64                 `json:"resident_bytes"`
-	Stages             []StageFigures        `json:"stages"`
-	PPLBase            float64               `json:"ppl_base"`
-	PPL                float64               `json:"ppl"`
-	DeltaPPLPct        float64               `json:"delta_ppl_pct"`
-	DeltaPPLCI         [2]float64            `json:"delta_ppl_ci"`
-	KLD                float64               `json:"kld"`
-	Top1Agree          float64               `json:"top1_agree"`
-	ScoredPositions    int                   `json:"scored_positions"`
-	PrefixTokens       int                   `json:"prefix_tokens"`
-	ContinuationTokens int                   `json:"continuation_tokens"`
-	Settings           map[string]any        `json:"settings"`
-	PositionEncoding   string                `json:"position_encoding"`
-	ScalesEncoding     string                `json:"scales_encoding"`
-	Stored             stages.StoredSizes    `json:"stored"`
-	Blocking           stages.BlockingReport `json:"blocking"`
-	Pooled             QualityFigures        `json:"pooled"`
-	Windows            []WindowFigures       `json:"windows"`
-	PipelineMs         float64               `json:"pipeline_ms"`
-	ContinuationMs     float64               `json:"continuation_ms"`
-	Rerun              *RerunCost            `json:"rerun,omitempty"`
-	Text               *TextDiff             `json:"text,omitempty"`
-	NIAH               *NeedleResult         `json:"niah,omitempty"`
-	Pareto             *bool                 `json:"pareto,omitempty"`
+	Method        string  `json:"method"`
+	RatioPayload  float64 `json:"ratio_payload"`
+	RatioTotal    float64 `json:"ratio_total"`
+	RatioResident float64 `json:"ratio_resident"`
+	BaselineBytes int64   `json:"baseline_bytes"`
+	// SlidingLayers, SlidingWindow and BaselineAllPositionsBytes say how
+	// sliding-window layers shape the baseline (stages.Report; absent
+	// without such layers).
+	SlidingLayers             int                   `json:"sliding_layers,omitempty"`
+	SlidingWindow             int                   `json:"sliding_window,omitempty"`
+	BaselineAllPositionsBytes int64                 `json:"baseline_all_positions_bytes,omitempty"`
+	StoredBytes               int64                 `json:"stored_bytes"`
+	ResidentBytes             int64                 `json:"resident_bytes"`
+	Stages                    []StageFigures        `json:"stages"`
+	PPLBase                   float64               `json:"ppl_base"`
+	PPL                       float64               `json:"ppl"`
+	DeltaPPLPct               float64               `json:"delta_ppl_pct"`
+	DeltaPPLCI                [2]float64            `json:"delta_ppl_ci"`
+	KLD                       float64               `json:"kld"`
+	Top1Agree                 float64               `json:"top1_agree"`
+	ScoredPositions           int                   `json:"scored_positions"`
+	PrefixTokens              int                   `json:"prefix_tokens"`
+	ContinuationTokens        int                   `json:"continuation_tokens"`
+	Settings                  map[string]any        `json:"settings"`
+	PositionEncoding          string                `json:"position_encoding"`
+	ScalesEncoding            string                `json:"scales_encoding"`
+	Stored                    stages.StoredSizes    `json:"stored"`
+	Blocking                  stages.BlockingReport `json:"blocking"`
+	// LayerKinds are the baseline and stored bytes per layer type, when the
+	// model has more than one; Layers the per-layer figures, when any layer
+	// is not a plain full-attention layer with RoPE (sliding window, no
+	// RoPE, QK-norm).
+	LayerKinds []stages.KindFigures  `json:"layer_kinds,omitempty"`
+	Layers     []stages.LayerFigures `json:"layers,omitempty"`
+	Pooled     QualityFigures        `json:"pooled"`
+	Windows    []WindowFigures       `json:"windows"`
+	// PrefillMs is the prefill with statistics and the float baseline of
+	// every window (Explorer.PrefillTime), shared by every run.
+	PrefillMs      float64       `json:"prefill_ms"`
+	PipelineMs     float64       `json:"pipeline_ms"`
+	ContinuationMs float64       `json:"continuation_ms"`
+	Rerun          *RerunCost    `json:"rerun,omitempty"`
+	Text           *TextDiff     `json:"text,omitempty"`
+	NIAH           *NeedleResult `json:"niah,omitempty"`
+	Pareto         *bool         `json:"pareto,omitempty"`
 	// Model and Input say which model and text were measured (set by
 	// Identify; "text" is the greedy continuations' key).
 	Model *sessions.Model `json:"model,omitempty"`
 	Input *sessions.Text  `json:"input,omitempty"`
 }
 
-// StageFigures is one stage's row: the keys the issue fixes.
+// StageFigures is one stage's row: the keys the issue fixes, and the
+// stage's note when it did something particular to some layers.
 type StageFigures struct {
 	Name    string  `json:"name"`
 	Bytes   int64   `json:"bytes"`
 	RelErrK float64 `json:"rel_err_k"`
 	RelErrV float64 `json:"rel_err_v"`
 	Ms      float64 `json:"ms"`
+	Note    string  `json:"note,omitempty"`
 }
 
 // QualityFigures are the SPEC §8 metrics.
@@ -111,11 +128,22 @@ func NewReport(e *Explorer, r *Result) *Report {
 		Stored:             rep.Stored,
 		Blocking:           rep.Blocking,
 		Pooled:             quality(r.Pooled),
+		PrefillMs:          ms(e.PrefillTime.Seconds()),
 		PipelineMs:         ms(r.Timing.Pipeline.Seconds()),
 		ContinuationMs:     ms(r.Timing.Continuation.Seconds()),
+		SlidingLayers:      rep.SlidingLayers,
+		SlidingWindow:      rep.SlidingWindow,
+
+		BaselineAllPositionsBytes: rep.BaselineAllPositionsBytes,
+	}
+	if len(rep.Kinds) > 1 {
+		out.LayerKinds = rep.Kinds
+	}
+	if layered(&rep) {
+		out.Layers = rep.Layers
 	}
 	for _, st := range rep.Stages {
-		out.Stages = append(out.Stages, StageFigures{Name: st.Name, Bytes: st.Bytes, RelErrK: st.RelErrK, RelErrV: st.RelErrV, Ms: st.Ms})
+		out.Stages = append(out.Stages, StageFigures{Name: st.Name, Bytes: st.Bytes, RelErrK: st.RelErrK, RelErrV: st.RelErrV, Ms: st.Ms, Note: st.Note})
 	}
 	for _, w := range r.Windows {
 		out.Windows = append(out.Windows, WindowFigures{RatioTotal: w.Report.RatioTotal, QualityFigures: quality(w.Metrics)})
@@ -130,15 +158,27 @@ func quality(m engine.Metrics) QualityFigures {
 func ms(sec float64) float64 { return sec * 1000 }
 
 // SettingsByFlag maps every setting's command-line flag name (eviction-rate,
-// key-bits, …) to its value.
+// key-bits, …) to its value, except the settings of omittedAtDefault while
+// they hold their default: reports and session runs that do not use them
+// stay what they were before those settings existed (so a session's earlier
+// runs still pair with new ones of the same settings), and reading the
+// settings back (presets.DecodeSettings) fills in the default.
 func SettingsByFlag(s stages.Settings) map[string]any {
 	out := map[string]any{}
+	def := stages.DefaultSettings()
 	for _, f := range stages.Fields() {
 		v, _ := s.Get(f.Name)
+		if d, _ := def.Get(f.Name); omittedAtDefault[f.Name] && v == d {
+			continue
+		}
 		out[strings.ReplaceAll(f.Name, "_", "-")] = typed(v)
 	}
 	return out
 }
+
+// omittedAtDefault are the settings added after sessions existed that
+// SettingsByFlag leaves out at their default.
+var omittedAtDefault = map[string]bool{"sliding_layers": true}
 
 // typed turns a setting's text back into a JSON number or bool where it is one.
 func typed(v string) any {

@@ -137,7 +137,7 @@ func BenchmarkRoPEUndo(b *testing.B) {
 				b.SetBytes(cacheBytes(benchLayers, T))
 				for b.Loop() {
 					forGroups(cores, groups, func(g int) {
-						UndoRoPE(keys[g*T*benchDim:(g+1)*T*benchDim], benchDim, pos, rope)
+						UndoRoPE(keys[g*T*benchDim:(g+1)*T*benchDim], benchDim, 0, pos, rope)
 					})
 				}
 			})

@@ -34,6 +34,7 @@ type Compressed struct {
 	layers, kvHeads, headDim, prefixLen int
 	width                               int // code row width DPad (multiple of 8)
 	s                                   Settings
+	attn                                []LayerAttn // per layer; nil when every layer is plain
 	rope                                RoPEFunc
 	codec                               RowCodec      // the method's codec; nil for nexusquant
 	q                                   [2]*Quantizer // nexusquant: key and value quantizers
@@ -45,7 +46,8 @@ type Compressed struct {
 	scaleFrames                         []byte        // the scale frame of every frame of a quantized group, frame order
 	scaleEnd                            []uint64      // scale frame s is scaleFrames[scaleEnd[s-1]:scaleEnd[s]]
 	scaleRaw                            []uint64      // bit s set: scale frame s's high-byte plane is stored raw
-	scaleBase                           int           // frame f of a quantized group has scale frame f − scaleBase
+	scaleBase                           int           // frame f of a quantized layer's group has scale frame f − scaleBase …
+	scaleSkip                           []int32       // … or f − scaleSkip[layer] when float16 layers lie between quantized ones
 	readRows, perFrame                  int           // R, and read blocks per full frame ⌈B/R⌉
 	maxRaw, maxHi                       int           // scratch sizes: largest frame and high-byte plane decoded into scratch
 	pos                                 posIndex
@@ -104,6 +106,85 @@ func (c *Compressed) ModelID() string { return c.modelID }
 
 // Settings returns the settings the cache was built with.
 func (c *Compressed) Settings() Settings { return c.s }
+
+// Layer returns layer l's attention as the cache records it (sliding window,
+// RoPE, QK-norm); the zero LayerAttn for a plain layer or l out of range.
+func (c *Compressed) Layer(l int) LayerAttn { return layerAttn(c.attn, l) }
+
+// CachedTokens returns how many prefix positions layer l's float16 cache
+// holds: the prefix length, or a sliding window when it is shorter.
+func (c *Compressed) CachedTokens(l int) int {
+	if w := c.Layer(l).Window; w > 0 {
+		return min(w, c.prefixLen)
+	}
+	return c.prefixLen
+}
+
+// BaselineBytes is the float16 cache the packed one replaces (SPEC §7, with
+// sliding windows): 2 bytes × 2 (K, V) × KV heads × head dim per cached
+// position of every layer (CachedTokens).
+func (c *Compressed) BaselineBytes() int64 {
+	var n int64
+	for l := range c.layers {
+		n += layerBaseline(c.CachedTokens(l), c.kvHeads, c.headDim)
+	}
+	return n
+}
+
+// layerBaseline is the float16 K and V of t positions of one layer.
+func layerBaseline(t, kvHeads, headDim int) int64 {
+	return 2 * int64(t) * 2 * int64(kvHeads) * int64(headDim)
+}
+
+// LayerBytes returns the stored bytes of layer l's row frames and scale
+// frames (0 when out of range). Summed over the layers it is Stored().Codes
+// + Scales + FP16Layers; positions and header are shared by every layer.
+func (c *Compressed) LayerBytes(l int) int64 {
+	if l < 0 || l >= c.layers {
+		return 0
+	}
+	g0, g1 := c.group(l, 0, 0), c.group(l+1, 0, 0)
+	f0, f1 := int(c.groupFrame[g0]), int(c.groupFrame[g1])
+	n := int64(frameOffset(c.frameEnd, f1) - frameOffset(c.frameEnd, f0))
+	if c.rowCodecFor(l) == nil && f1 > f0 {
+		s0, s1 := c.scaleIndex(l, f0), c.scaleIndex(l, f1-1)+1
+		n += int64(frameOffset(c.scaleEnd, s1) - frameOffset(c.scaleEnd, s0))
+	}
+	return n
+}
+
+// LayerFigures returns the per-layer figures the cache tells by itself:
+// type, storage, cached and kept positions, baseline and stored bytes (the
+// errors are 0: a Pipeline's Report measures them against the original).
+func (c *Compressed) LayerFigures() []LayerFigures {
+	out := make([]LayerFigures, c.layers)
+	for l := range out {
+		a := c.Layer(l)
+		f := LayerFigures{Layer: l, Kind: a.Kind(), LayerAttn: a,
+			RoPEUndone: c.rowCodecFor(l) == nil && c.ropeUndone(l), Storage: c.LayerStorage(l),
+			Cached: c.CachedTokens(l), StoredBytes: c.LayerBytes(l)}
+		f.BaselineBytes = layerBaseline(f.Cached, c.kvHeads, c.headDim)
+		for h := range c.kvHeads {
+			f.Kept += c.Kept(l, h)
+		}
+		out[l] = f
+	}
+	return out
+}
+
+// LayerStorage names how layer l's rows are stored: "quantized", "float16"
+// (protect_boundary, or a sliding layer under sliding_layers float16) or the
+// row codec's name (LayerFigures.Storage).
+func (c *Compressed) LayerStorage(l int) string { return storageName(c.rowCodecFor(l)) }
+
+// frameOffset is where frame f starts in a stream whose frame f ends at
+// ends[f].
+func frameOffset(ends []uint64, f int) uint64 {
+	if f == 0 {
+		return 0
+	}
+	return ends[f-1]
+}
 
 // PositionEncoding names how the kept positions are stored: all, gaps,
 // gaps+zstd, bitmap or bitmap+zstd.
@@ -219,7 +300,8 @@ func (c *Compressed) Stored() StoredSizes { return c.stored }
 func (c *Compressed) ResidentBytes() int64 {
 	n := int64(cap(c.frames)+cap(c.scaleFrames)) +
 		8*int64(cap(c.frameEnd)+cap(c.frameRaw)+cap(c.scaleEnd)+cap(c.scaleRaw)) +
-		4*int64(cap(c.groupFrame)) + int64(cap(c.posStored)) + int64(len(c.modelID)) + c.pos.bytes() +
+		4*int64(cap(c.groupFrame)+cap(c.scaleSkip)) + 16*int64(cap(c.attn)) +
+		int64(cap(c.posStored)) + int64(len(c.modelID)) + c.pos.bytes() +
 		4*int64(c.hadPad()) // the Hadamard's sign/normalisation vector
 	c.pool.mu.Lock()
 	n += c.pool.bytes + c.pool.handed
@@ -366,12 +448,29 @@ func (c *Compressed) frameIndex(layer, kv, head, f int) int {
 }
 
 // rowCodecFor returns the codec storing layer's rows, or nil for quantized
-// layers.
+// layers: float16 for protected layers and, under sliding_layers float16,
+// for sliding-window layers.
 func (c *Compressed) rowCodecFor(layer int) RowCodec {
-	if isProtected(layer, c.layers, c.s.ProtectBoundary) {
+	if isProtected(layer, c.layers, c.s.ProtectBoundary) || slidingF16(c.s, c.Layer(layer)) {
 		return f16Codec{}
 	}
 	return c.codec
+}
+
+// ropeUndone reports whether layer's keys were rotated back before
+// quantization (so decoding rotates them again).
+func (c *Compressed) ropeUndone(layer int) bool {
+	return c.s.RoPEUndo && !c.Layer(layer).NoRoPE
+}
+
+// scaleIndex is the scale frame of frame f of a quantized layer's group:
+// scale frames follow the quantized groups' frames in order, skipping the
+// float16 layers' frames.
+func (c *Compressed) scaleIndex(layer, f int) int {
+	if c.scaleSkip != nil {
+		return f - int(c.scaleSkip[layer])
+	}
+	return f - c.scaleBase
 }
 
 // isProtected reports whether layer is among the first or last n of L layers.
@@ -461,7 +560,7 @@ func (c *Compressed) decodeRows(sc *blockScratch, layer, kv, head, f, frameRows,
 		undeltaFrom(data[:r1*rowBytes], rowBytes, cb, max(sc.done, 1)*rowBytes)
 		sc.done = r1
 	}
-	hi, lo, err := c.scalePlanes(sc, fi, frameRows)
+	hi, lo, err := c.scalePlanes(sc, c.scaleIndex(layer, fi), frameRows)
 	if err != nil {
 		return fmt.Errorf("scales: %w", err)
 	}
@@ -477,8 +576,8 @@ func (c *Compressed) decodeRows(sc *blockScratch, layer, kv, head, f, frameRows,
 			copy(dstRow, fv[:d])
 		}
 	}
-	if kv == 0 && c.s.RoPEUndo {
-		RedoRoPE(out[:nr*d], d, pos, c.rope)
+	if kv == 0 && c.ropeUndone(layer) {
+		RedoRoPE(out[:nr*d], d, layer, pos, c.rope)
 	}
 	return nil
 }
@@ -498,11 +597,10 @@ func unpackCodes(dst []int16, row []byte, cb int) {
 	}
 }
 
-// scalePlanes returns the high and low byte planes of the scales of frame fi
-// (m rows): the low plane and a raw high plane from the stored scale frame, a
+// scalePlanes returns the high and low byte planes of scale frame si (m
+// rows): the low plane and a raw high plane from the stored scale frame, a
 // zstd high plane decompressed into sc (which keeps it for the next call).
-func (c *Compressed) scalePlanes(sc *blockScratch, fi, m int) (hi, lo []byte, err error) {
-	si := fi - c.scaleBase
+func (c *Compressed) scalePlanes(sc *blockScratch, si, m int) (hi, lo []byte, err error) {
 	fr, raw := c.scaleFrame(si)
 	if len(fr) < m {
 		return nil, nil, fmt.Errorf("scale frame of %d bytes, want at least %d", len(fr), m)

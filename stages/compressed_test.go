@@ -148,7 +148,7 @@ func nqParts(t *testing.T, c *Compressed, allRaw bool) *parts {
 		t.Fatal(err)
 	}
 	p := &parts{modelID: c.modelID, layers: c.layers, kvHeads: c.kvHeads, headDim: c.headDim,
-		width: c.width, T: c.prefixLen, s: c.s, posKind: c.posKind, posZstd: c.posZstd,
+		width: c.width, T: c.prefixLen, s: c.s, attn: slices.Clone(c.attn), posKind: c.posKind, posZstd: c.posZstd,
 		posRaw: slices.Clone(posRaw), posStoredLen: len(posStored)}
 	unzstd := func(fr []byte) []byte {
 		h, err := zstdHeader(fr)

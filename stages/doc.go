@@ -7,7 +7,7 @@
 //
 //	score     ComputeScores      one importance score per position (per layer/head)   score.go
 //	evict     Evict              keep set: BOS, the last W, the best-scored rest      evict.go
-//	rope      UndoRoPE           kept keys rotated back by the model's own RoPE      rope.go
+//	rope      UndoRoPE           kept keys rotated back by their layer's own RoPE    rope.go
 //	hadamard  Hadamard.Forward   padded Walsh–Hadamard rotation of keys and values   hadamard.go
 //	quantize  Quantizer.Encode   E8 / relaxed / scalar codes + a float16 scale/row  quantize.go, lattice.go
 //	entropy   (this package)     delta rows, zstd per block, positions, scales       entropy.go, positions.go
@@ -20,6 +20,21 @@
 // Run returns the Compressed cache and a Report (report.go) with per-stage
 // bytes, error and time, the three ratios of SPEC §7 and per-(layer, head)
 // figures; RunWith also reports each stage as it is done.
+//
+// # Layer types
+//
+// KV.Attn describes each layer (layers.go): full attention, a sliding window,
+// no RoPE, QK-norm. A sliding-window layer's float16 cache holds only its
+// last Window positions, so the baseline counts those; the pipeline drops
+// the older rows (no later query sees them) and either evicts and quantizes
+// the window like any layer's rows (sliding_layers compress) or stores it as
+// float16 untouched (float16). Keep lists follow the layers' spans
+// (listLayout): with granularity global, one per distinct span. The rope
+// stage rotates each layer with its own function (RoPEFunc takes the layer)
+// and skips no-RoPE layers. The Report names each layer's type with its
+// bytes and error (Layers) and sums them by type (Kinds). A model whose
+// layers are all plain is compressed, and its file written, exactly as
+// before layer types existed.
 //
 // # The packed cache
 //

@@ -330,6 +330,7 @@ type entropyOut struct {
 	resident        int64 // c.ResidentBytes after the decode measurement
 	reader          int64 // c.ReaderBytes
 	heads           []HeadFigures
+	layers          []LayerFigures
 	errSums
 }
 
@@ -352,7 +353,7 @@ func (p *Pipeline) encodeFrames(ctx context.Context, s Settings, ev *evictOut, q
 	gf := make([]groupFrames, 2*kv.Layers*kv.KVHeads)
 	err := p.forHeads(ctx, func(worker, layer, head int) error {
 		ge := encs[worker]
-		pos := ev.list(s, kv.KVHeads, layer, head)
+		pos := ev.list(layer, head)
 		for kvi := range 2 {
 			g := p.group(layer, kvi, head)
 			out := &gf[g]
@@ -419,7 +420,7 @@ func (p *Pipeline) runEntropy(ctx context.Context, s Settings, ev *evictOut, qo 
 		sWords += len(gf[i].scaleWords)
 	}
 	pt := &parts{modelID: p.modelID, layers: kv.Layers, kvHeads: kv.KVHeads, headDim: d,
-		width: w, T: kv.T, s: s,
+		width: w, T: kv.T, s: p.effective(s), attn: normAttn(kv.Attn),
 		posKind: ev.pos.kind, posZstd: ev.pos.zstd, posStoredLen: len(ev.pos.stored),
 		frames: make([]byte, 0, total), words: make([]uint64, 0, nWords),
 		scaleFrames: make([]byte, 0, sTotal), scaleWords: make([]uint64, 0, sWords)}
@@ -494,7 +495,37 @@ func (p *Pipeline) measureDecode(ctx context.Context, out *entropyOut) error {
 		h.RelErrK, h.RelErrV = per[i].relErrs()
 		out.heads[i] = h
 	}
+	out.layers = p.layerFigures(c, per)
 	return nil
+}
+
+// layerFigures are the per-layer figures of a built cache with the decode
+// error sums per (layer, head) in per, layer-major.
+func (p *Pipeline) layerFigures(c *Compressed, per []errSums) []LayerFigures {
+	H := p.kv.KVHeads
+	out := c.LayerFigures()
+	for l := range out {
+		var sum errSums
+		for h := range H {
+			for j := range 2 {
+				sum.diff[j] += per[l*H+h].diff[j]
+				sum.ref[j] += per[l*H+h].ref[j]
+			}
+		}
+		out[l].RelErrK, out[l].RelErrV = sum.relErrs()
+	}
+	return out
+}
+
+// storageName names how a layer is stored (LayerFigures.Storage).
+func storageName(rc RowCodec) string {
+	switch rc.(type) {
+	case nil:
+		return "quantized"
+	case f16Codec:
+		return "float16"
+	}
+	return rc.Name()
 }
 
 // measureUnblocked computes the row-stream and scales bytes with one frame
@@ -521,7 +552,7 @@ func (p *Pipeline) measureUnblocked(ctx context.Context, s Settings, qo *quantOu
 				continue
 			}
 			if _, f16 := c.rowCodecFor(layer).(f16Codec); f16 && s.Method == MethodNexusQuant {
-				pos := ev.list(s, kv.KVHeads, layer, head)
+				pos := ev.list(layer, head)
 				rows := p.gather(nil, kvi == 0, layer, head, pos)
 				raw := f16Codec{}.Encode(nil, rows, kv.HeadDim, kvi == 0)
 				per[g] = int64(ge.unblockedSize(raw, 2*kv.HeadDim, 2, false, blocked))

@@ -199,7 +199,7 @@ func TestEncodePositions(t *testing.T) {
 				continue
 			}
 			for _, block := range []int{1, 3, 256, 5000} {
-				idx, err := buildPosIndex(ps.kind, ps.raw, gran, layers, 2, T, block)
+				idx, err := buildPosIndex(ps.kind, ps.raw, newListLayout(gran, layers, 2, make([]span, layers)), T, block)
 				if err != nil {
 					t.Fatalf("%s: %v", c.name, err)
 				}
@@ -245,7 +245,7 @@ func TestBuildPosIndexRejects(t *testing.T) {
 		{"unknown kind", 9, nil, "unknown kind"},
 	}
 	for _, c := range cases {
-		_, err := buildPosIndex(c.kind, c.raw, "global", 1, 1, 10, 4)
+		_, err := buildPosIndex(c.kind, c.raw, newListLayout("global", 1, 1, make([]span, 1)), 10, 4)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one mentioning %q", c.name, err, c.want)
 		}

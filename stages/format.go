@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"slices"
 )
 
 // The .nqkv file format, version 2.
@@ -29,12 +30,15 @@ import (
 //	obs_window                uv
 //	scorer, granularity       2 × str
 //	seed                      8          int64
-//	flags                     1          bit 0 rope_undo, 1 hadamard, 2 hadamard_signs, 3 delta
+//	flags                     1          bit 0 rope_undo, 1 hadamard, 2 hadamard_signs, 3 delta,
+//	                                     4 layer table present, 5 sliding_layers float16
 //	lattice                   str
 //	key_bits, value_bits      2 × uv
 //	zstd_level                str
 //	block_tokens              uv         B: kept tokens per frame
 //	protect_boundary          uv
+//	layer table               L × uv     only with flags bit 4: per layer
+//	                                     window << 2 | qk_norm << 1 | no_rope
 //	positions kind            1          0 all (empty stream), 1 gaps, 2 bitmap
 //	positions zstd            1          0 raw, 1 one zstd frame
 //	positions raw, stored     2 × uv     stream length before and after zstd
@@ -53,8 +57,12 @@ import (
 // Streams (after zstd when flagged):
 //   - positions, gaps: per list a uv count (1..T), the first position, then the
 //     gaps to the previous position (≥ 1), all uv. bitmap: per list ⌈T/8⌉
-//     bytes, bit t (LSB first) set when position t is kept. Lists: 1
-//     (granularity global), L (layer) or L·Hkv (head, layer-major).
+//     bytes, bit t (LSB first) set when position t is kept. Lists: L (layer)
+//     or L·Hkv (head, layer-major); with granularity global one per span, in
+//     the order layers first use one — a layer's span is 0 … T−1, or for a
+//     sliding-window layer (window W < T) T−W … T−1, marked float16 under
+//     sliding_layers float16, so a file without a sliding layer has one
+//     list. A list holds only positions of its span.
 //   - rows: groups in order g = (layer·2 + kv)·Hkv + head (kv 0 = K, 1 = V);
 //     each group is ⌈n/B⌉ frames, n its list's count. A quantized group's
 //     frame holds its rows' codes, DPad per row, int8 (or int16 LE when the
@@ -64,13 +72,15 @@ import (
 //     for protected layers and method none). zstd frames must declare their
 //     content size; it must equal the size the frame's place implies.
 //   - scales: one scale frame per frame of a quantized group, in frame order
-//     (the quantized groups' frames are contiguous: layers protect_boundary …
-//     L − protect_boundary − 1). A frame of m rows has the float16 scales of
+//     (the float16 layers' frames — protect_boundary layers, and sliding
+//     layers under sliding_layers float16 — have none). A frame of m rows has the float16 scales of
 //     its rows as two planes: the m high bytes, raw (m bytes) or one zstd
 //     frame declaring m content bytes, then the m low bytes raw.
 //
-// Readers check every length, count and offset against the input before use,
-// and refuse trailing bytes. Version 1 held the scales as one stream of
+// A cache without sliding-window, no-RoPE or QK-norm layers has no layer
+// table and flags bits 4 and 5 clear, byte for byte the file it was before
+// those layers existed. Readers check every length, count and offset against
+// the input before use, and refuse trailing bytes. Version 1 held the scales as one stream of
 // little-endian float16 values (raw or one zstd frame); it is not read.
 
 const (
@@ -112,6 +122,7 @@ type parts struct {
 	modelID                            string
 	layers, kvHeads, headDim, width, T int
 	s                                  Settings
+	attn                               []LayerAttn // nil: every layer plain
 	posKind                            byte
 	posZstd                            bool
 	posRaw                             []byte // decoded positions stream
@@ -142,8 +153,11 @@ func assemble(p *parts, rope RoPEFunc) (*Compressed, error) {
 	case len(p.modelID) > maxModelID:
 		return nil, fmt.Errorf("model identity of %d bytes: want ≤ %d", len(p.modelID), maxModelID)
 	}
+	if err := checkLayerAttn(p.attn, p.layers); err != nil {
+		return nil, err
+	}
 	c := &Compressed{modelID: p.modelID, layers: p.layers, kvHeads: p.kvHeads, headDim: p.headDim,
-		prefixLen: p.T, width: p.width, s: s, rope: rope,
+		prefixLen: p.T, width: p.width, s: s, attn: slices.Clone(normAttn(p.attn)), rope: rope,
 		posKind: p.posKind, posZstd: p.posZstd, posStored: p.posStored}
 	if s.Method == MethodNexusQuant {
 		var err error
@@ -172,7 +186,8 @@ func assemble(p *parts, rope RoPEFunc) (*Compressed, error) {
 		return nil, fmt.Errorf("frame count %d: fewer than the %d groups", len(p.words), groups)
 	}
 	var err error
-	c.pos, err = buildPosIndex(p.posKind, p.posRaw, s.Granularity, p.layers, p.kvHeads, p.T, s.BlockTokens)
+	layout := newListLayout(s.Granularity, p.layers, p.kvHeads, layerSpans(c.attn, p.layers, p.T, s.SlidingLayers))
+	c.pos, err = buildPosIndex(p.posKind, p.posRaw, layout, p.T, s.BlockTokens)
 	if err != nil {
 		return nil, err
 	}
@@ -257,37 +272,57 @@ func (c *Compressed) indexFrames(frames []byte, words []uint64) error {
 	return nil
 }
 
-// quantizedGroups returns the groups [g0, g1) of the quantized layers
-// (empty for a RowCodec method or when every layer is protected).
-func (c *Compressed) quantizedGroups() (g0, g1 int) {
-	n := c.s.ProtectBoundary
-	if c.codec != nil || n >= c.layers-n {
-		return 0, 0
+// indexScales sets where each quantized layer's scale frames start (see
+// scaleIndex): f − scaleBase for every quantized layer when they are
+// contiguous (float16 layers only at the ends: protect_boundary), else per
+// layer (float16 sliding layers between quantized ones). It returns the
+// number of scale frames the quantized groups need.
+func (c *Compressed) indexScales() int {
+	skip := make([]int32, c.layers)
+	float16, quantized := 0, 0
+	base, same := -1, true
+	for l := range c.layers {
+		frames := int(c.groupFrame[c.group(l+1, 0, 0)] - c.groupFrame[c.group(l, 0, 0)])
+		if c.rowCodecFor(l) != nil {
+			float16 += frames
+			continue
+		}
+		quantized += frames
+		skip[l] = int32(float16)
+		if base < 0 {
+			base = float16
+		}
+		same = same && float16 == base
 	}
-	return c.group(n, 0, 0), c.group(c.layers-n, 0, 0)
+	c.scaleBase = max(base, 0)
+	if !same {
+		c.scaleSkip = skip
+	}
+	return quantized
 }
 
-// indexScaleFrames checks every scale frame against its frame's rows (a
-// quantized group's frame f of m rows has scale frame f − scaleBase: m low
-// bytes after a high plane of m raw bytes or a zstd frame declaring m) and
-// builds the scale frame index and the scales byte count.
+// indexScaleFrames checks every scale frame against its frame's rows (frame
+// f of m rows of a quantized group has scale frame scaleIndex(layer, f): m
+// low bytes after a high plane of m raw bytes or a zstd frame declaring m)
+// and builds the scale frame index and the scales byte count.
 func (c *Compressed) indexScaleFrames(frames []byte, words []uint64) error {
-	g0, g1 := c.quantizedGroups()
-	c.scaleBase = int(c.groupFrame[g0])
-	if want := int(c.groupFrame[g1]) - c.scaleBase; len(words) != want {
+	if want := c.indexScales(); len(words) != want {
 		return fmt.Errorf("scale frame count %d: the quantized groups have %d frames", len(words), want)
 	}
 	c.scaleFrames = frames
 	c.scaleEnd = make([]uint64, len(words))
 	c.scaleRaw = make([]uint64, (len(words)+63)/64)
 	end := uint64(0)
-	for g := g0; g < g1; g++ {
+	for g := range 2 * c.layers * c.kvHeads {
 		layer, kv, head := g/(2*c.kvHeads), g/c.kvHeads%2, g%c.kvHeads
+		if c.rowCodecFor(layer) != nil {
+			continue
+		}
 		n := int(c.pos.count[c.pos.list(layer, head)])
 		for f := int(c.groupFrame[g]); f < int(c.groupFrame[g+1]); f++ {
 			i := f - int(c.groupFrame[g])
 			m := uint64(min(c.s.BlockTokens, n-i*c.s.BlockTokens))
-			si := f - c.scaleBase
+			si := c.scaleIndex(layer, f)
 			size, raw := words[si]>>1, words[si]&1 == 1
 			where := func() string {
 				return fmt.Sprintf("scale frame %d (layer %d, %s, head %d, block %d)", si, layer, kvName(kv), head, i)
@@ -368,7 +403,7 @@ func (c *Compressed) appendHeader(b []byte, posRaw, posStored int) []byte {
 	str(s.Granularity)
 	b = binary.LittleEndian.AppendUint64(b, uint64(s.Seed))
 	var flags byte
-	for i, v := range []bool{s.RoPEUndo, s.Hadamard, s.HadamardSigns, s.Delta} {
+	for i, v := range []bool{s.RoPEUndo, s.Hadamard, s.HadamardSigns, s.Delta, c.attn != nil, s.SlidingLayers == SlidingFloat16} {
 		if v {
 			flags |= 1 << i
 		}
@@ -380,6 +415,9 @@ func (c *Compressed) appendHeader(b []byte, posRaw, posStored int) []byte {
 	str(s.ZstdLevel)
 	uv(s.BlockTokens)
 	uv(s.ProtectBoundary)
+	for _, a := range c.attn {
+		b = binary.AppendUvarint(b, layerWord(a))
+	}
 	b = append(b, c.posKind)
 	flag(c.posZstd)
 	uv(posRaw)
@@ -389,6 +427,28 @@ func (c *Compressed) appendHeader(b []byte, posRaw, posStored int) []byte {
 	b = appendWords(b, c.scaleEnd, c.scaleRaw)
 	uv(len(c.scaleFrames))
 	return b
+}
+
+// layerWord packs a layer table entry: window << 2 | qk_norm << 1 | no_rope.
+func layerWord(a LayerAttn) uint64 {
+	w := uint64(a.Window) << 2
+	if a.QKNorm {
+		w |= 2
+	}
+	if a.NoRoPE {
+		w |= 1
+	}
+	return w
+}
+
+// layerFromWord unpacks a layer table entry (the window saturates; the
+// caller checks its range).
+func layerFromWord(w uint64) LayerAttn {
+	win := w >> 2
+	if win > math.MaxInt32 {
+		win = math.MaxInt32
+	}
+	return LayerAttn{Window: int(win), QKNorm: w&2 != 0, NoRoPE: w&1 != 0}
 }
 
 // appendWords appends a frame table: the count, then each frame's word.
@@ -524,16 +584,32 @@ func readCompressed(data []byte, rope RoPEFunc, checkCRC bool) (*Compressed, err
 	s.Granularity = r.str("granularity", maxSettingS)
 	s.Seed = int64(binary.LittleEndian.Uint64(r.fixed("seed", 8)))
 	flags := r.byte1("flags")
-	if flags > 0xf {
+	if flags > 0x3f {
 		r.fail("flags", fmt.Sprintf("unknown bits %#x", flags))
 	}
 	s.RoPEUndo, s.Hadamard, s.HadamardSigns, s.Delta = flags&1 != 0, flags&2 != 0, flags&4 != 0, flags&8 != 0
+	s.SlidingLayers = SlidingCompress
+	if flags&32 != 0 {
+		s.SlidingLayers = SlidingFloat16
+	}
 	s.Lattice = r.str("lattice", maxSettingS)
 	s.KeyBits = r.intIn("key_bits", 0, 64)
 	s.ValueBits = r.intIn("value_bits", 0, 64)
 	s.ZstdLevel = r.str("zstd_level", maxSettingS)
 	s.BlockTokens = r.intIn("block_tokens", 1, MaxBlockTokens)
 	s.ProtectBoundary = r.intIn("protect_boundary", 0, maxProtectBoundary)
+	if flags&16 != 0 && r.err == nil {
+		p.attn = make([]LayerAttn, p.layers)
+		for l := range p.attn {
+			p.attn[l] = layerFromWord(r.uv("layer table word"))
+			if w := p.attn[l].Window; w > maxPrefix && r.err == nil {
+				r.fail("layer table word", fmt.Sprintf("layer %d: sliding window %d, want ≤ %d", l, w, maxPrefix))
+			}
+		}
+		if r.err == nil && normAttn(p.attn) == nil {
+			r.fail("layer table word", "every layer is plain: the table must be left out")
+		}
+	}
 	p.s = s
 	p.posKind = r.byte1("positions kind")
 	p.posZstd = r.flag("positions zstd")

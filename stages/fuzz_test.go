@@ -23,8 +23,10 @@ func FuzzReadCompressed(f *testing.F) {
 		f.Add(nqEncode(f, int64(i), 2, 2, 8, 40, s...))
 	}
 	f.Add(nqZstdScales(f)) // zstd high-byte planes, read blocks of R < block_tokens rows
+	f.Add(nqSlidingFile(f, SlidingCompress))
+	f.Add(nqSlidingFile(f, SlidingFloat16)) // float16 layers between quantized ones
 	// A no-op RoPE that accepts any head dimension a mutation may declare.
-	rope := func([]float32, int, bool) {}
+	rope := func(int, []float32, int, bool) {}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if c, err := ReadCompressed(data, rope); err == nil {
 			if err := nqDecodeEverything(c); err != nil {

@@ -308,8 +308,8 @@ func (p *Pipeline) runHadamard(ctx context.Context, s Settings, ev *evictOut, in
 				copy(dst[r*d:(r+1)*d], src[r*w:r*w+d])
 			}
 		}
-		if kvi == 0 && s.RoPEUndo {
-			RedoRoPE(dst, d, pos, p.rope)
+		if kvi == 0 && p.ropeUndone(s, layer) {
+			RedoRoPE(dst, d, layer, pos, p.rope)
 		}
 	})
 	return out, err

@@ -89,6 +89,9 @@ func runStage[T stageOut](p *Pipeline, rs *runState, m *memo[T], i int, run func
 	rep := StageReport{Name: name}
 	rep.setDuration(time.Since(start) - out.sums().measure)
 	rep.RelErrK, rep.RelErrV = out.sums().relErrs()
+	if n, ok := any(out).(interface{ note() string }); ok {
+		rep.Note = n.note()
+	}
 	m.put(memoEntry[T]{key: rs.keys[i], out: out, rep: rep}, p.memoCap)
 	return out, rep, nil
 }

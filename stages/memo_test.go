@@ -354,7 +354,7 @@ func TestPositions(t *testing.T) {
 		}
 		for layer := range L {
 			for head := range H {
-				want := ev.list(s, H, layer, head)
+				want := ev.list(layer, head)
 				for _, c := range []*Compressed{res.Compressed, read} {
 					got := c.Positions(layer, head)
 					dec, _, _ := nqDecodeAll(t, c, layer, head)

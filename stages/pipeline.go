@@ -144,7 +144,7 @@ func (p *Pipeline) RunWith(ctx context.Context, s Settings, opts RunOptions) (*R
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.workers = runtime.GOMAXPROCS(0)
-	rs := &runState{keys: stageKeys(s), onStage: opts.OnStage}
+	rs := &runState{keys: p.stageKeysFor(s), onStage: opts.OnStage}
 	o := &p.outs
 
 	sc, rep, err := runStage(p, rs, &o.score, 0, func() (*scoreOut, error) { return p.runScore(ctx, s) })
@@ -180,6 +180,19 @@ func (p *Pipeline) RunWith(ctx context.Context, s Settings, opts RunOptions) (*R
 	rs.done(rep, ent.c.stored.Total())
 	return &Result{Compressed: ent.c, Report: p.report(s, rs, sz, ev, ent)}, nil
 }
+
+// effective is s as this pipeline's cache sees it: sliding_layers reset to
+// its default when no layer has a sliding window (it changes nothing there,
+// so it neither re-runs a stage nor marks the file).
+func (p *Pipeline) effective(s Settings) Settings {
+	if !hasSliding(p.kv.Attn) {
+		s.SlidingLayers = SlidingCompress
+	}
+	return s
+}
+
+// stageKeysFor is stageKeys of the effective settings.
+func (p *Pipeline) stageKeysFor(s Settings) [6]string { return stageKeys(p.effective(s)) }
 
 // runState is what one Run has done so far.
 type runState struct {
@@ -218,6 +231,9 @@ func (p *Pipeline) checkShapes(s Settings) error {
 	if len(kv.K) != n || len(kv.V) != n {
 		return fmt.Errorf("KV cache: len(K)=%d len(V)=%d, want %d = %d layers × %d heads × %d tokens × %d",
 			len(kv.K), len(kv.V), n, kv.Layers, kv.KVHeads, kv.T, kv.HeadDim)
+	}
+	if err := checkLayerAttn(kv.Attn, kv.Layers); err != nil {
+		return fmt.Errorf("KV cache: %w", err)
 	}
 	if s.Method == MethodNexusQuant && s.RoPEUndo && p.rope == nil {
 		return fmt.Errorf("rope_undo is set but the pipeline has no RoPE function")
@@ -292,7 +308,7 @@ func (p *Pipeline) measureRows(ctx context.Context, s Settings, ev *evictOut, e 
 	recon func(layer, kv, head int, dst []float32, pos []int32)) error {
 	kv := p.kv
 	_, err := p.measureTasks(ctx, e, func(_, layer, head int, t *errSums) error {
-		pos := ev.list(s, kv.KVHeads, layer, head)
+		pos := ev.list(layer, head)
 		ref := make([]float32, len(pos)*kv.HeadDim)
 		got := make([]float32, len(pos)*kv.HeadDim)
 		for kvi := range 2 {

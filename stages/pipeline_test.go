@@ -60,7 +60,7 @@ func nqExpectRows(t *testing.T, p *Pipeline, s Settings, layer, kvi, head int) [
 	if err != nil {
 		t.Fatal(err)
 	}
-	pos := ev.list(s, p.kv.KVHeads, layer, head)
+	pos := ev.list(layer, head)
 	codes, scales := qo.codes[g], qo.scales[g]
 	if len(scales) != len(pos) {
 		t.Fatalf("group %d: %d scales for %d kept rows", g, len(scales), len(pos))
@@ -88,8 +88,8 @@ func nqExpectRows(t *testing.T, p *Pipeline, s Settings, layer, kvi, head int) [
 			copy(out[r*d:(r+1)*d], f[:d])
 		}
 	}
-	if kvi == 0 && s.RoPEUndo {
-		RedoRoPE(out, d, pos, p.rope)
+	if kvi == 0 && p.ropeUndone(s, layer) {
+		RedoRoPE(out, d, layer, pos, p.rope)
 	}
 	return out
 }
@@ -183,11 +183,11 @@ func nqCheckDecode(t *testing.T, name string, p *Pipeline, s Settings, c *Compre
 	for layer := range p.kv.Layers {
 		for head := range p.kv.KVHeads {
 			pos, k, v := nqDecodeAll(t, c, layer, head)
-			want := ev.list(s, p.kv.KVHeads, layer, head)
+			want := ev.list(layer, head)
 			if !slices.Equal(pos, want) {
 				t.Fatalf("%s (%d,%d): positions %v, want %v", name, layer, head, pos, want)
 			}
-			if isProtected(layer, p.kv.Layers, s.ProtectBoundary) {
+			if _, f16 := p.codecFor(s, layer).(f16Codec); f16 { // protected, or a sliding layer kept as float16
 				for kvi, got := range [2][]float32{k, v} {
 					ref := p.gather(nil, kvi == 0, layer, head, pos)
 					for i := range ref {
@@ -509,7 +509,7 @@ func TestMethodNone(t *testing.T) {
 	}
 	// Settings other than block_tokens change nothing.
 	s2 := s
-	s2.KeyBits, s2.EvictionRate, s2.Scorer = 4, 0.3, "random"
+	s2.KeyBits, s2.EvictionRate, s2.Scorer, s2.SlidingLayers = 4, 0.3, "random", SlidingFloat16
 	if FirstChangedStage(s, s2) != "" {
 		t.Fatalf("method none depends on %s", FirstChangedStage(s, s2))
 	}
@@ -559,7 +559,7 @@ func TestRowCodecSeam(t *testing.T) {
 	for layer := range kv.Layers {
 		for head := range kv.KVHeads {
 			pos, k, v := nqDecodeAll(t, res.Compressed, layer, head)
-			if !slices.Equal(pos, ev.list(s, kv.KVHeads, layer, head)) || len(pos) == kv.T {
+			if !slices.Equal(pos, ev.list(layer, head)) || len(pos) == kv.T {
 				t.Fatalf("positions %v", pos)
 			}
 			nqSameBits(t, "K", k, p.gather(nil, true, layer, head, pos))

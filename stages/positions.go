@@ -102,27 +102,24 @@ func encodePositions(lists [][]int32, T int) (*posStream, error) {
 // posIndex holds the kept positions in memory in their compact gaps form
 // (uvarints: per list a count, the first position, then gaps) with an index
 // of where each block starts, so a block's positions decode without touching
-// the others. Lists: one (granularity global), one per layer, or one per
-// (layer, KV head).
+// the others. Lists: as the layout says (one per span with granularity
+// global, one per layer, or one per (layer, KV head)).
 type posIndex struct {
-	all         bool // every list is 0..T−1; gaps is empty
-	T, block    int
-	granularity string // the lists: one (global), per layer, or per (layer, head)
-	kvHeads     int
-	gaps        []byte
-	count       []int32  // kept positions per list
-	listBlock   []int32  // list l owns blocks [listBlock[l], listBlock[l+1])
-	blkOff      []uint32 // offset in gaps of the block's first entry
-	blkPrev     []int32  // position before the block (0 for block 0: its first entry is raw)
-	maxCount    int32
+	all       bool // every list is 0..T−1; gaps is empty
+	T, block  int
+	layout    listLayout
+	gaps      []byte
+	count     []int32  // kept positions per list
+	listBlock []int32  // list l owns blocks [listBlock[l], listBlock[l+1])
+	blkOff    []uint32 // offset in gaps of the block's first entry
+	blkPrev   []int32  // position before the block (0 for block 0: its first entry is raw)
+	maxCount  int32
 }
 
-func (p *posIndex) list(layer, head int) int {
-	return groupIndex(p.granularity, p.kvHeads, layer, head)
-}
+func (p *posIndex) list(layer, head int) int { return p.layout.list(layer, head) }
 
 func (p *posIndex) bytes() int64 {
-	return int64(cap(p.gaps)) + 4*int64(cap(p.count)+cap(p.listBlock)+cap(p.blkOff)+cap(p.blkPrev))
+	return int64(cap(p.gaps)) + 4*int64(cap(p.count)+cap(p.listBlock)+cap(p.blkOff)+cap(p.blkPrev)) + p.layout.bytes()
 }
 
 // decodeRows writes the positions of rows skip … skip+len(out)−1 of block i
@@ -170,15 +167,20 @@ func (p *posIndex) lists() [][]int32 {
 
 // buildPosIndex parses the raw kept-position stream of kind (gaps or bitmap,
 // empty for all) into the in-memory index, checking every field: list count
-// for the granularity, counts in 1..T, positions strictly increasing and < T,
-// nothing left over.
-func buildPosIndex(kind byte, raw []byte, granularity string, layers, kvHeads, T, block int) (posIndex, error) {
-	p := posIndex{T: T, block: block, granularity: granularity, kvHeads: kvHeads}
-	nLists := groupCount(granularity, layers, kvHeads)
+// for the layout, counts in 1..T, positions strictly increasing, within the
+// list's span (≥ its first position lo) and < T, nothing left over.
+func buildPosIndex(kind byte, raw []byte, layout listLayout, T, block int) (posIndex, error) {
+	p := posIndex{T: T, block: block, layout: layout}
+	nLists := layout.count()
 	switch kind {
 	case posAll:
 		if len(raw) != 0 {
 			return p, fmt.Errorf("positions: kind all with %d stream bytes, want 0", len(raw))
+		}
+		for l := range nLists {
+			if lo := layout.span(l).lo; lo > 0 {
+				return p, fmt.Errorf("positions: kind all, but list %d holds only positions from %d (a sliding window)", l, lo)
+			}
 		}
 		p.all = true
 		p.count = make([]int32, nLists)
@@ -259,6 +261,9 @@ func buildPosIndex(kind byte, raw []byte, granularity string, layers, kvHeads, T
 				return p, fmt.Errorf("positions: list %d entry %d: position past T=%d", l, i, T)
 			}
 			prev += int64(g)
+			if lo := layout.span(l).lo; i == 0 && prev < int64(lo) {
+				return p, fmt.Errorf("positions: list %d starts at position %d, before its sliding window's first position %d", l, prev, lo)
+			}
 		}
 		p.listBlock[l+1] = int32(len(p.blkOff))
 	}

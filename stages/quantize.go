@@ -287,7 +287,7 @@ func (p *Pipeline) runQuantize(ctx context.Context, s Settings, ev *evictOut, in
 	out.scales = make([][]uint16, len(in.rows))
 	codes := make([][]int16, p.workers)
 	err = p.forHeads(ctx, func(worker, layer, head int) error {
-		if isProtected(layer, kv.Layers, s.ProtectBoundary) {
+		if p.codecFor(s, layer) != nil { // protected, or a sliding layer kept as float16
 			return nil
 		}
 		c16 := growSlice(codes[worker], w)
@@ -331,8 +331,8 @@ func (p *Pipeline) runQuantize(ctx context.Context, s Settings, ev *evictOut, in
 			return
 		}
 		dequantRows(dst, out.codes[g], out.scales[g], q[kvi], had, w, d)
-		if kvi == 0 && s.RoPEUndo {
-			RedoRoPE(dst, d, pos, p.rope)
+		if kvi == 0 && p.ropeUndone(s, layer) {
+			RedoRoPE(dst, d, layer, pos, p.rope)
 		}
 	})
 	return out, err
@@ -359,7 +359,7 @@ func dequantRows(dst []float32, codes []byte, scales []uint16, q *Quantizer, had
 // codecFor returns the RowCodec storing layer's rows under s, or nil for
 // quantized layers (the Compressed.rowCodecFor rule).
 func (p *Pipeline) codecFor(s Settings, layer int) RowCodec {
-	if isProtected(layer, p.kv.Layers, s.ProtectBoundary) {
+	if isProtected(layer, p.kv.Layers, s.ProtectBoundary) || slidingF16(s, p.kv.Layer(layer)) {
 		return f16Codec{}
 	}
 	if c, ok := lookupRowCodec(s.Method); ok {

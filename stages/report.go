@@ -30,6 +30,11 @@ type StageReport struct {
 	Ms float64 `json:"ms"`
 	// Cached is true when this Run served the stage from the memo.
 	Cached bool `json:"cached"`
+	// Note says what the stage did differently on some layers: evict, on a
+	// model whose sliding-window layers hold less than the prefix, which
+	// rows they drop as unreachable; rope, which layers have no RoPE and
+	// keep their keys as computed. Empty otherwise.
+	Note string `json:"note,omitempty"`
 }
 
 func (r *StageReport) setDuration(d time.Duration) {
@@ -42,8 +47,19 @@ func (r *StageReport) setDuration(d time.Duration) {
 type Report struct {
 	Method string        `json:"method"`
 	Stages []StageReport `json:"stages"`
-	// BaselineBytes = 2 · T · L · 2 · Hkv · d: float16 K and V of every prefix token.
+	// BaselineBytes is the float16 cache the packed one replaces: Σ over
+	// layers of 2 · t_l · 2 · Hkv · d, K and V of every position a real
+	// cache holds — t_l = T, or min(T, W) for a sliding-window layer of
+	// window W (llama.cpp's cache keeps only the window). Without sliding
+	// layers it is 2 · T · L · 2 · Hkv · d (SPEC §7).
 	BaselineBytes int64 `json:"baseline_bytes"`
+	// SlidingLayers counts the sliding-window layers whose window is
+	// shorter than the prefix, SlidingWindow is their window, and
+	// BaselineAllPositionsBytes is 2 · T · L · 2 · Hkv · d, the baseline
+	// had they held every position; all 0 when there are none.
+	SlidingLayers             int   `json:"sliding_layers,omitempty"`
+	SlidingWindow             int   `json:"sliding_window,omitempty"`
+	BaselineAllPositionsBytes int64 `json:"baseline_all_positions_bytes,omitempty"`
 	// KeptRows is the number of kept (token, layer, KV head) rows, per K and V.
 	KeptRows int64 `json:"kept_rows"`
 	// Stored is the file by stream; Stored.Total() is the entropy stage's bytes.
@@ -82,6 +98,11 @@ type Report struct {
 	// relative error of K and V of what the model reads (the entropy stage's
 	// decode through ReadBlock), so a UI can draw a layer × head grid.
 	Heads []HeadFigures `json:"heads"`
+	// Layers holds, per layer, its type, how it was stored and its bytes and
+	// error, so a UI shows that layer types are compressed differently.
+	Layers []LayerFigures `json:"layers"`
+	// Kinds sums Layers by layer type (LayerKinds order, the types present).
+	Kinds []KindFigures `json:"kinds"`
 	// Reran lists the stages this Run executed (the rest came from the memo).
 	Reran []string `json:"reran"`
 }
@@ -96,6 +117,66 @@ type HeadFigures struct {
 	// kept rows‖_F of K and V, decoding through ReadBlock.
 	RelErrK float64 `json:"rel_err_k"`
 	RelErrV float64 `json:"rel_err_v"`
+}
+
+// LayerFigures are one layer's figures of a Report.
+type LayerFigures struct {
+	Layer int `json:"layer"`
+	// Kind is the layer type: full, sliding or no-rope (LayerAttn.Kind);
+	// the LayerAttn fields say the window, RoPE and QK-norm.
+	Kind string `json:"kind"`
+	LayerAttn
+	// RoPEUndone: the layer's keys are stored rotated back (rope_undo on a
+	// quantized layer with RoPE; float16 layers keep the keys as attended).
+	RoPEUndone bool `json:"rope_undone"`
+	// Storage is how the layer's rows are stored: "quantized", "float16"
+	// (protect_boundary, or a sliding layer under sliding_layers float16)
+	// or the row codec's name.
+	Storage string `json:"storage"`
+	// Cached is the prefix positions the layer's float16 cache holds (T, or
+	// a sliding window); Kept the kept rows summed over the KV heads.
+	Cached int `json:"cached"`
+	Kept   int `json:"kept"`
+	// BaselineBytes is the layer's share of Report.BaselineBytes;
+	// StoredBytes its row and scale frames (Compressed.LayerBytes).
+	BaselineBytes int64 `json:"baseline_bytes"`
+	StoredBytes   int64 `json:"stored_bytes"`
+	// RelErrK and RelErrV are the decode error of the layer's kept rows, as
+	// for HeadFigures.
+	RelErrK float64 `json:"rel_err_k"`
+	RelErrV float64 `json:"rel_err_v"`
+}
+
+// KindFigures sum the layers of one type. Stored bytes are the layers' row
+// and scale frames; positions and header (Stored.Positions, Stored.Header)
+// are shared and counted in no type.
+type KindFigures struct {
+	Kind          string  `json:"kind"`
+	Layers        int     `json:"layers"`
+	BaselineBytes int64   `json:"baseline_bytes"`
+	StoredBytes   int64   `json:"stored_bytes"`
+	Ratio         float64 `json:"ratio"` // BaselineBytes / StoredBytes
+}
+
+// SumKinds sums layer figures by type, in LayerKinds order, leaving out the
+// types no layer has.
+func SumKinds(layers []LayerFigures) []KindFigures {
+	var out []KindFigures
+	for _, k := range LayerKinds {
+		f := KindFigures{Kind: k}
+		for _, l := range layers {
+			if l.Kind == k {
+				f.Layers++
+				f.BaselineBytes += l.BaselineBytes
+				f.StoredBytes += l.StoredBytes
+			}
+		}
+		if f.Layers > 0 {
+			f.Ratio = ratio(f.BaselineBytes, f.StoredBytes)
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // BlockingReport compares the row streams cut into blocks with the same
@@ -122,11 +203,23 @@ type BlockingReport struct {
 	RatioTotalUnblocked float64 `json:"ratio_total_unblocked"`
 }
 
-// baselineBytes is the score stage's figure (SPEC §7): 2 · T · L · 2 · Hkv ·
-// d, float16 K and V of every prefix token.
+// baselineBytes is the score stage's figure (SPEC §7, with sliding windows):
+// float16 K and V of every prefix position the layers' caches hold.
 func (p *Pipeline) baselineBytes() int64 {
 	kv := p.kv
-	return 2 * int64(kv.T) * int64(kv.Layers) * 2 * int64(kv.KVHeads) * int64(kv.HeadDim)
+	var n int64
+	for l := range kv.Layers {
+		n += layerBaseline(p.cachedTokens(l), kv.KVHeads, kv.HeadDim)
+	}
+	return n
+}
+
+// cachedTokens is how many prefix positions layer l's float16 cache holds.
+func (p *Pipeline) cachedTokens(l int) int {
+	if w := p.kv.Layer(l).Window; w > 0 {
+		return min(w, p.kv.T)
+	}
+	return p.kv.T
 }
 
 // keptSizes are the byte figures of SPEC §7 that follow from the keep set,
@@ -157,7 +250,7 @@ func (p *Pipeline) keptBytes(s Settings, ev *evictOut) keptSizes {
 	for layer := range kv.Layers {
 		rc := p.codecFor(s, layer)
 		for head := range kv.KVHeads {
-			n := int64(len(ev.list(s, kv.KVHeads, layer, head)))
+			n := int64(len(ev.list(layer, head)))
 			z.keptRows += n
 			for kvi := range 2 {
 				f16Kept += 2 * n * d
@@ -185,6 +278,16 @@ func (p *Pipeline) report(s Settings, rs *runState, sz keptSizes, ev *evictOut, 
 	c := ent.c
 	r := Report{Method: s.Method, Stages: rs.stages, BaselineBytes: p.baselineBytes(),
 		KeptRows: sz.keptRows, Reran: rs.reran}
+	kv := p.kv
+	for l := range kv.Layers {
+		if t := p.cachedTokens(l); t < kv.T {
+			r.SlidingLayers++
+			r.SlidingWindow = t
+		}
+	}
+	if r.SlidingLayers > 0 {
+		r.BaselineAllPositionsBytes = int64(kv.Layers) * layerBaseline(kv.T, kv.KVHeads, kv.HeadDim)
+	}
 	r.Stored = c.stored
 	r.ResidentBytes = ent.resident
 	r.ReaderBytes = ent.reader
@@ -211,6 +314,8 @@ func (p *Pipeline) report(s Settings, rs *runState, sz keptSizes, ev *evictOut, 
 		r.Blocking.CostPct = 100 * (float64(payload)/float64(ent.unblocked) - 1)
 	}
 	r.Heads = slices.Clone(ent.heads)
+	r.Layers = slices.Clone(ent.layers)
+	r.Kinds = SumKinds(r.Layers)
 	return r
 }
 

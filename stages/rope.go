@@ -4,27 +4,30 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 )
 
 // UndoRoPE rotates each row i of rows (n = len(pos) rows of d floats,
-// row-major) back by the inverse of rope at position pos[i], in place (SPEC §3).
-// It panics if len(rows) != len(pos)*d (programmer error).
-func UndoRoPE(rows []float32, d int, pos []int32, rope RoPEFunc) {
-	applyRoPE(rows, d, pos, rope, true)
+// row-major) of layer l back by the inverse of that layer's rope at position
+// pos[i], in place (SPEC §3). It panics if len(rows) != len(pos)*d
+// (programmer error).
+func UndoRoPE(rows []float32, d, l int, pos []int32, rope RoPEFunc) {
+	applyRoPE(rows, d, l, pos, rope, true)
 }
 
-// RedoRoPE applies rope forward to each row i of rows at position pos[i], in
-// place: the inverse of UndoRoPE within float32 rounding.
-func RedoRoPE(rows []float32, d int, pos []int32, rope RoPEFunc) {
-	applyRoPE(rows, d, pos, rope, false)
+// RedoRoPE applies layer l's rope forward to each row i of rows at position
+// pos[i], in place: the inverse of UndoRoPE within float32 rounding.
+func RedoRoPE(rows []float32, d, l int, pos []int32, rope RoPEFunc) {
+	applyRoPE(rows, d, l, pos, rope, false)
 }
 
-func applyRoPE(rows []float32, d int, pos []int32, rope RoPEFunc, inverse bool) {
+func applyRoPE(rows []float32, d, l int, pos []int32, rope RoPEFunc, inverse bool) {
 	if d < 1 || len(rows) != len(pos)*d {
 		panic(fmt.Sprintf("stages: RoPE: len(rows)=%d, want len(pos)*d = %d*%d", len(rows), len(pos), d))
 	}
 	for i, p := range pos {
-		rope(rows[i*d:(i+1)*d], int(p), inverse)
+		rope(l, rows[i*d:(i+1)*d], int(p), inverse)
 	}
 }
 
@@ -33,10 +36,11 @@ func applyRoPE(rows []float32, d int, pos []int32, rope RoPEFunc, inverse bool) 
 // θ_i = pos·base^(−2i/d), i = 0…d/2−1, as (x0, x1) ← (x0·cos θ − x1·sin θ,
 // x0·sin θ + x1·cos θ). Coordinates past d (partial rotary) are left alone.
 // It panics unless d is positive and even and base > 0 (the caller validates
-// model hyperparameters). The function is safe for concurrent use.
+// model hyperparameters). Every layer rotates alike (the layer argument is
+// ignored). The function is safe for concurrent use.
 func NormalRoPE(d int, base float64) RoPEFunc {
 	t := newRopeTable(d, base)
-	return func(x []float32, pos int, inverse bool) {
+	return func(_ int, x []float32, pos int, inverse bool) {
 		t.rotate(x[0:d], x[1:d], 2, pos, inverse)
 	}
 }
@@ -46,7 +50,7 @@ func NormalRoPE(d int, base float64) RoPEFunc {
 // pos·base^(−2i/d). Same rules as NormalRoPE otherwise.
 func NeoxRoPE(d int, base float64) RoPEFunc {
 	t := newRopeTable(d, base)
-	return func(x []float32, pos int, inverse bool) {
+	return func(_ int, x []float32, pos int, inverse bool) {
 		t.rotate(x[:d/2], x[d/2:d], 1, pos, inverse)
 	}
 }
@@ -124,10 +128,39 @@ func rotatePair(x0, x1 *float32, c, s float32) {
 type rowsOut struct {
 	rows  [][]float32 // per group, n rows (rope: d wide; hadamard: DPad wide); nil for row codecs
 	width int
+	msg   string // the stage report's Note
 	errSums
 }
 
 func (o *rowsOut) sums() *errSums { return &o.errSums }
+func (o *rowsOut) note() string   { return o.msg }
+
+// ropeUndone reports whether the rope stage rotates layer's keys back under
+// s: rope_undo is set and the layer has RoPE.
+func (p *Pipeline) ropeUndone(s Settings, layer int) bool {
+	return s.RoPEUndo && !p.kv.Layer(layer).NoRoPE
+}
+
+// noRoPENote is the rope stage's note: the layers it leaves alone because
+// they have no RoPE ("" when there are none or rope_undo is off).
+func noRoPENote(s Settings, layers int, attn func(int) LayerAttn) string {
+	if !s.RoPEUndo || s.Method != MethodNexusQuant {
+		return ""
+	}
+	var ls []string
+	for l := range layers {
+		if attn(l).NoRoPE {
+			ls = append(ls, strconv.Itoa(l))
+		}
+	}
+	switch len(ls) {
+	case 0:
+		return ""
+	case 1:
+		return "skipped on layer " + ls[0] + " (no RoPE: keys stored as computed)"
+	}
+	return fmt.Sprintf("skipped on %d layers without RoPE (%s): keys stored as computed", len(ls), strings.Join(ls, ", "))
+}
 
 // runRoPE: SPEC §3. Output: per group the kept rows, keys rotated back.
 func (p *Pipeline) runRoPE(ctx context.Context, s Settings, ev *evictOut) (*rowsOut, error) {
@@ -136,13 +169,14 @@ func (p *Pipeline) runRoPE(ctx context.Context, s Settings, ev *evictOut) (*rows
 	if !p.nexus(s) {
 		return out, nil
 	}
+	out.msg = noRoPENote(s, kv.Layers, kv.Layer)
 	out.rows = make([][]float32, 2*kv.Layers*kv.KVHeads)
 	err := p.forHeads(ctx, func(_, layer, head int) error {
-		pos := ev.list(s, kv.KVHeads, layer, head)
+		pos := ev.list(layer, head)
 		for kvi := range 2 {
 			rows := p.gather(nil, kvi == 0, layer, head, pos)
-			if kvi == 0 && s.RoPEUndo {
-				UndoRoPE(rows, kv.HeadDim, pos, p.rope)
+			if kvi == 0 && p.ropeUndone(s, layer) {
+				UndoRoPE(rows, kv.HeadDim, layer, pos, p.rope)
 			}
 			out.rows[p.group(layer, kvi, head)] = rows
 		}
@@ -153,8 +187,8 @@ func (p *Pipeline) runRoPE(ctx context.Context, s Settings, ev *evictOut) (*rows
 	}
 	err = p.measureRows(ctx, s, ev, &out.errSums, func(layer, kvi, head int, dst []float32, pos []int32) {
 		copy(dst, out.rows[p.group(layer, kvi, head)])
-		if kvi == 0 && s.RoPEUndo {
-			RedoRoPE(dst, kv.HeadDim, pos, p.rope)
+		if kvi == 0 && p.ropeUndone(s, layer) {
+			RedoRoPE(dst, kv.HeadDim, layer, pos, p.rope)
 		}
 	})
 	return out, err

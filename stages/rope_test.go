@@ -75,7 +75,7 @@ func TestRoPEMatchesDefinition(t *testing.T) {
 					x[i] = float32(rng.NormFloat64())
 				}
 				want := ropeRef64(x, tc.d, tc.base, pos, inverse, tc.neox)
-				rope(x, pos, inverse)
+				rope(0, x, pos, inverse)
 				if e := relErr(x, want); e > 1e-6 {
 					t.Errorf("%s pos=%d inverse=%v: relative error %g", tc.name, pos, inverse, e)
 				}
@@ -103,12 +103,12 @@ func TestRoPEUndoRedo(t *testing.T) {
 				rows[i] = float32(rng.NormFloat64() * 3)
 			}
 			orig := append([]float32(nil), rows...)
-			UndoRoPE(rows, tc.d, pos, rope)
+			UndoRoPE(rows, tc.d, 0, pos, rope)
 			// Undo really rotated: compare with the definition for row 1.
 			if e := relErr(rows[tc.d:2*tc.d], ropeRef64(orig[tc.d:2*tc.d], tc.d, tc.base, 32768, true, tc.neox)); e > 1e-6 {
 				t.Errorf("UndoRoPE row 1 off the definition by %g", e)
 			}
-			RedoRoPE(rows, tc.d, pos, rope)
+			RedoRoPE(rows, tc.d, 0, pos, rope)
 			for i, p := range pos {
 				want := make([]float64, tc.d)
 				for j := range want {
@@ -131,7 +131,7 @@ func TestRoPEPairing(t *testing.T) {
 		x := make([]float32, d+4)
 		x[0] = 1
 		x[d+1] = 7
-		ropeFor(neox, d, 10000)(x, 3, false)
+		ropeFor(neox, d, 10000)(0, x, 3, false)
 		partner := 1
 		if neox {
 			partner = d / 2
@@ -171,8 +171,8 @@ func ExampleUndoRoPE() {
 	rope := NormalRoPE(4, 10000)
 	rows := []float32{1, 0, 0, 1, 1, 0, 0, 1} // two keys of d=4
 	pos := []int32{0, 100}
-	UndoRoPE(rows, 4, pos, rope)
-	RedoRoPE(rows, 4, pos, rope)
+	UndoRoPE(rows, 4, 0, pos, rope)
+	RedoRoPE(rows, 4, 0, pos, rope)
 	for i := range rows {
 		rows[i] = float32(math.Round(float64(rows[i])*1e5)/1e5) + 0 // +0 turns a rounded -0 into 0
 	}

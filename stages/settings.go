@@ -58,6 +58,11 @@ type Settings struct {
 	EvictionRate float64 `json:"eviction_rate"`
 	// SlidingWindow W: the last W positions are always kept.
 	SlidingWindow int `json:"sliding_window"`
+	// SlidingLayers is what happens to the window a sliding-window layer's
+	// cache holds (the model's own window, not SlidingWindow): "compress"
+	// evicts and quantizes it like any layer's rows, "float16" stores it
+	// untouched. Models without sliding-window layers ignore it.
+	SlidingLayers string `json:"sliding_layers"`
 	// ObsWindow w: the number of last keys (or queries) used as observers.
 	ObsWindow int `json:"obs_window"`
 	// Scorer: keykey|attention|h2o|tova|knorm|streaming|random.
@@ -94,6 +99,7 @@ func DefaultSettings() Settings {
 		Method:          MethodNexusQuant,
 		EvictionRate:    0.60,
 		SlidingWindow:   32,
+		SlidingLayers:   SlidingCompress,
 		ObsWindow:       32,
 		Scorer:          "keykey",
 		Granularity:     "global",
@@ -144,6 +150,8 @@ var settingFields = []Field{
 		}},
 	intField("sliding_window", StageEvict, "last W positions always kept, >= 0",
 		func(s *Settings) *int { return &s.SlidingWindow }),
+	strField("sliding_layers", StageEvict, "the window a sliding-window layer's cache holds: "+strings.Join(settingSlidingLayers, "|")+" (compress: evict and quantize it; float16: store it untouched)",
+		func(s *Settings) *string { return &s.SlidingLayers }),
 	intField("obs_window", StageScore, "observer window of the scorers, >= 1",
 		func(s *Settings) *int { return &s.ObsWindow }),
 	strField("scorer", StageScore, "importance scorer: "+strings.Join(scoreScorers, "|"),
@@ -268,6 +276,9 @@ func (s Settings) Validate() error {
 	if s.SlidingWindow < 0 || s.SlidingWindow > maxSlidingWindow {
 		return fmt.Errorf("sliding_window %d: want 0..%d", s.SlidingWindow, maxSlidingWindow)
 	}
+	if err := oneOf("sliding_layers", s.SlidingLayers, settingSlidingLayers); err != nil {
+		return err
+	}
 	if s.ObsWindow < 1 || s.ObsWindow > maxObsWindow {
 		return fmt.Errorf("obs_window %d: want 1..%d", s.ObsWindow, maxObsWindow)
 	}
@@ -310,9 +321,15 @@ func oneOf(field, v string, allowed []string) error {
 // stage's (key i is a prefix of key i+1). Settings a stage ignores under the
 // current method are left out, so changing them re-runs nothing: the seed
 // only matters to the random scorer and to seeded Hadamard signs, and method
-// "none" ignores every setting but block_tokens.
+// "none" ignores every setting but block_tokens. sliding_layers enters the
+// keys only at its non-default value (a Pipeline over a model without
+// sliding-window layers resets it to the default first, see stageKeysFor).
 func stageKeys(s Settings) [6]string {
 	var k [6]string
+	sliding := ""
+	if s.SlidingLayers != SlidingCompress && s.Method != MethodNone {
+		sliding = "|sliding=" + s.SlidingLayers
+	}
 	if c, ok := lookupRowCodec(s.Method); ok {
 		base := "method=" + s.Method
 		if c.Evicts() {
@@ -322,13 +339,14 @@ func stageKeys(s Settings) [6]string {
 		} else {
 			k[0] = base
 		}
+		base += sliding
 		k[1], k[2], k[3] = base, base, base
 		k[4] = base + fmt.Sprintf("|protect=%d", s.ProtectBoundary)
 		k[5] = k[4] + fmt.Sprintf("|block=%d", s.BlockTokens)
 		return k
 	}
 	k[0] = "method=" + s.Method + scoreKey(s)
-	k[1] = k[0] + fmt.Sprintf("|rate=%v|window=%d", s.EvictionRate, s.SlidingWindow)
+	k[1] = k[0] + fmt.Sprintf("|rate=%v|window=%d", s.EvictionRate, s.SlidingWindow) + sliding
 	k[2] = k[1] + fmt.Sprintf("|rope=%t", s.RoPEUndo)
 	k[3] = k[2] + fmt.Sprintf("|hadamard=%t", s.Hadamard)
 	if s.Hadamard && s.HadamardSigns {

@@ -16,7 +16,7 @@ func TestDefaultSettingsValid(t *testing.T) {
 		"method": "nexusquant", "eviction_rate": "0.6", "sliding_window": "32", "obs_window": "32",
 		"scorer": "keykey", "granularity": "global", "seed": "0", "rope_undo": "true", "hadamard": "true",
 		"hadamard_signs": "false", "lattice": "e8", "key_bits": "2", "value_bits": "2", "delta": "true",
-		"zstd_level": "best", "block_tokens": "256", "protect_boundary": "0",
+		"zstd_level": "best", "block_tokens": "256", "protect_boundary": "0", "sliding_layers": "compress",
 	}
 	if len(Fields()) != len(want) {
 		t.Fatalf("%d fields, want %d", len(Fields()), len(want))
@@ -61,7 +61,7 @@ func TestSettingsSetGet(t *testing.T) {
 		"method": "none", "eviction_rate": "0.35", "sliding_window": "16", "obs_window": "8",
 		"scorer": "h2o", "granularity": "head", "seed": "-7", "rope_undo": "false", "hadamard": "false",
 		"hadamard_signs": "true", "lattice": "relaxed", "key_bits": "3", "value_bits": "8", "delta": "false",
-		"zstd_level": "fastest", "block_tokens": "64", "protect_boundary": "2",
+		"zstd_level": "fastest", "block_tokens": "64", "protect_boundary": "2", "sliding_layers": "float16",
 	}
 	s := DefaultSettings()
 	for _, f := range Fields() {
@@ -106,6 +106,8 @@ func TestSettingsValidate(t *testing.T) {
 		{"block_tokens", "0", "1..65536"},
 		{"block_tokens", "65537", "1..65536"},
 		{"protect_boundary", "-1", "0..1024"},
+		{"sliding_layers", "quantize", "compress|float16"},
+		{"sliding_layers", "", "compress|float16"},
 	}
 	for _, c := range cases {
 		s := DefaultSettings()
@@ -134,6 +136,7 @@ func TestFirstChangedStage(t *testing.T) {
 		{"method", "none", "score"},
 		{"eviction_rate", "0.5", "evict"},
 		{"sliding_window", "4", "evict"},
+		{"sliding_layers", "float16", "evict"},
 		{"rope_undo", "false", "rope"},
 		{"hadamard", "false", "hadamard"},
 		{"hadamard_signs", "true", "hadamard"},

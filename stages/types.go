@@ -5,10 +5,20 @@ package stages
 // Layout: K and V each hold Layers*KVHeads*T*HeadDim values, indexed
 // [layer][kvHead][token][dim]. Token t sits at position t (0 is BOS). Keys have
 // the model's RoPE applied, exactly as attention reads them.
+//
+// Attn describes each layer's attention (len Layers), or is nil when every
+// layer is a plain full-attention layer with RoPE. The engine keeps every
+// row of a sliding-window layer; the pipeline compresses only the rows the
+// layer's cache holds (its last Window positions) and drops the older ones,
+// which no later query can see.
 type KV struct {
 	Layers, KVHeads, HeadDim, T int
 	K, V                        []float32
+	Attn                        []LayerAttn
 }
+
+// Layer returns layer l's attention (the zero LayerAttn when Attn is nil).
+func (kv *KV) Layer(l int) LayerAttn { return layerAttn(kv.Attn, l) }
 
 // Row returns the HeadDim-long key (isKey) or value row of token t in (layer, head).
 // The slice aliases kv's storage.
@@ -20,11 +30,14 @@ func (kv *KV) Row(isKey bool, layer, head, t int) []float32 {
 	return kv.V[off : off+kv.HeadDim]
 }
 
-// RoPEFunc rotates one head vector x (len HeadDim) in place by the model's rotary
-// embedding at position pos; with inverse it applies the inverse rotation. It must
-// be the same function the model's forward pass uses (pairing convention, base,
-// scaling), so that undo followed by redo is the identity within float32 rounding.
-type RoPEFunc func(x []float32, pos int, inverse bool)
+// RoPEFunc rotates one head vector x (len HeadDim) of layer l in place by that
+// layer's rotary embedding at position pos; with inverse it applies the
+// inverse rotation. It must be the function the model's forward pass uses for
+// that layer (pairing convention, base, scaling — gemma3's sliding layers
+// rotate with another base than its full ones), so that undo followed by redo
+// is the identity within float32 rounding; a layer without RoPE leaves x
+// unchanged. engine.Model.RoPELayer is one.
+type RoPEFunc func(l int, x []float32, pos int, inverse bool)
 
 // AttnStats are the attention statistics the engine captures during prefill, at no
 // extra pass, for the attention-based scorers (SPEC §1).

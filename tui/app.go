@@ -198,7 +198,7 @@ func (m *Model) onClick(ms tea.Mouse) tea.Cmd {
 		}
 	case m.st.tab == 0 && !m.st.help && ms.X < settingsWidth(m.width):
 		row := ms.Y - 3 // header, tab bar, top border
-		if row >= 0 && row < len(settingRows) {
+		if row >= 0 && row < len(m.st.rows()) {
 			if row == m.st.focus {
 				m.change(+1) // a click on the focused row steps it
 			}
@@ -239,9 +239,9 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 			m.st.sess.toggle()
 		}
 	case key.Matches(k, km.Next, km.Down):
-		m.st.focus = (m.st.focus + 1) % len(settingRows)
+		m.st.focus = (m.st.focus + 1) % len(m.st.rows())
 	case key.Matches(k, km.Prev, km.Up):
-		m.st.focus = (m.st.focus + len(settingRows) - 1) % len(settingRows)
+		m.st.focus = (m.st.focus + len(m.st.rows()) - 1) % len(m.st.rows())
 	case key.Matches(k, km.Inc):
 		m.change(+1)
 	case key.Matches(k, km.Dec):
@@ -275,7 +275,7 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 
 // change steps the focused setting.
 func (m *Model) change(delta int) {
-	s, ok := step(settingRows[m.st.focus], m.st.settings, m.layers(), delta)
+	s, ok := step(m.st.focusedRow(), m.st.settings, m.layers(), delta)
 	if ok {
 		m.apply(s, false)
 	}
@@ -335,6 +335,7 @@ func (m *Model) onEvent(ev eval.Event) tea.Cmd {
 		case eval.Loaded:
 			m.ex, m.src = e.Explorer, e.Source
 			m.st.info.Prefix, m.st.info.Continuation, m.st.info.Windows = e.Source.Prefix, e.Source.Continuation, e.Source.Windows
+			m.st.info.SlidingLayers, m.st.info.SlidingWindow = slidingLayers(e.Explorer.Model.Config)
 			if err := m.ex.Check(m.st.settings); err != nil {
 				m.st.phase = phaseIdle
 				m.notify(true, "%v", err)

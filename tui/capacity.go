@@ -12,7 +12,9 @@ import (
 
 // capacityPane turns the measured ratio into context: how many tokens of KV
 // cache fit in a memory budget once the model's weights are loaded, in
-// float16 and under the current settings.
+// float16 and under the current settings. Sliding-window layers stop
+// growing at their window: the per-token bytes are then the other layers',
+// and a line says what the windows hold.
 type capacityPane struct{}
 
 func (capacityPane) Title() string { return "Capacity" }
@@ -92,10 +94,20 @@ func (capacityPane) Render(st *state, sty *Styles, w, h int) string {
 	add(" · ", "budget "+units.DecimalBytes(c.BudgetBytes), "free after weights "+units.DecimalBytes(c.FreeBytes), keys)
 	if c.Ratio > 0 {
 		add("   ", "KV per token  f16 "+capBytes(c.F16BytesPerToken), "compressed "+capBytes(c.BytesPerToken))
+		if c.SlidingLayers > 0 {
+			add("   ", "windows       f16 "+capBytes(c.F16WindowBytes), "compressed "+capBytes(c.WindowBytes))
+		}
 		add("   ", "fit           f16 "+units.Count(c.F16Tokens), "compressed "+units.Count(c.Tokens)+" tokens")
 	} else {
 		add("   ", "KV per token  f16 "+capBytes(c.F16BytesPerToken))
+		if c.SlidingLayers > 0 {
+			add("   ", "windows       f16 "+capBytes(c.F16WindowBytes))
+		}
 		add("   ", "fit           f16 "+units.Count(c.F16Tokens)+" tokens")
+	}
+	if c.SlidingLayers > 0 {
+		add(" ", sty.Dim.Render(fmt.Sprintf("%s of %d stop at their %d-token window;", plural(c.SlidingLayers, "sliding layer"), sh.Layers, c.SlidingWindow)),
+			sty.Dim.Render("per token: the others"))
 	}
 	add(" ", basis)
 	return paneBody(lines, w, h)

@@ -71,8 +71,19 @@ func loadedInfo(job uint64, ex *eval.Explorer, src *eval.Source, sourceName, dev
 		sh := m.Shape()
 		info := modelInfo{Name: filepath.Base(m.Path), Arch: c.Arch, WeightType: sh.WeightType, Params: sh.Params,
 			Ctx: c.Ctx, Device: device, Source: sourceName, Prefix: src.Prefix, Continuation: src.Continuation, Windows: src.Windows}
+		info.SlidingLayers, info.SlidingWindow = slidingLayers(c)
 		return loadedInfoMsg{job: job, info: info, pieces: ex.PrefixPieces(), shape: sh}
 	}
+}
+
+// slidingLayers counts a model's sliding-window layers and their window.
+func slidingLayers(c engine.Config) (n, window int) {
+	for l := range c.Layers {
+		if w := c.Layer(l).Window; w > 0 {
+			n, window = n+1, w
+		}
+	}
+	return n, window
 }
 
 // SavedMsg reports a save to the session; Path is for display (~ for the

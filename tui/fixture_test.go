@@ -102,10 +102,15 @@ func syntheticResult(s stages.Settings, ratio, dppl float64) *eval.Result {
 
 // feedRun plays a whole run of s through Update as the Runner would send it.
 func feedRun(m *Model, s stages.Settings, ratio, dppl float64) {
+	feedResult(m, syntheticResult(s, ratio, dppl))
+}
+
+// feedResult plays a whole run with the figures of res.
+func feedResult(m *Model, res *eval.Result) {
+	s := res.Settings
 	m.st.settings = s
 	m.submit()
 	job := m.st.job
-	res := syntheticResult(s, ratio, dppl)
 	send := func(ev eval.Event) { m.Update(EventMsg{ev}) }
 	for _, st := range res.Report.Stages {
 		send(eval.StageDone{JobRef: eval.JobRef{Job: job}, Stage: st})

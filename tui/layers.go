@@ -15,7 +15,9 @@ import (
 // error of K and one for V on a shared scale, and the kept tokens per cell as
 // a third grid when there is room. The worst cell is named on the first
 // line. When the layers outnumber the lines, each row groups several layers
-// (the highest error, the mean kept count).
+// (the highest error, the mean kept count). When the layers are not all
+// plain full-attention layers, each row names its type (full, sliding W,
+// no-rope, qk-norm: they are compressed differently).
 type layersPane struct{}
 
 func (layersPane) Title() string { return "Layers" }
@@ -97,13 +99,31 @@ func (layersPane) Render(st *state, sty *Styles, w, h int) string {
 	rowsAvail := h - 3
 	g := (L + rowsAvail - 1) / rowsAvail
 	nrows := (L + g - 1) / g
-	label := func(r int) string {
+	num := func(r int) string {
 		if g == 1 {
 			return fmt.Sprintf("L%d", r)
 		}
 		return fmt.Sprintf("L%d–%d", r*g, min(r*g+g, L)-1)
 	}
-	lw := len([]rune(label(nrows-1))) + 1
+	numW := len([]rune(num(nrows - 1)))
+	// With layer types, the label is the number then the row's type: the
+	// long names when a grid still fits beside them, else the short ones.
+	tags := rowTags(layerTypes(st), L, g, nrows, false)
+	tagW := maxRunes(tags)
+	if numW+1+tagW+1+len([]rune(gridTitles[gridErrMax])) > w {
+		tags = rowTags(layerTypes(st), L, g, nrows, true)
+		tagW = maxRunes(tags)
+	}
+	label := func(r int) string {
+		if tags == nil {
+			return num(r)
+		}
+		return padRight(num(r), numW) + " " + tags[r]
+	}
+	lw := numW + 1
+	if tags != nil {
+		lw += tagW + 1
+	}
 
 	// the largest layout that fits: grids × cell width
 	type layout struct {
@@ -227,6 +247,74 @@ func (layersPane) Render(st *state, sty *Styles, w, h int) string {
 	}
 	lines = append(lines, legend(len(lay.grids) == 3, ns))
 	return paneBody(lines, w, h)
+}
+
+// layerTypes are the layers' attention descriptions from the current (else
+// the previous) run's report, or nil when every layer is plain.
+func layerTypes(st *state) []stages.LayerAttn {
+	rep := ratiosReport(st)
+	if rep == nil {
+		return nil
+	}
+	var out []stages.LayerAttn
+	plain := true
+	for _, l := range rep.Layers {
+		out = append(out, l.LayerAttn)
+		plain = plain && l.LayerAttn == stages.LayerAttn{}
+	}
+	if plain {
+		return nil
+	}
+	return out
+}
+
+// rowTags names each row's layer type (nil without types): the type of its
+// layers, "mixed" when a row groups layers of several types. Short tags
+// ("swa48", "norope", "+qk") fit a narrow pane.
+func rowTags(types []stages.LayerAttn, L, g, nrows int, short bool) []string {
+	if types == nil {
+		return nil
+	}
+	out := make([]string, nrows)
+	for r := range out {
+		tag := ""
+		for l := r * g; l < min(r*g+g, L); l++ {
+			t := typeTag(l, types, short)
+			switch {
+			case l == r*g:
+				tag = t
+			case t != tag:
+				tag = "mixed"
+			}
+		}
+		out[r] = tag
+	}
+	return out
+}
+
+// typeTag is layer l's type as a row label shows it ("?" when the report has
+// no figures for it).
+func typeTag(l int, types []stages.LayerAttn, short bool) string {
+	if l >= len(types) {
+		return "?"
+	}
+	a := types[l]
+	if !short {
+		return a.Label()
+	}
+	s := map[string]string{stages.KindFull: "full", stages.KindSliding: fmt.Sprintf("swa%d", a.Window), stages.KindNoRoPE: "norope"}[a.Kind()]
+	if a.QKNorm {
+		s += "+qk"
+	}
+	return s
+}
+
+func maxRunes(ss []string) int {
+	n := 0
+	for _, s := range ss {
+		n = max(n, len([]rune(s)))
+	}
+	return n
 }
 
 // worstCell names the cell with the highest K + V error (an infinite

@@ -11,7 +11,8 @@ import (
 
 // memoryPane answers "how many bytes, after which stage": one bar per stage
 // against the float16 baseline, bytes in human units, the cumulative ratio,
-// and the three ratios of SPEC §7 side by side.
+// and the three ratios of SPEC §7 side by side; for a model with more than
+// one layer type (sliding window, no RoPE), the bytes of each type.
 type memoryPane struct{}
 
 func (memoryPane) Title() string { return "Memory after each stage" }
@@ -57,12 +58,32 @@ func (memoryPane) Render(st *state, sty *Styles, w, h int) string {
 	if rep := ratiosReport(st); rep != nil {
 		lines = append(lines, fmt.Sprintf("payload %s   total %s   resident %s",
 			sty.Value.Render(timesNum(rep.RatioPayload)), sty.Title.Render(timesNum(rep.RatioTotal)), sty.Value.Render(timesNum(rep.RatioResident))))
+		lines = append(lines, kindLines(rep, sty, w)...)
 		if h > len(lines) {
 			lines = append(lines, sty.Dim.Render(fmt.Sprintf("positions %s · scales %s · blocking %+.1f%% · %s stored",
 				rep.PositionEncoding, rep.ScalesEncoding, rep.Blocking.CostPct, units.Bytes(rep.Stored.Total()))))
 		}
 	}
 	return strings.Join(lines[:min(len(lines), max(h, 0))], "\n")
+}
+
+// kindLines are the bytes of each layer type at width w, for a report with
+// more than one type (nil otherwise): "sliding ×5 240.0 KiB → 33.8 KiB
+// 7.1×", and a note on the baseline when sliding windows cap it. The
+// explorer gives the memory pane these lines on top of its usual height.
+func kindLines(rep *stages.Report, sty *Styles, w int) []string {
+	if rep == nil || len(rep.Kinds) < 2 {
+		return nil
+	}
+	var parts []string
+	for _, k := range rep.Kinds {
+		parts = append(parts, fmt.Sprintf("%s ×%d %s → %s %s", sty.Label.Render(k.Kind), k.Layers,
+			units.Bytes(k.BaselineBytes), units.Bytes(k.StoredBytes), sty.Value.Render(timesNum(k.Ratio))))
+	}
+	if rep.SlidingLayers > 0 {
+		parts = append(parts, sty.Dim.Render(fmt.Sprintf("fp16 counts %d-token windows", rep.SlidingWindow)))
+	}
+	return flowParts(w, "  ·  ", parts)
 }
 
 // memoryRows are the stage rows to draw: the current run's as they arrive,

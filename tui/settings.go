@@ -64,6 +64,28 @@ var settingRows = []settingRow{
 	{"boundary", "protect_boundary", boundaryChoices},
 }
 
+// slidingRow is the row of sliding_layers, shown after settingRows only for
+// a model with sliding-window layers (elsewhere the setting changes nothing).
+var slidingRow = settingRow{"swa layers", "sliding_layers", fixed(stages.SlidingCompress, stages.SlidingFloat16)}
+
+// rows are the settings pane's rows for the loaded model.
+func (st *state) rows() []settingRow {
+	if st.info.SlidingLayers == 0 {
+		return settingRows
+	}
+	return append(slices.Clip(settingRows), slidingRow)
+}
+
+// focusedRow is the row with the focus (the first one if the focus is past
+// the rows, as after loading a model with fewer rows).
+func (st *state) focusedRow() settingRow {
+	rows := st.rows()
+	if st.focus < 0 || st.focus >= len(rows) {
+		st.focus = 0
+	}
+	return rows[st.focus]
+}
+
 // presetKeys are the built-in presets on keys 1–4.
 var presetKeys = []string{"high", "asym", "balanced", "max"}
 
@@ -176,7 +198,7 @@ func (settingsPane) Title() string { return "Settings" }
 
 func (settingsPane) Render(st *state, sty *Styles, w, h int) string {
 	var lines []string
-	for i, r := range settingRows {
+	for i, r := range st.rows() {
 		v := rowValue(r, st.settings)
 		shown := display(r, v, st.settings, sty, w-17)
 		label := fmt.Sprintf(" %-12s", r.label)
@@ -233,7 +255,7 @@ func inert(r settingRow, s stages.Settings) bool {
 	switch r.field {
 	case "preset", "method", "block_tokens":
 		return false
-	case "protect_boundary":
+	case "protect_boundary", "sliding_layers": // a row codec's float16 layers
 		return s.Method == stages.MethodNone
 	}
 	return true // no baseline method evicts, rotates or entropy-codes

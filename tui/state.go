@@ -11,7 +11,7 @@ import (
 type state struct {
 	info     modelInfo
 	settings stages.Settings
-	focus    int // index into settingRows of the focused setting
+	focus    int // index into rows() of the focused setting
 
 	phase   phase
 	loadErr string // why the model or text could not be loaded
@@ -55,6 +55,10 @@ type modelInfo struct {
 	Source                 string // the text: file name, "demo: …" or "prompt"
 	Prefix, Continuation   int
 	Windows                int
+	// SlidingLayers counts the model's sliding-window layers (window
+	// SlidingWindow); the settings pane shows the sliding_layers row only
+	// when there are some.
+	SlidingLayers, SlidingWindow int
 }
 
 // run is the state of one run job, filled as its events arrive.
@@ -69,7 +73,8 @@ type run struct {
 	baseNLL    float64 // running mean NLL, baseline
 	// keepShare[t] is the share of window 0's (layer, KV head) keep lists
 	// that hold prefix token t (1 everywhere when nothing is evicted; 0 or 1
-	// with granularity global).
+	// with granularity global, unless sliding-window layers hold only their
+	// window).
 	keepShare []float64
 	// heads is window 0's layer × KV-head grid (stages.Report.Heads).
 	heads  []stages.HeadFigures

@@ -57,21 +57,22 @@ func settingsWidth(w int) int {
 func (m *Model) explore(w, h int) string {
 	lw := settingsWidth(w)
 	rw := w - lw
-	left := block(settingsPane{}, &m.st, m.sty, lw, min(h, len(settingRows)+4), true)
+	rows := len(m.st.rows())
+	left := block(settingsPane{}, &m.st, m.sty, lw, min(h, rows+4), true)
 	if big := h >= 36 && w >= 120; big {
-		setH := min(h, len(settingRows)+6)
+		setH := min(h, rows+6)
 		left = block(settingsPane{}, &m.st, m.sty, lw, setH, true)
 		if h-setH >= 6 {
 			left += "\n" + block(capacityPane{}, &m.st, m.sty, lw, h-setH, false)
 		}
-		memH := 11
+		memH := 11 + m.kindRows(rw)
 		qualH := min(16, h-memH-6)
 		right := block(memoryPane{}, &m.st, m.sty, rw, memH, false) + "\n" +
 			block(qualityPane{}, &m.st, m.sty, rw, qualH, false) + "\n" +
 			block(continuationPane{}, &m.st, m.sty, rw, h-memH-qualH, false)
 		return lipgloss.JoinHorizontal(lipgloss.Top, left, right)
 	}
-	memH := 10
+	memH := 10 + m.kindRows(rw)
 	qualH := 4
 	contH := h - memH - qualH
 	right := block(memoryPane{}, &m.st, m.sty, rw, memH, false) + "\n" + block(qualityPane{}, &m.st, m.sty, rw, qualH, false)
@@ -79,6 +80,12 @@ func (m *Model) explore(w, h int) string {
 		right += "\n" + block(continuationPane{}, &m.st, m.sty, rw, contH, false)
 	}
 	return lipgloss.JoinHorizontal(lipgloss.Top, left, right)
+}
+
+// kindRows is how many lines the memory pane of width w adds for the bytes
+// per layer type (0 for a model of one type).
+func (m *Model) kindRows(w int) int {
+	return len(kindLines(ratiosReport(&m.st), m.sty, w-4))
 }
 
 // View draws the whole screen.

@@ -4,7 +4,9 @@ import "nexusquant/stages"
 
 // windowViews derives the tokens and layers panes' data from window 0's
 // pipeline report and packed cache: per prefix token the share of (layer,
-// KV head) keep lists that hold it, and the layer × head grid.
+// KV head) keep lists that hold it, and the layer × head grid. With
+// granularity global the heads of a layer share its list, but layers need
+// not (a sliding-window layer holds only its window), so every layer counts.
 func windowViews(rep *stages.Report, packed *stages.Compressed) ([]float64, []stages.HeadFigures) {
 	cells := rep.Heads
 	if packed == nil {
@@ -29,9 +31,6 @@ func windowViews(rep *stages.Report, packed *stages.Compressed) ([]float64, []st
 			if global {
 				break
 			}
-		}
-		if global {
-			break
 		}
 	}
 	share := make([]float64, T)

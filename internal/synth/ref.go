@@ -95,8 +95,8 @@ func ParseLogits(data []byte) (tokHash string, argmax []int32, gap []float32, er
 	nvocab := int(int32(binary.LittleEndian.Uint32(rest)))
 	nchunk := int(int32(binary.LittleEndian.Uint32(rest[4:])))
 	rest = rest[8:]
-	if nctx <= 0 || nvocab <= 0 || nchunk <= 0 || len(rest) < 4*nctx*nchunk {
-		return "", nil, nil, fmt.Errorf("bad logits header: n_ctx %d, n_vocab %d, n_chunk %d", nctx, nvocab, nchunk)
+	if nctx < 4 || nvocab < 2 || nchunk <= 0 || int64(nctx)*int64(nchunk) > int64(len(rest)/4) {
+		return "", nil, nil, fmt.Errorf("bad logits header: n_ctx %d, n_vocab %d, n_chunk %d for %d bytes", nctx, nvocab, nchunk, len(data))
 	}
 	ids := make([]int32, nctx*nchunk)
 	for i := range ids {
@@ -105,7 +105,7 @@ func ParseLogits(data []byte) (tokHash string, argmax []int32, gap []float32, er
 	rest = rest[4*len(ids):]
 	nv := 2*((nvocab+1)/2) + 4
 	rows := nchunk * (nctx - 1 - nctx/2)
-	if len(rest) != rows*nv*2 {
+	if int64(len(rest)) != int64(rows)*int64(nv)*2 {
 		return "", nil, nil, fmt.Errorf("logits file holds %d bytes of rows, %d rows of %d need %d", len(rest), rows, nv, rows*nv*2)
 	}
 	for r := 0; r < rows; r++ {

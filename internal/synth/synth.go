@@ -39,27 +39,28 @@ type Spec struct {
 }
 
 // Specs are the fixtures, one per architecture (llama with Llama 3's
-// rope_freqs). Context lengths are 8192 so that long-context checks can
-// run on any of them.
+// rope_freqs). Context lengths are 16384, so that an 8192-token prefix and
+// its continuation fit; phi3's LongRoPE original length is 4096, so runs of
+// up to 4096 positions use its short factors and longer ones the long.
 func Specs() []Spec {
 	u := func(v uint32) gguf.Value { return gguf.ValueOf(v) }
 	f := func(v float32) gguf.Value { return gguf.ValueOf(v) }
 	return []Spec{
-		{Name: "syn-qwen3", Arch: "qwen3", Embd: 512, Heads: 8, KVHeads: 2, HeadDim: 64, Layers: 4, FF: 1536, Ctx: 8192,
+		{Name: "syn-qwen3", Arch: "qwen3", Embd: 512, Heads: 8, KVHeads: 2, HeadDim: 64, Layers: 4, FF: 1536, Ctx: 16384,
 			RopeBase: 1e6, Seed: 31, QKNorm: true, NoOutput: true},
-		{Name: "syn-gemma3", Arch: "gemma3", Embd: 512, Heads: 4, KVHeads: 1, HeadDim: 256, Layers: 6, FF: 1536, Ctx: 8192,
+		{Name: "syn-gemma3", Arch: "gemma3", Embd: 512, Heads: 4, KVHeads: 1, HeadDim: 256, Layers: 6, FF: 1536, Ctx: 16384,
 			RopeBase: 1e6, Seed: 32, QKNorm: true, PostNorms: true, NoOutput: true,
 			KV: []gguf.KV{{Key: "attention.sliding_window", Value: u(48)}, {Key: "rope.freq_base_swa", Value: f(10000)}}},
-		{Name: "syn-gemma2", Arch: "gemma2", Embd: 256, Heads: 4, KVHeads: 2, HeadDim: 128, Layers: 4, FF: 768, Ctx: 8192,
+		{Name: "syn-gemma2", Arch: "gemma2", Embd: 256, Heads: 4, KVHeads: 2, HeadDim: 128, Layers: 4, FF: 768, Ctx: 16384,
 			RopeBase: 10000, Seed: 33, PostNorms: true, NoOutput: true,
 			KV: []gguf.KV{{Key: "attention.sliding_window", Value: u(48)}, {Key: "attn_logit_softcapping", Value: f(50)},
 				{Key: "final_logit_softcapping", Value: f(30)}}},
-		{Name: "syn-phi3", Arch: "phi3", Embd: 384, Heads: 6, KVHeads: 2, HeadDim: 64, Layers: 4, FF: 1024, Ctx: 4096,
+		{Name: "syn-phi3", Arch: "phi3", Embd: 384, Heads: 6, KVHeads: 2, HeadDim: 64, Layers: 4, FF: 1024, Ctx: 16384,
 			RopeBase: 10000, Seed: 34, FusedQKV: true, FusedUp: true, PhiFactors: true,
 			KV: []gguf.KV{{Key: "rope.scaling.original_context_length", Value: u(4096)}, {Key: "rope.scaling.attn_factor", Value: f(1.1902380714238083)}}},
-		{Name: "syn-smollm3", Arch: "smollm3", Embd: 512, Heads: 8, KVHeads: 2, HeadDim: 64, Layers: 4, FF: 1536, Ctx: 8192,
+		{Name: "syn-smollm3", Arch: "smollm3", Embd: 512, Heads: 8, KVHeads: 2, HeadDim: 64, Layers: 4, FF: 1536, Ctx: 16384,
 			RopeBase: 5e6, Seed: 35},
-		{Name: "syn-llama3", Arch: "llama", Embd: 512, Heads: 4, KVHeads: 1, HeadDim: 128, Layers: 4, FF: 1536, Ctx: 8192,
+		{Name: "syn-llama3", Arch: "llama", Embd: 512, Heads: 4, KVHeads: 1, HeadDim: 128, Layers: 4, FF: 1536, Ctx: 16384,
 			RopeBase: 500000, Seed: 36, RopeFreqs: true},
 	}
 }

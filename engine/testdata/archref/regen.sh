@@ -11,8 +11,9 @@
 #   llama-perplexity -c 128 --chunks 16 on text/tinystories-sample.txt with
 #   --kl-divergence-base, kept as PPL plus each scored position's argmax and
 #   top-two logit gap.
-# Long contexts: syn-qwen3.F16 and syn-gemma3.F16 at -c 4096 and -c 8192, one
-# chunk of text/wiki.test.raw.
+# Long contexts: syn-qwen3.F16, syn-gemma3.F16 and syn-phi3.F16 (whose LongRoPE
+# switches to the long factors beyond 4096) at -c 4096 and -c 8192, one chunk
+# of text/wiki.test.raw.
 # Q4_K_M: llama-quantize of each F16 file. CI cannot make these files (the
 # project has no byte-identical K-quant quantizer), so this script records the
 # engine's perplexity beside llama.cpp's (ours_ppl) and fails if they differ
@@ -35,7 +36,8 @@ ppl() { # model text ctx chunks json [extra synthgen flags] [--kld]
   if [ "${1:-}" = --kld ]; then kld=(--kl-divergence-base "$work/logits"); ref=(-logits "$work/logits"); shift; fi
   "$bin/llama-perplexity" -m "$model" -f "$text" -c "$ctx" --chunks "$chunks" -t "$threads" "${kld[@]}" >"$work/log" 2>&1 ||
     { tail -20 "$work/log"; exit 1; }
-  "$work/synthgen" ref -model "$model" -text "$text" -ctx "$ctx" -chunks "$chunks" -log "$work/log" "${ref[@]}" "$@" >"$out"
+  "$work/synthgen" ref -model "$model" -text "$text" -ctx "$ctx" -chunks "$chunks" -log "$work/log" "${ref[@]}" "$@" >"$out" ||
+    { tail -20 "$work/log"; exit 1; }
   echo "$(basename "$out"): $(grep -o '"ppl":[0-9.]*' "$out") $(grep -o '"ours_ppl":[0-9.]*' "$out" || true)"
 }
 
@@ -43,7 +45,7 @@ for f in "$work"/*.gguf; do
   name=$(basename "$f" .gguf)
   ppl "$f" "$shared/text/tinystories-sample.txt" 128 16 "$here/$name.json" --kld
 done
-for name in syn-qwen3 syn-gemma3; do
+for name in syn-qwen3 syn-gemma3 syn-phi3; do
   for ctx in 4096 8192; do
     ppl "$work/$name.F16.gguf" "$shared/text/wiki.test.raw" "$ctx" 1 "$here/$name.F16.c$ctx.json"
   done
