@@ -95,6 +95,7 @@ func runBench(env *Env, args []string) error {
 	if *prefill+*decode > m.Config.Ctx {
 		return usagef("--prefill %d + --decode %d exceeds the model's context of %d", *prefill, *decode, m.Config.Ctx)
 	}
+	run := m.ForContext(*prefill + *decode) // LongRoPE: the factors llama.cpp picks for this length
 
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)
@@ -106,12 +107,12 @@ func runBench(env *Env, args []string) error {
 	var res *benchResult
 	switch {
 	case packed:
-		res, err = benchPacked(env.Ctx, m, s, *prefill, *decode, *reps)
+		res, err = benchPacked(env.Ctx, run, s, *prefill, *decode, *reps)
 	case lb != nil:
 		lb.threads = engine.Threads()
-		res, err = benchWithLlama(env.Ctx, m, lb, *reps)
+		res, err = benchWithLlama(env.Ctx, run, lb, *reps)
 	default:
-		res, err = benchBest(env.Ctx, m, *prefill, *decode, *reps)
+		res, err = benchBest(env.Ctx, run, *prefill, *decode, *reps)
 	}
 	if err != nil {
 		return err
@@ -122,7 +123,7 @@ func runBench(env *Env, args []string) error {
 		if err := engine.UseKernels("go"); err != nil {
 			return err
 		}
-		base, err := benchBest(env.Ctx, m, *prefill, *decode, *reps)
+		base, err := benchBest(env.Ctx, run, *prefill, *decode, *reps)
 		engine.UseKernels(fast)
 		if err != nil {
 			return err

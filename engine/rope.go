@@ -24,7 +24,9 @@ type rope struct {
 	freqScale  float32
 	mscale     float32
 	factors    []float32 // len dims/2 or nil
-	pages      *ropePages
+	// pages hold tables computed with the fields above: a rope with other
+	// parameters must come from newRope, never from a copy edited in place.
+	pages *ropePages
 }
 
 // rotate serves positions below ropePageRows·ropeCachePages from tables of
