@@ -39,6 +39,13 @@ type kernelSet struct {
 	q4kQ8K func(k int, w []byte, ldw, rows int, a *q8kActs, out []float32)
 	// q80Q80 is the same for Q8_0 rows and Q8_0 activations.
 	q80Q80 func(k int, w []byte, ldw, rows int, a *q8Acts, out []float32)
+	// gemm4x4 and gemm4x1L16 (nil where absent) are the products in 16
+	// lanes (dotL16Go's order for every output): 4 weight rows against 4
+	// activation rows, and against one. Where present, mulTile runs every
+	// batch product (n ≥ 2) with them; single rows keep gemm4x1 and dot,
+	// whose order the decode kernels reproduce.
+	gemm4x4    func(k int, w []float32, ldw int, x []float32, ldx int, out []float32, ldo int)
+	gemm4x1L16 func(k int, w []float32, ldw int, x []float32, out []float32)
 }
 
 var goKernels = kernelSet{
@@ -82,20 +89,29 @@ func (ks *kernelSet) decodeGemv(t gguf.Type) func(k int, w []byte, ldw, rows int
 // kern is the kernel set in use; init in matmul_amd64.go upgrades it.
 var kern = goKernels
 
-// Kernels names the inner-loop implementation in use: "avx2" (assembly) or
-// "go" (the portable twins).
+// Kernels names the inner-loop implementation in use: "avx512" (assembly,
+// AVX-512 batch products), "avx2" (assembly) or "go" (the portable twins).
 func Kernels() string { return kern.name }
 
-// UseKernels switches the inner loops to "avx2" or "go" (for side-by-side
-// benchmarks). It must not be called while a Forward runs.
+// UseKernels switches the inner loops to "avx512", "avx2" or "go" (for
+// side-by-side benchmarks). It must not be called while a Forward runs.
 func UseKernels(name string) error {
 	switch {
 	case name == "go":
 		kern = goKernels
 	case name == "avx2" && hasAVX2:
 		kern = avxKernels
+	case name == "avx512" && hasAVX512:
+		kern = avx512Kernels
 	default:
-		return fmt.Errorf("engine: kernels %q are not available on this CPU (have: go%s)", name, map[bool]string{true: ", avx2"}[hasAVX2])
+		have := "go"
+		if hasAVX2 {
+			have += ", avx2"
+		}
+		if hasAVX512 {
+			have += ", avx512"
+		}
+		return fmt.Errorf("engine: kernels %q are not available on this CPU (have: %s)", name, have)
 	}
 	return nil
 }
@@ -244,6 +260,10 @@ func mul(n int, round bool, jobs ...mulJob) error {
 // mulTile sets out[i*ldo+r] = Σ_{j<k} x[i*ldx+j]·wt[r*ldw+j] for i < n and
 // r < rows: n activation rows against a tile of weight rows.
 func mulTile(n int, x []float32, ldx, k int, wt []float32, ldw, rows int, out []float32, ldo int) {
+	if n >= 2 && kern.gemm4x4 != nil {
+		mulTileL16(n, x, ldx, k, wt, ldw, rows, out, ldo)
+		return
+	}
 	i := 0
 	for ; i+2 <= n; i += 2 {
 		xi, oi := x[i*ldx:], out[i*ldo:]
@@ -265,6 +285,39 @@ func mulTile(n int, x []float32, ldx, k int, wt []float32, ldw, rows int, out []
 		}
 		for ; r < rows; r++ {
 			oi[r] = kern.dot(wt[r*ldw:r*ldw+k], xi)
+		}
+	}
+}
+
+// mulTileL16 is mulTile with the 16-lane kernels: blocks of 4×4 outputs,
+// and the rest (rows % 4 weight rows, n % 4 activation rows) by the 4×1
+// kernel, so that every output is summed in the same order (dotL16Go).
+func mulTileL16(n int, x []float32, ldx, k int, wt []float32, ldw, rows int, out []float32, ldo int) {
+	g44, g41 := kern.gemm4x4, kern.gemm4x1L16
+	var t [4]float32
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		xi, oi := x[i*ldx:], out[i*ldo:]
+		r := 0
+		for ; r+4 <= rows; r += 4 {
+			g44(k, wt[r*ldw:], ldw, xi, ldx, oi[r:], ldo)
+		}
+		for ; r < rows; r++ {
+			// One weight row against four activation rows: the 4×1 kernel
+			// with the roles swapped (a·b and b·a are the same float).
+			g41(k, xi, ldx, wt[r*ldw:], t[:])
+			oi[r], oi[ldo+r], oi[2*ldo+r], oi[3*ldo+r] = t[0], t[1], t[2], t[3]
+		}
+	}
+	for ; i < n; i++ {
+		xi, oi := x[i*ldx:], out[i*ldo:]
+		r := 0
+		for ; r+4 <= rows; r += 4 {
+			g41(k, wt[r*ldw:], ldw, xi, oi[r:])
+		}
+		for ; r < rows; r++ {
+			g41(k, wt[r*ldw:], 0, xi, t[:]) // four copies of the row
+			oi[r] = t[0]
 		}
 	}
 }

@@ -13,11 +13,28 @@ import (
 // NEXUSQUANT_NOASM=1 forces the Go twins (for debugging and comparison).
 var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
 
+// hasAVX512 adds the AVX-512F batch kernels (gemm512_amd64.s) to the AVX2
+// set; cpu.X86 reports AVX-512F only when the OS saves the ZMM and mask
+// registers.
+var hasAVX512 = hasAVX2 && cpu.X86.HasAVX512F
+
 func init() {
-	if hasAVX2 && os.Getenv("NEXUSQUANT_NOASM") == "" {
+	if os.Getenv("NEXUSQUANT_NOASM") != "" {
+		return
+	}
+	switch {
+	case hasAVX512:
+		kern = avx512Kernels
+	case hasAVX2:
 		kern = avxKernels
 	}
 }
+
+//go:noescape
+func gemm4x4AVX512(k int, w *float32, ldw int, x *float32, ldx int, out *float32, ldo int)
+
+//go:noescape
+func gemm4x1AVX512(k int, w *float32, ldw int, x *float32, out *float32)
 
 //go:noescape
 func gemm4x2AVX(k int, w *float32, ldw int, x *float32, ldx int, out *float32, ldo int)
@@ -76,6 +93,38 @@ var avxKernels = kernelSet{
 	q6kGemvRows: q6kGemvRowsA,
 	q4kQ8K:      q4kQ8KRowsA,
 	q80Q80:      q80Q80RowsA,
+}
+
+// avx512Kernels is the AVX2 set with the batch products in AVX-512 (16
+// lanes); single-row products and the decode kernels stay AVX2.
+var avx512Kernels = func() kernelSet {
+	ks := avxKernels
+	ks.name = "avx512"
+	ks.gemm4x4 = gemm4x4A512
+	ks.gemm4x1L16 = gemm4x1A512
+	return ks
+}()
+
+func gemm4x4A512(k int, w []float32, ldw int, x []float32, ldx int, out []float32, ldo int) {
+	_ = w[3*ldw : 3*ldw+k]
+	_ = x[3*ldx : 3*ldx+k]
+	_ = out[3*ldo : 3*ldo+4]
+	if k == 0 {
+		gemm4x4L16Go(k, w, ldw, x, ldx, out, ldo)
+		return
+	}
+	gemm4x4AVX512(k, &w[0], ldw, &x[0], ldx, &out[0], ldo)
+}
+
+func gemm4x1A512(k int, w []float32, ldw int, x []float32, out []float32) {
+	_ = w[3*ldw : 3*ldw+k]
+	_ = x[:k]
+	_ = out[:4]
+	if k == 0 {
+		gemm4x1L16Go(k, w, ldw, x, out)
+		return
+	}
+	gemm4x1AVX512(k, &w[0], ldw, &x[0], &out[0])
 }
 
 // The wrappers below check bounds (by slicing, so a bad call panics in Go
