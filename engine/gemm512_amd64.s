@@ -218,3 +218,17 @@ g41reduce:
 	VMOVUPS X0, (DI)
 	VZEROUPPER
 	RET
+
+// func prefetchL2(p *byte, n int)
+// Prefetches the n bytes at p (n > 0) into L2, a line (64 bytes) at a time.
+TEXT ·prefetchL2(SB), NOSPLIT, $0-16
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), CX
+	ADDQ SI, CX
+
+pfloop:
+	PREFETCHT1 (SI)
+	ADDQ       $64, SI
+	CMPQ       SI, CX
+	JLT        pfloop
+	RET

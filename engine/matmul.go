@@ -138,6 +138,9 @@ const minParallelMACs = 1 << 16
 // single-row product covers.
 const decodeUnitBytes = 32 << 10
 
+// maxUnitTiles is the most tiles in a unit of a batch product.
+const maxUnitTiles = 4
+
 var tilePool = sync.Pool{New: func() any { return new([]float32) }}
 
 // mul runs the jobs (products sharing one batch size n) in parallel over
@@ -175,11 +178,18 @@ func mul(n int, round bool, jobs ...mulJob) error {
 				q8[j] = quantQ80(jb.x[:jb.w.cols])
 			}
 		}
-		roundInputs(n, jobs)
+		jobs = append([]mulJob(nil), jobs...) // the caller's jobs keep their x
+		bufs := roundInputs(n, jobs)
+		defer func() {
+			for _, buf := range bufs {
+				actPool.Put(buf)
+			}
+		}()
 	}
-	// A unit is tiles·tr rows of one job: one tile for a batch, for a
-	// single row (decode) enough tiles to stream ~decodeUnitBytes of weights,
-	// so handing out units costs little next to the work.
+	// A unit is tiles·tr rows of one job: up to maxUnitTiles tiles for a
+	// batch, for a single row (decode) enough tiles to stream
+	// ~decodeUnitBytes of weights, so handing out units costs little next to
+	// the work.
 	first := make([]int, len(jobs)+1) // first unit index of each job
 	unitRows := make([]int, len(jobs))
 	var macs int64
@@ -192,6 +202,11 @@ func mul(n int, round bool, jobs ...mulJob) error {
 		ur := tr
 		if n == 1 {
 			ur = max(tr, decodeUnitBytes/max(jb.w.rowBytes, 1)/tr*tr)
+		} else if jb.w.f32 == nil {
+			// Batch: a few tiles, so that each tile's weights can be
+			// prefetched while the one before is multiplied, but enough
+			// units for the workers to balance.
+			ur = tr * min(maxUnitTiles, max(1, jb.w.rows/tr/(4*Threads())))
 		}
 		unitRows[j] = ur
 		first[j+1] = first[j] + (jb.w.rows+ur-1)/ur
@@ -244,6 +259,11 @@ func mul(n int, round bool, jobs ...mulJob) error {
 				if err := w.dequant(r0, r1, tile); err != nil {
 					errs[worker] = err
 					return
+				}
+				if r1 < u1 {
+					// The next tile's weights come into L2 while this
+					// one is multiplied.
+					prefetch(w.data[r1*w.rowBytes : min(r1+tr, u1)*w.rowBytes])
 				}
 			}
 			mulTile(n, jb.x, w.cols, w.cols, tile, w.cols, r1-r0, jb.out[r0:], w.rows)
@@ -329,10 +349,16 @@ func intDecode(n int, t gguf.Type) bool {
 	return n == 1 && (t == gguf.Q4_K || t == gguf.Q8_0)
 }
 
+// actPool holds the buffers of rounded activations between products: a
+// prefill rounds megabytes per layer, and fresh buffers cost more (page
+// faults, zeroing, the scavenger handing them back) than the rounding.
+var actPool = sync.Pool{New: func() any { return new([]float32) }}
+
 // roundInputs replaces each job's x by its rounded copy (see actKindOf),
 // except for the jobs that take integer products (intDecode), which read
-// their quantized activations instead.
-func roundInputs(n int, jobs []mulJob) {
+// their quantized activations instead. The copies are in buffers from
+// actPool, returned: put them back once the products are done.
+func roundInputs(n int, jobs []mulJob) (bufs []*[]float32) {
 	type key struct {
 		x    *float32
 		kind actKind
@@ -348,7 +374,12 @@ func roundInputs(n int, jobs []mulJob) {
 		k := key{&x[0], kind}
 		r, ok := done[k]
 		if !ok {
-			r = make([]float32, len(x))
+			buf := actPool.Get().(*[]float32)
+			if cap(*buf) < len(x) {
+				*buf = make([]float32, len(x))
+			}
+			bufs = append(bufs, buf)
+			r = (*buf)[:len(x)]
 			workers := min(Threads(), n*cols/(1<<14)+1)
 			parallel(n, workers, func(_, i int) {
 				roundActs(kind, x[i*cols:(i+1)*cols], r[i*cols:(i+1)*cols])
@@ -357,4 +388,5 @@ func roundInputs(n int, jobs []mulJob) {
 		}
 		jobs[j].x = r
 	}
+	return bufs
 }
