@@ -232,3 +232,55 @@ pfloop:
 	CMPQ       SI, CX
 	JLT        pfloop
 	RET
+
+// func f16AVX512(k int, src *byte, dst *float32)
+// dst[j] = float32(half(src[2j:2j+2])), j < k (a multiple of 16).
+TEXT ·f16AVX512(SB), NOSPLIT, $0-24
+	MOVQ k+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ dst+16(FP), DI
+	SHRQ $4, CX
+	JZ   f16zdone
+
+f16zloop:
+	VCVTPH2PS (SI), Z0
+	VMOVUPS   Z0, (DI)
+	ADDQ      $32, SI
+	ADDQ      $64, DI
+	DECQ      CX
+	JNZ       f16zloop
+
+f16zdone:
+	VZEROUPPER
+	RET
+
+// func q80AVX512(nb int, src *byte, dst *float32)
+// Dequantizes nb Q8_0 blocks (float16 d, 32 int8 q): dst = d·q.
+TEXT ·q80AVX512(SB), NOSPLIT, $0-24
+	MOVQ  nb+0(FP), CX
+	MOVQ  src+8(FP), SI
+	MOVQ  dst+16(FP), DI
+	TESTQ CX, CX
+	JZ    q80zdone
+
+q80zloop:
+	MOVWLZX      (SI), AX
+	VMOVD        AX, X0
+	VCVTPH2PS    X0, X0
+	VBROADCASTSS X0, Z0
+	VPMOVSXBD    2(SI), Z1
+	VPMOVSXBD    18(SI), Z2
+	VCVTDQ2PS    Z1, Z1
+	VCVTDQ2PS    Z2, Z2
+	VMULPS       Z0, Z1, Z1
+	VMULPS       Z0, Z2, Z2
+	VMOVUPS      Z1, (DI)
+	VMOVUPS      Z2, 64(DI)
+	ADDQ         $34, SI
+	ADDQ         $128, DI
+	DECQ         CX
+	JNZ          q80zloop
+
+q80zdone:
+	VZEROUPPER
+	RET

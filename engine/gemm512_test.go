@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"nexusquant/engine/gguf"
 )
 
 // l16Sets are the kernel sets with 16-lane batch kernels this CPU can run.
@@ -243,5 +245,70 @@ func BenchmarkPrefillKernels(b *testing.B) {
 			}
 			b.ReportMetric(best[0].Seconds()/best[len(sets)-1].Seconds(), "ratio")
 		})
+	}
+}
+
+// TestDequantMatchGo checks the F16 and Q8_0 conversions of every kernel
+// set bit for bit against the Go twins: all 65536 half floats (NaNs against
+// the other assembly sets only: the Go twin need not quiet them as
+// VCVTPH2PS does), lengths around the 8- and 16-lane steps, and Q8_0 rows
+// of 1 to 9 blocks.
+func TestDequantMatchGo(t *testing.T) {
+	sets := kernelSets()
+	all := make([]byte, 2*65536)
+	for h := range 65536 {
+		all[2*h], all[2*h+1] = byte(h), byte(h>>8)
+	}
+	want := make([]float32, 65536)
+	goKernels.f16(want, all)
+	var asm []float32
+	for _, ks := range sets[1:] {
+		got := make([]float32, 65537)
+		got[65536] = 42
+		ks.f16(got[:65536], all)
+		for h, v := range got[:65536] {
+			nan := math.IsNaN(float64(want[h]))
+			if nan != math.IsNaN(float64(v)) || !nan && math.Float32bits(v) != math.Float32bits(want[h]) {
+				t.Fatalf("%s f16 %#04x: %g (%#08x), Go %g", ks.name, h, v, math.Float32bits(v), want[h])
+			}
+			if asm != nil && math.Float32bits(v) != math.Float32bits(asm[h]) {
+				t.Fatalf("%s f16 %#04x: %#08x, other assembly %#08x", ks.name, h, math.Float32bits(v), math.Float32bits(asm[h]))
+			}
+		}
+		if got[65536] != 42 {
+			t.Fatalf("%s f16 wrote past dst", ks.name)
+		}
+		asm = got[:65536]
+	}
+	for _, k := range []int{1, 7, 8, 15, 16, 17, 31, 33, 48, 100} {
+		src := all[2*1000 : 2*(1000+k)]
+		w := make([]float32, k)
+		goKernels.f16(w, src)
+		for _, ks := range sets {
+			got := make([]float32, k+1)
+			got[k] = 42
+			ks.f16(got[:k], src)
+			if i, ok := sameBits(got[:k], w); !ok || got[k] != 42 {
+				t.Fatalf("%s f16 k=%d: [%d] = %g, Go %g (or wrote past)", ks.name, k, i, got[i], w[i])
+			}
+		}
+	}
+	for nb := 1; nb <= 9; nb++ {
+		x := randVec(32*nb, uint64(nb))
+		x[3] = 0
+		q := make([]byte, 34*nb)
+		if err := gguf.QuantizeRow(gguf.Q8_0, x, q); err != nil {
+			t.Fatal(err)
+		}
+		w := make([]float32, 32*nb)
+		goKernels.q80(w, q)
+		for _, ks := range sets {
+			got := make([]float32, 32*nb+1)
+			got[32*nb] = 42
+			ks.q80(got[:32*nb], q)
+			if i, ok := sameBits(got[:32*nb], w); !ok || got[32*nb] != 42 {
+				t.Fatalf("%s q8_0 nb=%d: [%d] = %g, Go %g (or wrote past)", ks.name, nb, i, got[i], w[i])
+			}
+		}
 	}
 }

@@ -44,6 +44,12 @@ func prefetch(b []byte) {
 }
 
 //go:noescape
+func f16AVX512(k int, src *byte, dst *float32)
+
+//go:noescape
+func q80AVX512(nb int, src *byte, dst *float32)
+
+//go:noescape
 func gemm4x1AVX512(k int, w *float32, ldw int, x *float32, out *float32)
 
 //go:noescape
@@ -112,8 +118,34 @@ var avx512Kernels = func() kernelSet {
 	ks.name = "avx512"
 	ks.gemm4x4 = gemm4x4A512
 	ks.gemm4x1L16 = gemm4x1A512
+	ks.f16 = f16A512
+	ks.q80 = q80A512
 	return ks
 }()
+
+// f16A512 and q80A512 convert as f16A and q80A do, 16 lanes at a time (the
+// same bits: the conversions are exact and d·q is one rounding).
+func f16A512(dst []float32, src []byte) {
+	k := len(dst)
+	k16 := k &^ 15
+	src = src[:2*k]
+	if k16 > 0 {
+		f16AVX512(k16, &src[0], &dst[0])
+	}
+	if k16 < k {
+		f16Go(dst[k16:], src[2*k16:])
+	}
+}
+
+func q80A512(dst []float32, src []byte) {
+	nb := len(dst) / 32
+	if nb == 0 {
+		return
+	}
+	_ = src[:34*nb]
+	_ = dst[:32*nb]
+	q80AVX512(nb, &src[0], &dst[0])
+}
 
 func gemm4x4A512(k int, w []float32, ldw int, x []float32, ldx int, out []float32, ldo int) {
 	_ = w[3*ldw : 3*ldw+k]
