@@ -34,14 +34,7 @@ func init() {
 func gemm4x4AVX512(k int, w *float32, ldw int, x *float32, ldx int, out *float32, ldo int)
 
 //go:noescape
-func prefetchL2(p *byte, n int)
-
-// prefetch asks for b to be brought into L2.
-func prefetch(b []byte) {
-	if len(b) > 0 {
-		prefetchL2(&b[0], len(b))
-	}
-}
+func gemm4x1AVX512(k int, w *float32, ldw int, x *float32, out *float32)
 
 //go:noescape
 func f16AVX512(k int, src *byte, dst *float32)
@@ -50,7 +43,14 @@ func f16AVX512(k int, src *byte, dst *float32)
 func q80AVX512(nb int, src *byte, dst *float32)
 
 //go:noescape
-func gemm4x1AVX512(k int, w *float32, ldw int, x *float32, out *float32)
+func prefetchL2(p *byte, n int)
+
+// prefetch asks for b to be brought into L2.
+func prefetch(b []byte) {
+	if len(b) > 0 {
+		prefetchL2(&b[0], len(b))
+	}
+}
 
 //go:noescape
 func gemm4x2AVX(k int, w *float32, ldw int, x *float32, ldx int, out *float32, ldo int)

@@ -6,10 +6,11 @@ import (
 	"nexusquant/engine/gguf"
 )
 
-// Plain Go twins of the assembly kernels (matmul_amd64.s). Their loops are the
-// kernels' specification; matmul_test.go checks each fast kernel against its
-// twin, and they run wherever the assembly cannot (other architectures, CPUs
-// without AVX2+FMA+F16C).
+// Plain Go twins of the assembly kernels (matmul_amd64.s, gemm512_amd64.s).
+// Their loops are the kernels' specification; matmul_test.go and
+// gemm512_test.go check each fast kernel against its twin, and they run
+// wherever the assembly cannot (other architectures, CPUs without
+// AVX2+FMA+F16C).
 
 // gemm4x2Go sets out[i*ldo+r] = Σ_{j<k} w[r*ldw+j]·x[i*ldx+j] for r < 4, i < 2:
 // four weight rows against two activation rows.
@@ -70,7 +71,7 @@ func fmaF32(a, b, c float32) float32 {
 	s := p + cd
 	bv := s - p
 	e := (p - (s - bv)) + (cd - bv) // s + e = p + c exactly (TwoSum)
-	if e != 0 && e == e {           // inexact and finite
+	if e != 0 && !math.IsNaN(e) {   // inexact, and finite
 		if bits := math.Float64bits(s); bits&1 == 0 {
 			if (e > 0) == (s > 0) {
 				bits++ // away from zero, toward p+c
