@@ -40,6 +40,13 @@ type kernelSet struct {
 	q4kQ8K func(k int, w []byte, ldw, rows int, a *q8kActs, out []float32)
 	// q80Q80 is the same for Q8_0 rows and Q8_0 activations.
 	q80Q80 func(k int, w []byte, ldw, rows int, a *q8Acts, out []float32)
+	// gemm4x4 and gemm4x1L16 (nil where absent) are the products in 16
+	// lanes (dotL16Go's order for every output): 4 weight rows against 4
+	// activation rows, and against one. Where present, mulTile runs every
+	// batch product (n ≥ 2) with them; single rows keep gemm4x1 and dot,
+	// whose order the decode kernels reproduce.
+	gemm4x4    func(k int, w []float32, ldw int, x []float32, ldx int, out []float32, ldo int)
+	gemm4x1L16 func(k int, w []float32, ldw int, x []float32, out []float32)
 }
 
 var goKernels = kernelSet{
@@ -83,20 +90,29 @@ func (ks *kernelSet) decodeGemv(t gguf.Type) func(k int, w []byte, ldw, rows int
 // kern is the kernel set in use; init in matmul_amd64.go upgrades it.
 var kern = goKernels
 
-// Kernels names the inner-loop implementation in use: "avx2" (assembly) or
-// "go" (the portable twins).
+// Kernels names the inner-loop implementation in use: "avx512" (assembly,
+// AVX-512 batch products), "avx2" (assembly) or "go" (the portable twins).
 func Kernels() string { return kern.name }
 
-// UseKernels switches the inner loops to "avx2" or "go" (for side-by-side
-// benchmarks). It must not be called while a Forward runs.
+// UseKernels switches the inner loops to "avx512", "avx2" or "go" (for
+// side-by-side benchmarks). It must not be called while a Forward runs.
 func UseKernels(name string) error {
 	switch {
 	case name == "go":
 		kern = goKernels
 	case name == "avx2" && hasAVX2:
 		kern = avxKernels
+	case name == "avx512" && hasAVX512:
+		kern = avx512Kernels
 	default:
-		return fmt.Errorf("engine: kernels %q are not available on this CPU (have: go%s)", name, map[bool]string{true: ", avx2"}[hasAVX2])
+		have := "go"
+		if hasAVX2 {
+			have += ", avx2"
+		}
+		if hasAVX512 {
+			have += ", avx512"
+		}
+		return fmt.Errorf("engine: kernels %q are not available on this CPU (have: %s)", name, have)
 	}
 	return nil
 }
@@ -122,6 +138,9 @@ const minParallelMACs = 1 << 16
 // decodeUnitBytes is about how many bytes of weights one unit of a
 // single-row product covers.
 const decodeUnitBytes = 32 << 10
+
+// maxUnitTiles is the most tiles in a unit of a batch product.
+const maxUnitTiles = 4
 
 var tilePool = sync.Pool{New: func() any { return new([]float32) }}
 
@@ -160,11 +179,18 @@ func mul(n int, round bool, jobs ...mulJob) error {
 				q8[j] = quantQ80(jb.x[:jb.w.cols])
 			}
 		}
-		roundInputs(n, jobs)
+		jobs = append([]mulJob(nil), jobs...) // the caller's jobs keep their x
+		bufs := roundInputs(n, jobs)
+		defer func() {
+			for _, buf := range bufs {
+				actPool.Put(buf)
+			}
+		}()
 	}
-	// A unit is tiles·tr rows of one job: one tile for a batch, for a
-	// single row (decode) enough tiles to stream ~decodeUnitBytes of weights,
-	// so handing out units costs little next to the work.
+	// A unit is tiles·tr rows of one job: up to maxUnitTiles tiles for a
+	// batch, for a single row (decode) enough tiles to stream
+	// ~decodeUnitBytes of weights, so handing out units costs little next to
+	// the work.
 	first := make([]int, len(jobs)+1) // first unit index of each job
 	unitRows := make([]int, len(jobs))
 	var macs int64
@@ -177,6 +203,11 @@ func mul(n int, round bool, jobs ...mulJob) error {
 		ur := tr
 		if n == 1 {
 			ur = max(tr, decodeUnitBytes/max(jb.w.rowBytes, 1)/tr*tr)
+		} else if jb.w.f32 == nil {
+			// Batch: a few tiles, so that each tile's weights can be
+			// prefetched while the one before is multiplied, but enough
+			// units for the workers to balance.
+			ur = tr * min(maxUnitTiles, max(1, jb.w.rows/tr/(4*Threads())))
 		}
 		unitRows[j] = ur
 		first[j+1] = first[j] + (jb.w.rows+ur-1)/ur
@@ -230,6 +261,11 @@ func mul(n int, round bool, jobs ...mulJob) error {
 					errs[worker] = err
 					return
 				}
+				if r1 < u1 {
+					// The next tile's weights come into L2 while this
+					// one is multiplied.
+					prefetch(w.data[r1*w.rowBytes : min(r1+tr, u1)*w.rowBytes])
+				}
 			}
 			mulTile(n, jb.x, w.cols, w.cols, tile, w.cols, r1-r0, jb.out[r0:], w.rows)
 		}
@@ -245,6 +281,10 @@ func mul(n int, round bool, jobs ...mulJob) error {
 // mulTile sets out[i*ldo+r] = Σ_{j<k} x[i*ldx+j]·wt[r*ldw+j] for i < n and
 // r < rows: n activation rows against a tile of weight rows.
 func mulTile(n int, x []float32, ldx, k int, wt []float32, ldw, rows int, out []float32, ldo int) {
+	if n >= 2 && kern.gemm4x4 != nil {
+		mulTileL16(n, x, ldx, k, wt, ldw, rows, out, ldo)
+		return
+	}
 	i := 0
 	for ; i+2 <= n; i += 2 {
 		xi, oi := x[i*ldx:], out[i*ldo:]
@@ -270,6 +310,39 @@ func mulTile(n int, x []float32, ldx, k int, wt []float32, ldw, rows int, out []
 	}
 }
 
+// mulTileL16 is mulTile with the 16-lane kernels: blocks of 4×4 outputs,
+// and the rest (rows % 4 weight rows, n % 4 activation rows) by the 4×1
+// kernel, so that every output is summed in the same order (dotL16Go).
+func mulTileL16(n int, x []float32, ldx, k int, wt []float32, ldw, rows int, out []float32, ldo int) {
+	g44, g41 := kern.gemm4x4, kern.gemm4x1L16
+	var t [4]float32
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		xi, oi := x[i*ldx:], out[i*ldo:]
+		r := 0
+		for ; r+4 <= rows; r += 4 {
+			g44(k, wt[r*ldw:], ldw, xi, ldx, oi[r:], ldo)
+		}
+		for ; r < rows; r++ {
+			// One weight row against four activation rows: the 4×1 kernel
+			// with the roles swapped (a·b and b·a are the same float).
+			g41(k, xi, ldx, wt[r*ldw:], t[:])
+			oi[r], oi[ldo+r], oi[2*ldo+r], oi[3*ldo+r] = t[0], t[1], t[2], t[3]
+		}
+	}
+	for ; i < n; i++ {
+		xi, oi := x[i*ldx:], out[i*ldo:]
+		r := 0
+		for ; r+4 <= rows; r += 4 {
+			g41(k, wt[r*ldw:], ldw, xi, oi[r:])
+		}
+		for ; r < rows; r++ {
+			g41(k, wt[r*ldw:], 0, xi, t[:]) // four copies of the row
+			oi[r] = t[0]
+		}
+	}
+}
+
 // intDecode reports whether mul, rounding, multiplies n rows of activations
 // with weights of type t as integers (Q8_0 / Q8_K quants, not floats): a
 // single row (decode) with Q4_K or Q8_0 weights.
@@ -277,10 +350,16 @@ func intDecode(n int, t gguf.Type) bool {
 	return n == 1 && (t == gguf.Q4_K || t == gguf.Q8_0)
 }
 
+// actPool holds the buffers of rounded activations between products: a
+// prefill rounds megabytes per layer, and fresh buffers cost more (page
+// faults, zeroing, the scavenger handing them back) than the rounding.
+var actPool = sync.Pool{New: func() any { return new([]float32) }}
+
 // roundInputs replaces each job's x by its rounded copy (see actKindOf),
 // except for the jobs that take integer products (intDecode), which read
-// their quantized activations instead.
-func roundInputs(n int, jobs []mulJob) {
+// their quantized activations instead. The copies are in buffers from
+// actPool, returned: put them back once the products are done.
+func roundInputs(n int, jobs []mulJob) (bufs []*[]float32) {
 	type key struct {
 		x    *float32
 		kind actKind
@@ -296,7 +375,12 @@ func roundInputs(n int, jobs []mulJob) {
 		k := key{&x[0], kind}
 		r, ok := done[k]
 		if !ok {
-			r = make([]float32, len(x))
+			buf := actPool.Get().(*[]float32)
+			if cap(*buf) < len(x) {
+				*buf = make([]float32, len(x))
+			}
+			bufs = append(bufs, buf)
+			r = (*buf)[:len(x)]
 			workers := min(Threads(), n*cols/(1<<14)+1)
 			parallel(n, workers, func(_, i int) {
 				roundActs(kind, x[i*cols:(i+1)*cols], r[i*cols:(i+1)*cols])
@@ -305,4 +389,5 @@ func roundInputs(n int, jobs []mulJob) {
 		}
 		jobs[j].x = r
 	}
+	return bufs
 }

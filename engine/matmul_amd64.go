@@ -15,9 +15,42 @@ import (
 // NEXUSQUANT_NOASM=1 forces the Go twins (for debugging and comparison).
 var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
 
+// hasAVX512 adds the AVX-512F batch kernels (gemm512_amd64.s) to the AVX2
+// set; cpu.X86 reports AVX-512F only when the OS saves the ZMM and mask
+// registers.
+var hasAVX512 = hasAVX2 && cpu.X86.HasAVX512F
+
 func init() {
-	if hasAVX2 && os.Getenv("NEXUSQUANT_NOASM") == "" {
+	if os.Getenv("NEXUSQUANT_NOASM") != "" {
+		return
+	}
+	switch {
+	case hasAVX512:
+		kern = avx512Kernels
+	case hasAVX2:
 		kern = avxKernels
+	}
+}
+
+//go:noescape
+func gemm4x4AVX512(k int, w *float32, ldw int, x *float32, ldx int, out *float32, ldo int)
+
+//go:noescape
+func gemm4x1AVX512(k int, w *float32, ldw int, x *float32, out *float32)
+
+//go:noescape
+func f16AVX512(k int, src *byte, dst *float32)
+
+//go:noescape
+func q80AVX512(nb int, src *byte, dst *float32)
+
+//go:noescape
+func prefetchL2(p *byte, n int)
+
+// prefetch asks for b to be brought into L2.
+func prefetch(b []byte) {
+	if len(b) > 0 {
+		prefetchL2(&b[0], len(b))
 	}
 }
 
@@ -78,6 +111,64 @@ var avxKernels = kernelSet{
 	q6kGemvRows: q6kGemvRowsA,
 	q4kQ8K:      q4kQ8KRowsA,
 	q80Q80:      q80Q80RowsA,
+}
+
+// avx512Kernels is the AVX2 set with the batch products in AVX-512 (16
+// lanes); single-row products and the decode kernels stay AVX2.
+var avx512Kernels = func() kernelSet {
+	ks := avxKernels
+	ks.name = "avx512"
+	ks.gemm4x4 = gemm4x4A512
+	ks.gemm4x1L16 = gemm4x1A512
+	ks.f16 = f16A512
+	ks.q80 = q80A512
+	return ks
+}()
+
+// f16A512 and q80A512 convert as f16A and q80A do, 16 lanes at a time (the
+// same bits: the conversions are exact and d·q is one rounding).
+func f16A512(dst []float32, src []byte) {
+	k := len(dst)
+	k16 := k &^ 15
+	src = src[:2*k]
+	if k16 > 0 {
+		f16AVX512(k16, &src[0], &dst[0])
+	}
+	if k16 < k {
+		f16Go(dst[k16:], src[2*k16:])
+	}
+}
+
+func q80A512(dst []float32, src []byte) {
+	nb := len(dst) / 32
+	if nb == 0 {
+		return
+	}
+	_ = src[:34*nb]
+	_ = dst[:32*nb]
+	q80AVX512(nb, &src[0], &dst[0])
+}
+
+func gemm4x4A512(k int, w []float32, ldw int, x []float32, ldx int, out []float32, ldo int) {
+	_ = w[3*ldw : 3*ldw+k]
+	_ = x[3*ldx : 3*ldx+k]
+	_ = out[3*ldo : 3*ldo+4]
+	if k == 0 {
+		gemm4x4L16Go(k, w, ldw, x, ldx, out, ldo)
+		return
+	}
+	gemm4x4AVX512(k, &w[0], ldw, &x[0], ldx, &out[0], ldo)
+}
+
+func gemm4x1A512(k int, w []float32, ldw int, x []float32, out []float32) {
+	_ = w[3*ldw : 3*ldw+k]
+	_ = x[:k]
+	_ = out[:4]
+	if k == 0 {
+		gemm4x1L16Go(k, w, ldw, x, out)
+		return
+	}
+	gemm4x1AVX512(k, &w[0], ldw, &x[0], &out[0])
 }
 
 // The wrappers below check bounds (by slicing, so a bad call panics in Go

@@ -1,11 +1,16 @@
 package engine
 
-import "nexusquant/engine/gguf"
+import (
+	"math"
 
-// Plain Go twins of the assembly kernels (matmul_amd64.s). Their loops are the
-// kernels' specification; matmul_test.go checks each fast kernel against its
-// twin, and they run wherever the assembly cannot (other architectures, CPUs
-// without AVX2+FMA+F16C).
+	"nexusquant/engine/gguf"
+)
+
+// Plain Go twins of the assembly kernels (matmul_amd64.s, gemm512_amd64.s).
+// Their loops are the kernels' specification; matmul_test.go and
+// gemm512_test.go check each fast kernel against its twin, and they run
+// wherever the assembly cannot (other architectures, CPUs without
+// AVX2+FMA+F16C).
 
 // gemm4x2Go sets out[i*ldo+r] = Σ_{j<k} w[r*ldw+j]·x[i*ldx+j] for r < 4, i < 2:
 // four weight rows against two activation rows.
@@ -20,6 +25,63 @@ func gemm4x1Go(k int, w []float32, ldw int, x []float32, out []float32) {
 	for r := 0; r < 4; r++ {
 		out[r] = dotGo(w[r*ldw:r*ldw+k], x[:k])
 	}
+}
+
+// gemm4x4L16Go sets out[i*ldo+r] = dotL16Go(w[r*ldw:r*ldw+k], x[i*ldx:]) for
+// r < 4, i < 4: the twin of the AVX-512 4×4 kernel.
+func gemm4x4L16Go(k int, w []float32, ldw int, x []float32, ldx int, out []float32, ldo int) {
+	for i := 0; i < 4; i++ {
+		gemm4x1L16Go(k, w, ldw, x[i*ldx:], out[i*ldo:])
+	}
+}
+
+// gemm4x1L16Go sets out[r] = dotL16Go(w[r*ldw:r*ldw+k], x) for r < 4.
+func gemm4x1L16Go(k int, w []float32, ldw int, x []float32, out []float32) {
+	for r := 0; r < 4; r++ {
+		out[r] = dotL16Go(w[r*ldw:r*ldw+k], x[:k])
+	}
+}
+
+// dotL16Go returns Σ a[j]·b[j] over len(a) elements in the AVX-512 kernels'
+// order: 16 lanes, lane l accumulating elements l, l+16, … by fused
+// multiply-add (a last, partial step adds 0·0 in the lanes past the end),
+// then the lanes reduced by reduce16.
+func dotL16Go(a, b []float32) float32 {
+	var l [16]float32
+	b = b[:len(a)]
+	n := (len(a) + 15) &^ 15
+	for j := 0; j < n; j++ {
+		var p, q float32
+		if j < len(a) {
+			p, q = a[j], b[j]
+		}
+		l[j&15] = fmaF32(p, q, l[j&15])
+	}
+	return reduce16(&l)
+}
+
+// fmaF32 is a·b+c rounded once to float32, as VFMADD231PS rounds it. The
+// product is exact in float64; the float64 sum is made round-to-odd (its
+// last bit set when the sum was inexact and the bit is clear), which, with
+// 29 bits to spare, makes the final rounding to float32 the correct one
+// even where a plain float64 sum would round twice the wrong way.
+func fmaF32(a, b, c float32) float32 {
+	p := float64(a) * float64(b)
+	cd := float64(c)
+	s := p + cd
+	bv := s - p
+	e := (p - (s - bv)) + (cd - bv) // s + e = p + c exactly (TwoSum)
+	if e != 0 && !math.IsNaN(e) {   // inexact, and finite
+		if bits := math.Float64bits(s); bits&1 == 0 {
+			if (e > 0) == (s > 0) {
+				bits++ // away from zero, toward p+c
+			} else {
+				bits--
+			}
+			s = math.Float64frombits(bits)
+		}
+	}
+	return float32(s)
 }
 
 // dotGo returns Σ a[j]·b[j] over len(a) elements.

@@ -4,6 +4,11 @@ package engine
 
 // Other architectures run the Go twins (matmul_generic.go).
 var (
-	hasAVX2    = false
-	avxKernels = goKernels
+	hasAVX2       = false
+	hasAVX512     = false
+	avxKernels    = goKernels
+	avx512Kernels = goKernels
 )
+
+// prefetch does nothing here.
+func prefetch([]byte) {}

@@ -18,11 +18,14 @@ func randVec(n int, seed uint64) []float32 {
 }
 
 // kernelSets are the kernel implementations this CPU can run: the Go twins
-// always, the assembly where supported.
+// always, the assembly where supported (AVX2, then AVX-512).
 func kernelSets() []kernelSet {
 	sets := []kernelSet{goKernels}
 	if hasAVX2 {
 		sets = append(sets, avxKernels)
+	}
+	if hasAVX512 {
+		sets = append(sets, avx512Kernels)
 	}
 	return sets
 }
