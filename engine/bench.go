@@ -10,7 +10,7 @@ import (
 // tg rows.
 type BenchResult struct {
 	Threads          int
-	Kernels          string // "avx2" or "go"
+	Kernels          string // "avx512", "avx2" or "go"
 	PrefillTokens    int
 	PrefillTokPerSec float64
 	DecodeTokens     int
