@@ -113,40 +113,9 @@ func setSWAPattern(c *Config, f *gguf.File, r *meta, def int) {
 // buildArch reads the config and binds every tensor of an architecture,
 // checking its shape.
 func buildArch(f *gguf.File, arch string, spec archSpec) (*Model, error) {
-	c, err := readConfig(f, arch)
+	c, err := archConfig(f, arch, spec)
 	if err != nil {
 		return nil, err
-	}
-	c.RopeNeox = spec.neox
-	c.QKNorm = spec.qkNorm
-	c.GELU = spec.gelu
-	r := &meta{f: f, arch: arch}
-	if spec.embedScale {
-		c.EmbedScale = float64(float32(math.Sqrt(float64(c.Embd))))
-	}
-	if spec.queryScale != nil {
-		spec.queryScale(&c)
-	}
-	if spec.softcaps {
-		if arch == "gemma2" {
-			c.AttnSoftcap = r.float("attn_logit_softcapping", 0, false)
-		}
-		c.FinalSoftcap = r.float("final_logit_softcapping", 0, false)
-	}
-	if spec.swa != nil {
-		spec.swa(&c, f, r)
-	}
-	if spec.noRopeStep > 0 {
-		c.NoRoPE = make([]bool, c.Layers)
-		for l := range c.NoRoPE {
-			c.NoRoPE[l] = (l+1)%spec.noRopeStep == 0
-		}
-	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	if c.AttnSoftcap < 0 || c.FinalSoftcap < 0 || c.RopeBaseSWA < 0 {
-		return nil, fmt.Errorf("metadata %s: negative soft-capping or rope.freq_base_swa", arch)
 	}
 	m := &Model{Config: c}
 	b := binder{f: f}
@@ -190,6 +159,54 @@ func buildArch(f *gguf.File, arch string, spec archSpec) (*Model, error) {
 		m.layers = append(m.layers, l)
 	}
 	return m, nil
+}
+
+// archConfig reads the config of a registered architecture: the common
+// keys (readConfig) and what spec adds (sliding windows, soft-capping,
+// no-RoPE layers, scales). ReadShape uses it too, so a header read and a
+// load agree.
+func archConfig(f *gguf.File, arch string, spec archSpec) (Config, error) {
+	c, err := readConfig(f, arch)
+	if err != nil {
+		return c, err
+	}
+	c.RopeNeox = spec.neox
+	c.QKNorm = spec.qkNorm
+	c.GELU = spec.gelu
+	r := &meta{f: f, arch: arch}
+	if spec.embedScale {
+		c.EmbedScale = float64(float32(math.Sqrt(float64(c.Embd))))
+	}
+	if spec.queryScale != nil {
+		spec.queryScale(&c)
+	}
+	if spec.softcaps {
+		if arch == "gemma2" {
+			c.AttnSoftcap = r.float("attn_logit_softcapping", 0, false)
+		}
+		c.FinalSoftcap = r.float("final_logit_softcapping", 0, false)
+	}
+	if spec.swa != nil {
+		spec.swa(&c, f, r)
+	}
+	if spec.noRopeStep > 0 {
+		c.NoRoPE = make([]bool, c.Layers)
+		for l := range c.NoRoPE {
+			c.NoRoPE[l] = (l+1)%spec.noRopeStep == 0
+		}
+	}
+	if r.err != nil {
+		return c, r.err
+	}
+	for _, v := range []struct {
+		key string
+		val float64
+	}{{"attn_logit_softcapping", c.AttnSoftcap}, {"final_logit_softcapping", c.FinalSoftcap}, {"rope.freq_base_swa", c.RopeBaseSWA}} {
+		if v.val < 0 || math.IsNaN(v.val) {
+			return c, fmt.Errorf("metadata %s.%s = %g is negative", arch, v.key, v.val)
+		}
+	}
+	return c, nil
 }
 
 // ropeFactors returns the per-pair frequency factors: rope_freqs (Llama

@@ -283,19 +283,28 @@ func (r *meta) fail(err error) {
 	}
 }
 
-// readConfig reads the llama-family config keys of arch.
-func readConfig(f *gguf.File, arch string) (Config, error) {
-	r := &meta{f: f, arch: arch}
-	c := Config{Arch: arch}
+// geometry reads the attention geometry every transformer header has:
+// context, width, blocks, heads, KV heads and head dimension. With
+// needEmbd the embedding width is required (the engine needs it; a header
+// read for the capacity view does not).
+func (r *meta) geometry(needEmbd bool) Config {
+	c := Config{Arch: r.arch}
 	c.Ctx = r.uint("context_length", 0, true)
-	c.Embd = r.uint("embedding_length", 0, true)
+	c.Embd = r.uint("embedding_length", 0, needEmbd)
 	c.Layers = r.uint("block_count", 0, true)
-	c.FF = r.uint("feed_forward_length", 0, true)
 	c.Heads = r.uint("attention.head_count", 0, true)
 	c.KVHeads = r.uint("attention.head_count_kv", c.Heads, false)
 	if c.Heads > 0 {
 		c.HeadDim = r.uint("attention.key_length", c.Embd/c.Heads, false)
 	}
+	return c
+}
+
+// readConfig reads the llama-family config keys of arch.
+func readConfig(f *gguf.File, arch string) (Config, error) {
+	r := &meta{f: f, arch: arch}
+	c := r.geometry(true)
+	c.FF = r.uint("feed_forward_length", 0, true)
 	if vd := r.uint("attention.value_length", c.HeadDim, false); vd != c.HeadDim {
 		r.fail(fmt.Errorf("metadata %s.attention.value_length = %d differs from key_length %d (unsupported)", arch, vd, c.HeadDim))
 	}

@@ -74,26 +74,11 @@ func ReadShape(path string) (*Shape, error) {
 // run may lack keys the engine needs, such as the RMS epsilon).
 func headerConfig(f *gguf.File, arch string) (Config, bool, error) {
 	if spec, ok := archs[arch]; ok {
-		c, err := readConfig(f, arch)
-		if err != nil {
-			return c, true, err
-		}
-		r := &meta{f: f, arch: arch}
-		if spec.swa != nil {
-			spec.swa(&c, f, r)
-		}
-		return c, true, r.err
+		c, err := archConfig(f, arch, spec)
+		return c, true, err
 	}
 	r := &meta{f: f, arch: arch}
-	c := Config{Arch: arch}
-	c.Ctx = r.uint("context_length", 0, true)
-	c.Embd = r.uint("embedding_length", 0, false)
-	c.Layers = r.uint("block_count", 0, true)
-	c.Heads = r.uint("attention.head_count", 0, true)
-	c.KVHeads = r.uint("attention.head_count_kv", c.Heads, false)
-	if c.Heads > 0 {
-		c.HeadDim = r.uint("attention.key_length", c.Embd/c.Heads, false)
-	}
+	c := r.geometry(false)
 	if w := r.uint("attention.sliding_window", 0, false); w > 0 {
 		c.SlidingWindow = w
 		if _, ok := f.Metadata[arch+".attention.sliding_window_pattern"]; ok {
