@@ -7,23 +7,8 @@ import (
 	"testing"
 
 	"nexusquant/engine/gguf"
-	"nexusquant/internal/synth"
+	"nexusquant/internal/synth/synthtest"
 )
-
-// synthFile writes the synthetic model called name (Q8_0) to a temporary
-// folder and returns its path.
-func synthFile(t *testing.T, name string) string {
-	t.Helper()
-	spec, err := synth.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), synth.FileName(spec, gguf.Q8_0))
-	if err := synth.Write(path, spec, gguf.Q8_0); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 // TestEvalLayerTypes: eval's text and JSON say what sliding-window and
 // no-RoPE layers change (baseline, notes, bytes per type), the
@@ -44,7 +29,7 @@ func TestEvalLayerTypes(t *testing.T) {
 		{"syn-smollm3", nil, []string{"rope: skipped on layer 3 (no RoPE", "no-rope         1"}, []string{"full", "no-rope"}},
 	}
 	for _, c := range cases {
-		model := synthFile(t, c.model)
+		model := synthtest.File(t, c.model, gguf.Q8_0)
 		base := append([]string{"eval", "--model", model, "--file", text, "--preset", "balanced", "--prefix", "96", "--continuation", "16"}, c.args...)
 		out, errs, code := run(t, base...)
 		if code != 0 {
@@ -82,7 +67,7 @@ func TestEvalLayerTypes(t *testing.T) {
 		}
 	}
 	// compress → eval --cache on the sliding model.
-	model := synthFile(t, "syn-gemma3")
+	model := synthtest.File(t, "syn-gemma3", gguf.Q8_0)
 	prompt := "Once upon a time, there was a little girl named Lily. She loved to play outside in the sunshine. One day, she saw a big red ball in the park and ran to get it."
 	cache := filepath.Join(t.TempDir(), "c.nqkv")
 	if _, errs, code := run(t, "compress", "--model", model, "--prompt", prompt, "--preset", "balanced", "--out", cache); code != 0 {

@@ -15,6 +15,7 @@ import (
 	"nexusquant/engine/gguf"
 	"nexusquant/engine/tokenizer"
 	"nexusquant/internal/synth"
+	"nexusquant/internal/synth/synthtest"
 	"nexusquant/internal/testfiles"
 )
 
@@ -43,14 +44,7 @@ var tieGaps = map[gguf.Type]float32{gguf.F16: 0.01, gguf.Q8_0: 0.15}
 // that the bytes are those llama.cpp's figures came from.
 func synthFile(t *testing.T, name string, typ gguf.Type, wantSHA string) string {
 	t.Helper()
-	spec, err := synth.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), synth.FileName(spec, typ))
-	if err := synth.Write(path, spec, typ); err != nil {
-		t.Fatal(err)
-	}
+	path := synthtest.File(t, name, typ)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +125,7 @@ func TestArchParity(t *testing.T) {
 				}
 				ids := m.Tok.Encode(string(text), tokenizer.Options{AddSpecial: true})
 				r := runChunks(t, m, ids, ref.Ctx, ref.Chunks)
-				if got := synth.TokensSHA256(r.tokens); got != ref.TokensSHA256 {
+				if got := tokenizer.HashIDs(r.tokens); got != ref.TokensSHA256 {
 					t.Fatalf("the evaluated tokens differ from llama.cpp's (sha256 %s, want %s)", got, ref.TokensSHA256)
 				}
 				checkPPLNear(t, r.ppl, ref)
@@ -228,15 +222,7 @@ func TestForContext(t *testing.T) {
 		switches bool
 	}{{"syn-phi3", true}, {"syn-qwen3", false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			spec, err := synth.Lookup(tc.name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join(t.TempDir(), "m.gguf")
-			if err := synth.Write(path, spec, gguf.Q8_0); err != nil {
-				t.Fatal(err)
-			}
-			m, err := engine.Load(path)
+			m, err := engine.Load(synthtest.File(t, tc.name, gguf.Q8_0))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,7 +12,7 @@ import (
 	"nexusquant/engine/gguf"
 	"nexusquant/engine/tokenizer"
 	"nexusquant/internal/demo"
-	"nexusquant/internal/synth"
+	"nexusquant/internal/synth/synthtest"
 	"nexusquant/presets"
 	"nexusquant/stages"
 )
@@ -22,15 +22,7 @@ import (
 // of prefix + cont tokens of the embedded TinyStories text.
 func synthExplorer(t *testing.T, name string, prefix, cont int) *Explorer {
 	t.Helper()
-	spec, err := synth.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), synth.FileName(spec, gguf.Q8_0))
-	if err := synth.Write(path, spec, gguf.Q8_0); err != nil {
-		t.Fatal(err)
-	}
-	m, err := engine.Load(path)
+	m, err := engine.Load(synthtest.File(t, name, gguf.Q8_0))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"nexusquant/engine"
+	"nexusquant/engine/tokenizer"
 	"nexusquant/internal/atomicfile"
 	"nexusquant/stages"
 )
@@ -66,7 +67,7 @@ func (e *Explorer) RunFromFile(ctx context.Context, path string) (*Result, error
 		return nil, err
 	}
 	w := e.Windows[0]
-	if id.Prefix != idsHash(w.IDs[:e.Prefix]) || id.Tokens != e.Prefix {
+	if id.Prefix != tokenizer.HashIDs(w.IDs[:e.Prefix]) || id.Tokens != e.Prefix {
 		return nil, fmt.Errorf("%s holds another prefix (%d tokens) than this run's (%d tokens): give the same --prompt (or --file and --prefix) that `compress` was given", path, id.Tokens, e.Prefix)
 	}
 	res := &Result{Settings: c.Settings(), Packed: c}

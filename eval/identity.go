@@ -2,7 +2,6 @@ package eval
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"net/url"
@@ -10,6 +9,7 @@ import (
 	"strings"
 
 	"nexusquant/engine"
+	"nexusquant/engine/tokenizer"
 )
 
 // ModelHash is the hex SHA-256 of the model file's GGUF header (metadata and
@@ -17,17 +17,6 @@ import (
 func ModelHash(m *engine.Model) string {
 	sum := sha256.Sum256(m.File.Header())
 	return hex.EncodeToString(sum[:])
-}
-
-// idsHash is the hex SHA-256 of token ids.
-func idsHash(ids []int32) string {
-	h := sha256.New()
-	var b [4]byte
-	for _, id := range ids {
-		binary.LittleEndian.PutUint32(b[:], uint32(id))
-		h.Write(b[:])
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 // cacheIdentity is what a packed cache records about where it came from: the
@@ -46,7 +35,7 @@ func (c cacheIdentity) String() string {
 }
 
 func identityFor(m *engine.Model, prefix []int32) cacheIdentity {
-	return cacheIdentity{Model: ModelHash(m), Arch: m.Config.Arch, File: filepath.Base(m.Path), Prefix: idsHash(prefix), Tokens: len(prefix)}
+	return cacheIdentity{Model: ModelHash(m), Arch: m.Config.Arch, File: filepath.Base(m.Path), Prefix: tokenizer.HashIDs(prefix), Tokens: len(prefix)}
 }
 
 func parseIdentity(s string) (cacheIdentity, error) {

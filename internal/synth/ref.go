@@ -2,12 +2,11 @@ package synth
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
+	"nexusquant/engine/tokenizer"
 	"os"
 	"regexp"
 	"strconv"
@@ -55,17 +54,6 @@ func ReadRef(path string) (*Ref, error) {
 		return nil, fmt.Errorf("%s: %d argmax values but %d gaps", path, len(r.Argmax), len(r.Gap))
 	}
 	return &r, nil
-}
-
-// TokensSHA256 hashes token ids as Ref.TokensSHA256 does.
-func TokensSHA256(ids []int32) string {
-	h := sha256.New()
-	var b [4]byte
-	for _, id := range ids {
-		binary.LittleEndian.PutUint32(b[:], uint32(id))
-		h.Write(b[:])
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 var finalPPL = regexp.MustCompile(`Final estimate: PPL = ([0-9.]+) \+/- ([0-9.]+)`)
@@ -124,5 +112,5 @@ func ParseLogits(data []byte) (tokHash string, argmax []int32, gap []float32, er
 		argmax = append(argmax, int32(best))
 		gap = append(gap, scale*float32(int(lv(best))-int(lv(second))))
 	}
-	return TokensSHA256(ids), argmax, gap, nil
+	return tokenizer.HashIDs(ids), argmax, gap, nil
 }
