@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"math/rand/v2"
+	"nexusquant/internal/cputime"
 	"testing"
 	"time"
 	"unsafe"
@@ -33,13 +34,13 @@ func BenchmarkPrefill(b *testing.B) {
 			ids := benchIDs(m, 128)
 			ctx := context.Background()
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for i := 0; i < b.N; i++ {
 				if _, _, err := m.Forward(ctx, m.NewCache(), ids, 0, ForwardOptions{}); err != nil {
 					b.Fatal(err)
 				}
 			}
-			reportSpeed(b, b.N*len(ids), cpuTime()-cpu0)
+			reportSpeed(b, b.N*len(ids), cputime.Process()-cpu0)
 		})
 	}
 }
@@ -55,7 +56,7 @@ func BenchmarkDecode(b *testing.B) {
 			var c *FloatCache
 			pos := 0
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for i := 0; i < b.N; i++ {
 				if pos == 0 || pos == len(ids) {
 					b.StopTimer()
@@ -71,7 +72,7 @@ func BenchmarkDecode(b *testing.B) {
 				}
 				pos++
 			}
-			reportSpeed(b, b.N, cpuTime()-cpu0)
+			reportSpeed(b, b.N, cputime.Process()-cpu0)
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"nexusquant/internal/cputime"
 	"os"
 	"runtime"
 	"sync"
@@ -353,7 +354,7 @@ func BenchmarkReadBlocksBalanced(b *testing.B) {
 	b.ReportAllocs()
 	var cpu time.Duration
 	for b.Loop() {
-		cpu0 := cpuTime()
+		cpu0 := cputime.Process()
 		for l := range kv.Layers {
 			for h := range kv.KVHeads {
 				for j := range c.NumBlocks(l, h) {
@@ -363,7 +364,7 @@ func BenchmarkReadBlocksBalanced(b *testing.B) {
 				}
 			}
 		}
-		cpu += cpuTime() - cpu0
+		cpu += cputime.Process() - cpu0
 	}
 	if cpu > 0 {
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
