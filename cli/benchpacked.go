@@ -41,7 +41,7 @@ type packedResult struct {
 // which goes first from round to round, so that drift hits both alike; the
 // best round of each is reported.
 func benchPacked(ctx context.Context, m *engine.Model, s stages.Settings, prefill, decode, reps int) (*benchResult, error) {
-	out := &benchResult{PrefillTokens: prefill, DecodeTokens: decode, Reps: reps, Threads: engine.Threads(), Kernels: engine.Kernels()}
+	out := &benchResult{PrefillTokens: prefill, DecodeTokens: decode, Reps: reps, Threads: engine.Threads(), Kernels: m.Kernels()}
 	ids := engine.BenchIDs(m.Config.Vocab, prefill)
 	fc := m.NewCache()
 	t0 := time.Now()

@@ -119,12 +119,11 @@ func runBench(env *Env, args []string) error {
 	}
 	res.Model = *model
 	if !packed && !*noBase && res.Kernels != "go" {
-		fast := res.Kernels
-		if err := engine.UseKernels("go"); err != nil {
+		portable, err := run.WithKernels("go")
+		if err != nil {
 			return err
 		}
-		base, err := benchBest(env.Ctx, run, *prefill, *decode, *reps)
-		engine.UseKernels(fast)
+		base, err := benchBest(env.Ctx, portable, *prefill, *decode, *reps)
 		if err != nil {
 			return err
 		}

@@ -48,19 +48,19 @@ func actKindOf(t gguf.Type) actKind {
 // roundActs writes x rounded by kind into dst (same length). len(x) must be
 // a multiple of the kind's block (32 or 256); rows of a product always are,
 // because the weight rows have the same block structure.
-func roundActs(kind actKind, x, dst []float32) {
+func roundActs(ks *kernelSet, kind actKind, x, dst []float32) {
 	dst = dst[:len(x)]
 	switch kind {
 	case actNone:
 		copy(dst, x)
 	case actF16:
-		kern.roundF16(x, dst)
+		ks.roundF16(x, dst)
 	case actBF16:
 		for i, v := range x {
 			dst[i] = gguf.BF16ToF32(gguf.F32ToBF16(v))
 		}
 	case actQ8_0:
-		kern.roundQ80(x, dst)
+		ks.roundQ80(x, dst)
 	case actQ8_K:
 		for b := 0; b+256 <= len(x); b += 256 {
 			roundQ8_K(x[b:b+256], dst[b:b+256])

@@ -38,6 +38,7 @@ type attnTask struct {
 	s, pv  []float32 // scratch: scores/weights [row of tile][block row], weights·V
 	vt     []float32 // scratch: the block's values transposed, [d][rows]
 	st     *AttnStats
+	ks     *kernelSet // the model's kernels
 	layer  int
 	head0  int // first query head of the group
 }
@@ -46,7 +47,7 @@ func newAttnTask(q []float32, i0, i1, start, kvHead, g, d, heads int, ap attnPar
 	nq := i1 - i0
 	t := &attnTask{
 		g: g, d: d, i0: i0, i1: i1, start: start,
-		scale: ap.scale, cap: ap.cap, window: int32(ap.window),
+		scale: ap.scale, cap: ap.cap, window: int32(ap.window), ks: ap.ks,
 		q:     make([]float32, nq*g*d),
 		mx:    make([]float32, nq*g),
 		sum:   make([]float32, nq*g),
@@ -101,7 +102,7 @@ func (t *attnTask) block(pos []int32, K, V []float32, sorted bool) {
 		}
 		s, pv := t.s[:m*used], t.pv[:m*d]
 		qa := t.q[(a-t.i0)*g*d : (b-t.i0)*g*d]
-		mulTile(m, qa, d, d, K, d, used, s, used)
+		mulTile(t.ks, m, qa, d, d, K, d, used, s, used)
 		for row := 0; row < m; row++ {
 			i := a + row/g
 			t.softmaxRow(s[row*used:(row+1)*used], pos[:used], int32(t.start+i), (i-t.i0)*g+row%g)
@@ -109,7 +110,7 @@ func (t *attnTask) block(pos []int32, K, V []float32, sorted bool) {
 				t.record(s[row*used:(row+1)*used], i, row%g)
 			}
 		}
-		mulTile(m, s, used, used, vt, rows, d, pv, d)
+		mulTile(t.ks, m, s, used, used, vt, rows, d, pv, d)
 		addTo(t.acc[(a-t.i0)*g*d:(b-t.i0)*g*d], pv)
 	}
 }
@@ -134,12 +135,13 @@ func (t *attnTask) outsideWindow(pos []int32) bool {
 type attnParams struct {
 	scale, cap float32
 	window     int
+	ks         *kernelSet
 }
 
 // attnParams returns layer l's scoring parameters.
 func (m *Model) attnParams(l int) attnParams {
 	c := m.Config
-	ap := attnParams{scale: float32(c.AttnScale), cap: float32(c.AttnSoftcap), window: m.layers[l].window}
+	ap := attnParams{scale: float32(c.AttnScale), cap: float32(c.AttnSoftcap), window: m.layers[l].window, ks: m.kernels()}
 	if ap.scale == 0 {
 		ap.scale = 1 / float32(math.Sqrt(float64(c.HeadDim)))
 	}
@@ -182,7 +184,7 @@ func (t *attnTask) softmaxRow(row []float32, pos []int32, p int32, st int) {
 	for r := range row {
 		row[r] -= mx
 	}
-	kern.exp(row)
+	t.ks.exp(row)
 	var l float32
 	for _, e := range row {
 		l += e

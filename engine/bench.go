@@ -41,7 +41,7 @@ func (m *Model) Bench(ctx context.Context, prefill, decode int) (*BenchResult, e
 	if _, _, err := m.Forward(ctx, m.NewCache(), ids[:min(prefill, 8)], 0, ForwardOptions{}); err != nil {
 		return nil, err
 	}
-	res := &BenchResult{Threads: Threads(), Kernels: Kernels(), PrefillTokens: prefill, DecodeTokens: decode}
+	res := &BenchResult{Threads: Threads(), Kernels: m.Kernels(), PrefillTokens: prefill, DecodeTokens: decode}
 	c := m.NewCache()
 	t0 := time.Now()
 	if _, _, err := m.Forward(ctx, c, ids[:prefill], 0, ForwardOptions{}); err != nil {

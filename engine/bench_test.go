@@ -140,7 +140,7 @@ func BenchmarkStreamBandwidth(b *testing.B) {
 			})
 		}},
 		{"gemvF16", func() {
-			split(func(lo, hi int) { kern.gemvF16Rows(k, w[lo*2*k:], 2*k, hi-lo, x, out[lo:hi]) })
+			split(func(lo, hi int) { cpuKernels.gemvF16Rows(k, w[lo*2*k:], 2*k, hi-lo, x, out[lo:hi]) })
 		}},
 	}
 	for _, tc := range cases {

@@ -78,8 +78,9 @@
 // (threads.go), with AVX2/FMA/F16C assembly kernels (matmul_amd64.s,
 // vecmath_amd64.s, and exp and SiLU from internal/vec, which stages shares)
 // and, on CPUs with AVX-512F, 16-lane batch kernels and tile dequantization
-// (gemm512_amd64.s; the "avx512" set, chosen at start-up; UseKernels
-// compares sets side by side) where the CPU has them and plain Go twins (matmul_generic.go, vecmath.go,
+// (gemm512_amd64.s; the "avx512" set). The CPU's best set is chosen at
+// start-up and held by each model; Model.WithKernels gives a copy that
+// computes with another set, for side-by-side comparisons) where the CPU has them and plain Go twins (matmul_generic.go, vecmath.go,
 // internal/vec's) elsewhere or with NEXUSQUANT_NOASM=1. A
 // batch dequantizes a tile of weight rows to float32 once for all its rows.
 // A single row (decode) is bound by reading the weights, so it takes units

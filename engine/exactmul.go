@@ -30,7 +30,7 @@ import (
 const exactRows = 32
 
 // exactMul runs the jobs with llama.cpp's arithmetic.
-func exactMul(n int, jobs ...mulJob) error {
+func exactMul(ks *kernelSet, n int, jobs ...mulJob) error {
 	for _, jb := range jobs {
 		if len(jb.x) < n*jb.w.cols || len(jb.out) < n*jb.w.rows {
 			return fmt.Errorf("engine: product with %s: %d activations and %d outputs for %d rows", jb.w.name, len(jb.x), len(jb.out), n)
@@ -38,13 +38,13 @@ func exactMul(n int, jobs ...mulJob) error {
 		var err error
 		switch jb.w.typ {
 		case gguf.F32, gguf.F16:
-			err = exactMulFloat(n, jb)
+			err = exactMulFloat(ks, n, jb)
 		case gguf.Q8_0, gguf.Q4_0:
-			exactMulQ0(n, jb)
+			exactMulQ0(ks, n, jb)
 		case gguf.Q4_K, gguf.Q6_K:
-			exactMulK(n, jb)
+			exactMulK(ks, n, jb)
 		default:
-			err = mul(n, true, jb)
+			err = mul(ks, n, true, jb)
 		}
 		if err != nil {
 			return err
@@ -62,7 +62,7 @@ func forRows(w *matrix, fn func(r0, r1 int)) {
 	})
 }
 
-func exactMulFloat(n int, jb mulJob) error {
+func exactMulFloat(ks *kernelSet, n int, jb mulJob) error {
 	w, k := jb.w, jb.w.cols
 	x := make([]float32, n*k)
 	copy(x, jb.x[:n*k])
@@ -75,7 +75,7 @@ func exactMulFloat(n int, jb mulJob) error {
 	errs := make([]error, (w.rows+exactRows-1)/exactRows)
 	forRows(w, func(r0, r1 int) {
 		rows := make([]float32, (r1-r0)*k)
-		if err := w.dequant(r0, r1, rows); err != nil {
+		if err := w.dequant(ks, r0, r1, rows); err != nil {
 			errs[r0/exactRows] = err
 			return
 		}
@@ -101,7 +101,7 @@ func exactMulFloat(n int, jb mulJob) error {
 	return nil
 }
 
-func exactMulQ0(n int, jb mulJob) {
+func exactMulQ0(ks *kernelSet, n int, jb mulJob) {
 	w, k := jb.w, jb.w.cols
 	acts := make([]*q8Acts, n)
 	for i := range acts {
@@ -111,7 +111,7 @@ func exactMulQ0(n int, jb mulJob) {
 	forRows(w, func(r0, r1 int) {
 		if w.typ == gguf.Q8_0 { // the decode kernel computes exactly this
 			for i, a := range acts {
-				kern.q80Q80(k, w.data[r0*w.rowBytes:], w.rowBytes, r1-r0, a, jb.out[i*w.rows+r0:i*w.rows+r1])
+				ks.q80Q80(k, w.data[r0*w.rowBytes:], w.rowBytes, r1-r0, a, jb.out[i*w.rows+r0:i*w.rows+r1])
 			}
 			return
 		}
@@ -128,7 +128,7 @@ func exactMulQ0(n int, jb mulJob) {
 	})
 }
 
-func exactMulK(n int, jb mulJob) {
+func exactMulK(ks *kernelSet, n int, jb mulJob) {
 	w, k := jb.w, jb.w.cols
 	acts := make([]*q8kActs, n)
 	for i := range acts {
@@ -137,7 +137,7 @@ func exactMulK(n int, jb mulJob) {
 	forRows(w, func(r0, r1 int) {
 		if w.typ == gguf.Q4_K { // the decode kernel computes exactly this
 			for i, a := range acts {
-				kern.q4kQ8K(k, w.data[r0*w.rowBytes:], w.rowBytes, r1-r0, a, jb.out[i*w.rows+r0:i*w.rows+r1])
+				ks.q4kQ8K(k, w.data[r0*w.rowBytes:], w.rowBytes, r1-r0, a, jb.out[i*w.rows+r0:i*w.rows+r1])
 			}
 			return
 		}

@@ -82,17 +82,17 @@ func TestExactMulMatchesFloat64(t *testing.T) {
 				x[i] = float32(rng.NormFloat64())
 			}
 			out := make([]float32, n*tc.rows)
-			if err := exactMul(n, mulJob{w, x, out}); err != nil {
+			if err := exactMul(cpuKernels, n, mulJob{w, x, out}); err != nil {
 				t.Fatal(err)
 			}
 			xr := make([]float32, len(x))
 			for i := 0; i < n; i++ {
-				roundActs(actKindOf(tc.typ), x[i*tc.cols:(i+1)*tc.cols], xr[i*tc.cols:(i+1)*tc.cols])
+				roundActs(cpuKernels, actKindOf(tc.typ), x[i*tc.cols:(i+1)*tc.cols], xr[i*tc.cols:(i+1)*tc.cols])
 			}
 			wr := make([]float32, tc.cols)
 			for i := 0; i < n; i++ {
 				for r := 0; r < tc.rows; r++ {
-					if err := w.dequant(r, r+1, wr); err != nil {
+					if err := w.dequant(cpuKernels, r, r+1, wr); err != nil {
 						t.Fatal(err)
 					}
 					var want, mag float64
@@ -123,12 +123,12 @@ func TestExactMulBatchIndependent(t *testing.T) {
 			x[i] = float32(rng.NormFloat64())
 		}
 		batch := make([]float32, 3*8)
-		if err := exactMul(3, mulJob{w, x, batch}); err != nil {
+		if err := exactMul(cpuKernels, 3, mulJob{w, x, batch}); err != nil {
 			t.Fatal(err)
 		}
 		for i := 0; i < 3; i++ {
 			one := make([]float32, 8)
-			if err := exactMul(1, mulJob{w, x[i*256 : (i+1)*256], one}); err != nil {
+			if err := exactMul(cpuKernels, 1, mulJob{w, x[i*256 : (i+1)*256], one}); err != nil {
 				t.Fatal(err)
 			}
 			for r, v := range one {

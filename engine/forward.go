@@ -58,11 +58,12 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 	}
 	E, H, Hkv, d := cfg.Embd, cfg.Heads, cfg.KVHeads, cfg.HeadDim
 	round := !m.FloatActivations
+	ks := m.kernels()
 	qd, kvd := H*d, Hkv*d
 
 	x := make([]float32, n*E) // residual stream
 	for i, id := range ids {
-		if err := m.tokEmbd.dequant(int(id), int(id)+1, x[i*E:(i+1)*E]); err != nil {
+		if err := m.tokEmbd.dequant(m.kernels(), int(id), int(id)+1, x[i*E:(i+1)*E]); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -150,8 +151,8 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 		if rr, ok := c.(RowRounder); ok {
 			rr.RoundRows(k[:n*kvd], v[:n*kvd])
 		} else if m.Exact {
-			kern.roundF16(k[:n*kvd], k[:n*kvd])
-			kern.roundF16(v[:n*kvd], v[:n*kvd])
+			ks.roundF16(k[:n*kvd], k[:n*kvd])
+			ks.roundF16(v[:n*kvd], v[:n*kvd])
 		}
 		if err := attend(c, li, q, k, v, n, start, att, st); err != nil {
 			return nil, nil, err
@@ -183,7 +184,7 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 		case m.Exact:
 			ggmlSiluMul(g[:rows*cfg.FF], u, cfg.FF)
 		default:
-			kern.siluMul(g[:rows*cfg.FF], u)
+			ks.siluMul(g[:rows*cfg.FF], u)
 		}
 		if err := m.product(rows, round, mulJob{ly.down, g, h}); err != nil {
 			return nil, nil, err
@@ -213,9 +214,9 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 // arithmetic in Exact mode (exactmul.go), else with mul.
 func (m *Model) product(n int, round bool, jobs ...mulJob) error {
 	if m.Exact {
-		return exactMul(n, jobs...)
+		return exactMul(m.kernels(), n, jobs...)
 	}
-	return mul(n, round, jobs...)
+	return mul(m.kernels(), n, round, jobs...)
 }
 
 // checkForward validates a Forward call's arguments.

@@ -129,11 +129,8 @@ func testGemmL16(t *testing.T, ks kernelSet, k int) {
 // n×rows outputs is written.
 func TestMulTileL16(t *testing.T) {
 	sets := l16Sets(t)
-	saved := kern
-	defer func() { kern = saved }()
 	r := rand.New(rand.NewPCG(9, 9))
 	for _, ks := range sets {
-		kern = ks
 		for trial := 0; trial < 300; trial++ {
 			n := 2 + r.IntN(12)
 			rows := 1 + r.IntN(13)
@@ -148,7 +145,7 @@ func TestMulTileL16(t *testing.T) {
 			for i := range out {
 				out[i] = 42
 			}
-			mulTile(n, x, ldx, k, wt, ldw, rows, out, ldo)
+			mulTile(&ks, n, x, ldx, k, wt, ldw, rows, out, ldo)
 			for i := 0; i < n; i++ {
 				for c := 0; c < ldo; c++ {
 					got := out[i*ldo+c]
@@ -175,8 +172,6 @@ func TestMulTileL16(t *testing.T) {
 // them alike: each set's best time as GFLOP/s, and the ratio of the last
 // set to the first.
 func BenchmarkGemmTile(b *testing.B) {
-	saved := kern
-	defer func() { kern = saved }()
 	sets := kernelSets()
 	if len(sets) > 1 {
 		sets = sets[1:] // the assembly sets only
@@ -191,9 +186,8 @@ func BenchmarkGemmTile(b *testing.B) {
 			best := make([]time.Duration, len(sets))
 			for i := 0; i < b.N; i++ {
 				for s, ks := range sets {
-					kern = ks
 					t0 := time.Now()
-					mulTile(n, x, k, k, wt, k, rows, out, rows)
+					mulTile(&ks, n, x, k, k, wt, k, rows, out, rows)
 					if d := time.Since(t0); i == 0 || d < best[s] {
 						best[s] = d
 					}
@@ -216,8 +210,6 @@ func BenchmarkGemmTile(b *testing.B) {
 //
 //	NEXUSQUANT_TESTDATA=/work/shared go test ./engine -run '^$' -bench PrefillKernels -benchtime 20x
 func BenchmarkPrefillKernels(b *testing.B) {
-	saved := kern
-	defer func() { kern = saved }()
 	sets := kernelSets()
 	if len(sets) > 1 {
 		sets = sets[1:] // the assembly sets only
@@ -230,9 +222,10 @@ func BenchmarkPrefillKernels(b *testing.B) {
 			best := make([]time.Duration, len(sets))
 			for i := 0; i < b.N; i++ {
 				for s, ks := range sets {
-					kern = ks
+					mk := *m
+					mk.ks = &ks
 					t0 := time.Now()
-					if _, _, err := m.Forward(ctx, m.NewCache(), ids, 0, ForwardOptions{}); err != nil {
+					if _, _, err := mk.Forward(ctx, m.NewCache(), ids, 0, ForwardOptions{}); err != nil {
 						b.Fatal(err)
 					}
 					if d := time.Since(t0); i == 0 || d < best[s] {

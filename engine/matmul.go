@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 
 	"nexusquant/engine/gguf"
@@ -87,34 +88,36 @@ func (ks *kernelSet) decodeGemv(t gguf.Type) func(k int, w []byte, ldw, rows int
 	return nil
 }
 
-// kern is the kernel set in use; init in matmul_amd64.go upgrades it.
-var kern = goKernels
+// Kernels names the kernel set a model loaded on this CPU uses unless told
+// otherwise (see Model.WithKernels): "avx512" (assembly, AVX-512 batch and
+// decode products), "avx2" (assembly) or "go" (the portable twins, also
+// what NEXUSQUANT_NOASM=1 forces).
+func Kernels() string { return cpuKernels.name }
 
-// Kernels names the inner-loop implementation in use: "avx512" (assembly,
-// AVX-512 batch products), "avx2" (assembly) or "go" (the portable twins).
-func Kernels() string { return kern.name }
-
-// UseKernels switches the inner loops to "avx512", "avx2" or "go" (for
-// side-by-side benchmarks). It must not be called while a Forward runs.
-func UseKernels(name string) error {
-	switch {
-	case name == "go":
-		kern = goKernels
-	case name == "avx2" && hasAVX2:
-		kern = avxKernels
-	case name == "avx512" && hasAVX512:
-		kern = avx512Kernels
-	default:
-		have := "go"
-		if hasAVX2 {
-			have += ", avx2"
-		}
-		if hasAVX512 {
-			have += ", avx512"
-		}
-		return fmt.Errorf("engine: kernels %q are not available on this CPU (have: %s)", name, have)
+// KernelSets lists the kernel sets this CPU can run, fastest first.
+func KernelSets() []string {
+	var names []string
+	if hasAVX512 {
+		names = append(names, avx512Kernels.name)
 	}
-	return nil
+	if hasAVX2 {
+		names = append(names, avxKernels.name)
+	}
+	return append(names, goKernels.name)
+}
+
+// kernelsNamed returns the kernel set called name, or an error naming the
+// ones this CPU has.
+func kernelsNamed(name string) (*kernelSet, error) {
+	switch {
+	case name == goKernels.name:
+		return &goKernels, nil
+	case name == avxKernels.name && hasAVX2:
+		return &avxKernels, nil
+	case name == avx512Kernels.name && hasAVX512:
+		return &avx512Kernels, nil
+	}
+	return nil, fmt.Errorf("engine: kernels %q are not available on this CPU (have: %s)", name, strings.Join(KernelSets(), ", "))
 }
 
 // mulJob is one matrix product out = x·wᵀ over n rows: x is n×w.cols, out is
@@ -153,7 +156,7 @@ var tilePool = sync.Pool{New: func() any { return new([]float32) }}
 // With round, each job's activations are first rounded as llama.cpp rounds
 // them for its weight type (actround.go); jobs sharing an input share the
 // rounded copy.
-func mul(n int, round bool, jobs ...mulJob) error {
+func mul(ks *kernelSet, n int, round bool, jobs ...mulJob) error {
 	// Decode with Q4_K or Q8_0 weights multiplies integers: quantize those
 	// jobs' activations to Q8_K / Q8_0 (what roundInputs would round them
 	// to; it leaves these jobs alone).
@@ -180,7 +183,7 @@ func mul(n int, round bool, jobs ...mulJob) error {
 			}
 		}
 		jobs = append([]mulJob(nil), jobs...) // the caller's jobs keep their x
-		bufs := roundInputs(n, jobs)
+		bufs := roundInputs(ks, n, jobs)
 		defer func() {
 			for _, buf := range bufs {
 				actPool.Put(buf)
@@ -229,14 +232,14 @@ func mul(n int, round bool, jobs ...mulJob) error {
 		u0 := (u - first[j]) * unitRows[j]
 		u1 := min(u0+unitRows[j], w.rows)
 		if q8k != nil && q8k[j] != nil {
-			kern.q4kQ8K(w.cols, w.data[u0*w.rowBytes:u1*w.rowBytes], w.rowBytes, u1-u0, q8k[j], jb.out[u0:u1])
+			ks.q4kQ8K(w.cols, w.data[u0*w.rowBytes:u1*w.rowBytes], w.rowBytes, u1-u0, q8k[j], jb.out[u0:u1])
 			return
 		}
 		if q8 != nil && q8[j] != nil {
-			kern.q80Q80(w.cols, w.data[u0*w.rowBytes:u1*w.rowBytes], w.rowBytes, u1-u0, q8[j], jb.out[u0:u1])
+			ks.q80Q80(w.cols, w.data[u0*w.rowBytes:u1*w.rowBytes], w.rowBytes, u1-u0, q8[j], jb.out[u0:u1])
 			return
 		}
-		if gemv := kern.decodeGemv(w.typ); n == 1 && gemv != nil {
+		if gemv := ks.decodeGemv(w.typ); n == 1 && gemv != nil {
 			// Decode: convert or dequantize in registers, no tile.
 			gemv(w.cols, w.data[u0*w.rowBytes:u1*w.rowBytes], w.rowBytes, u1-u0, jb.x, jb.out[u0:u1])
 			return
@@ -257,7 +260,7 @@ func mul(n int, round bool, jobs ...mulJob) error {
 				tile = w.f32[r0*w.cols : r1*w.cols]
 			} else {
 				tile = (*buf)[:(r1-r0)*w.cols]
-				if err := w.dequant(r0, r1, tile); err != nil {
+				if err := w.dequant(ks, r0, r1, tile); err != nil {
 					errs[worker] = err
 					return
 				}
@@ -267,7 +270,7 @@ func mul(n int, round bool, jobs ...mulJob) error {
 					prefetch(w.data[r1*w.rowBytes : min(r1+tr, u1)*w.rowBytes])
 				}
 			}
-			mulTile(n, jb.x, w.cols, w.cols, tile, w.cols, r1-r0, jb.out[r0:], w.rows)
+			mulTile(ks, n, jb.x, w.cols, w.cols, tile, w.cols, r1-r0, jb.out[r0:], w.rows)
 		}
 	})
 	for _, err := range errs {
@@ -280,9 +283,9 @@ func mul(n int, round bool, jobs ...mulJob) error {
 
 // mulTile sets out[i*ldo+r] = Σ_{j<k} x[i*ldx+j]·wt[r*ldw+j] for i < n and
 // r < rows: n activation rows against a tile of weight rows.
-func mulTile(n int, x []float32, ldx, k int, wt []float32, ldw, rows int, out []float32, ldo int) {
-	if n >= 2 && kern.gemm4x4 != nil {
-		mulTileL16(n, x, ldx, k, wt, ldw, rows, out, ldo)
+func mulTile(ks *kernelSet, n int, x []float32, ldx, k int, wt []float32, ldw, rows int, out []float32, ldo int) {
+	if n >= 2 && ks.gemm4x4 != nil {
+		mulTileL16(ks, n, x, ldx, k, wt, ldw, rows, out, ldo)
 		return
 	}
 	i := 0
@@ -290,22 +293,22 @@ func mulTile(n int, x []float32, ldx, k int, wt []float32, ldw, rows int, out []
 		xi, oi := x[i*ldx:], out[i*ldo:]
 		r := 0
 		for ; r+4 <= rows; r += 4 {
-			kern.gemm4x2(k, wt[r*ldw:], ldw, xi, ldx, oi[r:], ldo)
+			ks.gemm4x2(k, wt[r*ldw:], ldw, xi, ldx, oi[r:], ldo)
 		}
 		for ; r < rows; r++ {
 			wr := wt[r*ldw : r*ldw+k]
-			oi[r] = kern.dot(wr, xi)
-			oi[ldo+r] = kern.dot(wr, xi[ldx:])
+			oi[r] = ks.dot(wr, xi)
+			oi[ldo+r] = ks.dot(wr, xi[ldx:])
 		}
 	}
 	if i < n {
 		xi, oi := x[i*ldx:i*ldx+k], out[i*ldo:]
 		r := 0
 		for ; r+4 <= rows; r += 4 {
-			kern.gemm4x1(k, wt[r*ldw:], ldw, xi, oi[r:])
+			ks.gemm4x1(k, wt[r*ldw:], ldw, xi, oi[r:])
 		}
 		for ; r < rows; r++ {
-			oi[r] = kern.dot(wt[r*ldw:r*ldw+k], xi)
+			oi[r] = ks.dot(wt[r*ldw:r*ldw+k], xi)
 		}
 	}
 }
@@ -313,8 +316,8 @@ func mulTile(n int, x []float32, ldx, k int, wt []float32, ldw, rows int, out []
 // mulTileL16 is mulTile with the 16-lane kernels: blocks of 4×4 outputs,
 // and the rest (rows % 4 weight rows, n % 4 activation rows) by the 4×1
 // kernel, so that every output is summed in the same order (dotL16Go).
-func mulTileL16(n int, x []float32, ldx, k int, wt []float32, ldw, rows int, out []float32, ldo int) {
-	g44, g41 := kern.gemm4x4, kern.gemm4x1L16
+func mulTileL16(ks *kernelSet, n int, x []float32, ldx, k int, wt []float32, ldw, rows int, out []float32, ldo int) {
+	g44, g41 := ks.gemm4x4, ks.gemm4x1L16
 	var t [4]float32
 	i := 0
 	for ; i+4 <= n; i += 4 {
@@ -359,7 +362,7 @@ var actPool = sync.Pool{New: func() any { return new([]float32) }}
 // except for the jobs that take integer products (intDecode), which read
 // their quantized activations instead. The copies are in buffers from
 // actPool, returned: put them back once the products are done.
-func roundInputs(n int, jobs []mulJob) (bufs []*[]float32) {
+func roundInputs(ks *kernelSet, n int, jobs []mulJob) (bufs []*[]float32) {
 	type key struct {
 		x    *float32
 		kind actKind
@@ -383,7 +386,7 @@ func roundInputs(n int, jobs []mulJob) (bufs []*[]float32) {
 			r = (*buf)[:len(x)]
 			workers := min(Threads(), n*cols/(1<<14)+1)
 			parallel(n, workers, func(_, i int) {
-				roundActs(kind, x[i*cols:(i+1)*cols], r[i*cols:(i+1)*cols])
+				roundActs(ks, kind, x[i*cols:(i+1)*cols], r[i*cols:(i+1)*cols])
 			})
 			done[k] = r
 		}

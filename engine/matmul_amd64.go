@@ -20,17 +20,19 @@ var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
 // registers.
 var hasAVX512 = hasAVX2 && cpu.X86.HasAVX512F
 
-func init() {
-	if os.Getenv("NEXUSQUANT_NOASM") != "" {
-		return
-	}
+// cpuKernels is the kernel set models use by default: the fastest this CPU
+// runs, or the Go twins under NEXUSQUANT_NOASM. Set once, at start-up.
+var cpuKernels = func() *kernelSet {
 	switch {
+	case os.Getenv("NEXUSQUANT_NOASM") != "":
+		return &goKernels
 	case hasAVX512:
-		kern = avx512Kernels
+		return &avx512Kernels
 	case hasAVX2:
-		kern = avxKernels
+		return &avxKernels
 	}
-}
+	return &goKernels
+}()
 
 //go:noescape
 func gemm4x4AVX512(k int, w *float32, ldw int, x *float32, ldx int, out *float32, ldo int)

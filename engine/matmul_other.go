@@ -8,6 +8,7 @@ var (
 	hasAVX512     = false
 	avxKernels    = goKernels
 	avx512Kernels = goKernels
+	cpuKernels    = &goKernels
 )
 
 // prefetch does nothing here.

@@ -30,13 +30,10 @@ func kernelSets() []kernelSet {
 	return sets
 }
 
-// forEachKernels runs f once with each kernel set in use.
-func forEachKernels(t *testing.T, f func(t *testing.T)) {
-	saved := kern
-	defer func() { kern = saved }()
+// forEachKernels runs f once with each kernel set.
+func forEachKernels(t *testing.T, f func(t *testing.T, ks *kernelSet)) {
 	for _, ks := range kernelSets() {
-		kern = ks
-		t.Run(ks.name, f)
+		t.Run(ks.name, func(t *testing.T) { f(t, &ks) })
 	}
 }
 
@@ -155,17 +152,14 @@ func quantMatrix(t *testing.T, typ gguf.Type, w []float32, rows, cols int) *matr
 // shapes with row and column tails, for both kernel sets and thread counts.
 func TestMul(t *testing.T) {
 	defer SetThreads(0)
-	saved := kern
-	defer func() { kern = saved }()
 	for _, ks := range kernelSets() {
-		kern = ks
 		for _, threads := range []int{1, 3} {
 			SetThreads(threads)
 			for _, sh := range []struct{ n, rows, cols int }{{1, 5, 7}, {3, 17, 64}, {2, 130, 172}, {5, 64, 512}, {128, 33, 96}} {
 				x := randVec(sh.n*sh.cols, 1)
 				w := randVec(sh.rows*sh.cols, 2)
 				out := make([]float32, sh.n*sh.rows)
-				if err := mul(sh.n, true, mulJob{f32Matrix("w", w, sh.rows, sh.cols), x, out}); err != nil {
+				if err := mul(&ks, sh.n, true, mulJob{f32Matrix("w", w, sh.rows, sh.cols), x, out}); err != nil {
 					t.Fatal(err)
 				}
 				want := naiveMul(x, w, sh.n, sh.rows, sh.cols)
@@ -192,7 +186,7 @@ func TestMulQuantized(t *testing.T) {
 			t.Fatal(err)
 		}
 		out := make([]float32, n*rows)
-		if err := mul(n, false, mulJob{m, x, out}); err != nil {
+		if err := mul(cpuKernels, n, false, mulJob{m, x, out}); err != nil {
 			t.Fatal(err)
 		}
 		want := naiveMul(x, deq, n, rows, cols)
@@ -213,7 +207,7 @@ func TestRoundActs(t *testing.T) {
 		kind actKind
 		typ  gguf.Type
 	}{{actF16, gguf.F16}, {actBF16, gguf.BF16}, {actQ8_0, gguf.Q8_0}} {
-		roundActs(tc.kind, x, got)
+		roundActs(cpuKernels, tc.kind, x, got)
 		rb, _ := tc.typ.RowBytes(len(x))
 		q := make([]byte, rb)
 		if err := gguf.QuantizeRow(tc.typ, x, q); err != nil {
@@ -231,7 +225,7 @@ func TestRoundActs(t *testing.T) {
 	}
 	// Q8_K: the largest magnitude maps to ∓127 exactly and every value moves
 	// by at most half a step.
-	roundActs(actQ8_K, x, got)
+	roundActs(cpuKernels, actQ8_K, x, got)
 	for b := 0; b < len(x); b += 256 {
 		var mx float32
 		for _, v := range x[b : b+256] {
@@ -397,10 +391,7 @@ func testQuantGemvRows(t *testing.T, typ gguf.Type) {
 					deq(tile[r*k:(r+1)*k], m.data[r*m.rowBytes:(r+1)*m.rowBytes])
 				}
 				want := make([]float32, rows)
-				saved := kern
-				kern = ks
-				mulTile(1, x, k, k, tile, k, rows, want, rows)
-				kern = saved
+				mulTile(&ks, 1, x, k, k, tile, k, rows, want, rows)
 				got := make([]float32, rows+1)
 				got[rows] = 42
 				gemv(k, m.data, m.rowBytes, rows, x, got[:rows])
@@ -459,7 +450,7 @@ func TestQ4KQ8KMatchFloat(t *testing.T) {
 			x[5] = 0
 			a := quantQ8K(x)
 			xr := make([]float32, k)
-			roundActs(actQ8_K, x, xr)
+			roundActs(cpuKernels, actQ8_K, x, xr)
 			for i := range xr {
 				if got := a.d[i/256] * float32(a.q[i]); got != xr[i] {
 					t.Fatalf("k=%d: quantQ8K[%d] gives %g, roundQ8_K %g", k, i, got, xr[i])

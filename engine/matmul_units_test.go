@@ -17,8 +17,6 @@ import (
 // the caller's jobs must keep their activations.
 func TestMulUnitsMatchTile(t *testing.T) {
 	defer SetThreads(0)
-	saved := kern
-	defer func() { kern = saved }()
 	for _, typ := range []gguf.Type{gguf.F16, gguf.Q8_0, gguf.Q4_K} {
 		for _, sh := range []struct{ n, rows, cols int }{{5, 203, 512}, {2, 130, 256}, {9, 64, 1536}} {
 			var m *matrix
@@ -30,9 +28,8 @@ func TestMulUnitsMatchTile(t *testing.T) {
 			x := randVec(sh.n*sh.cols, 7)
 			big := randVec(4*sh.n*sh.cols, 8)
 			for _, ks := range kernelSets() {
-				kern = ks
 				deq := make([]float32, sh.rows*sh.cols)
-				if err := m.dequant(0, sh.rows, deq); err != nil {
+				if err := m.dequant(&ks, 0, sh.rows, deq); err != nil {
 					t.Fatal(err)
 				}
 				for _, round := range []bool{false, true} {
@@ -40,17 +37,17 @@ func TestMulUnitsMatchTile(t *testing.T) {
 					if round {
 						xr = make([]float32, len(x))
 						for i := 0; i < sh.n; i++ {
-							roundActs(actKindOf(typ), x[i*sh.cols:(i+1)*sh.cols], xr[i*sh.cols:(i+1)*sh.cols])
+							roundActs(&ks, actKindOf(typ), x[i*sh.cols:(i+1)*sh.cols], xr[i*sh.cols:(i+1)*sh.cols])
 						}
 					}
 					want := make([]float32, sh.n*sh.rows)
-					mulTile(sh.n, xr, sh.cols, sh.cols, deq, sh.cols, sh.rows, want, sh.rows)
+					mulTile(&ks, sh.n, xr, sh.cols, sh.cols, deq, sh.cols, sh.rows, want, sh.rows)
 					for _, threads := range []int{1, 3} {
 						SetThreads(threads)
 						for rep := 0; rep < 2; rep++ {
 							out := make([]float32, sh.n*sh.rows)
 							jobs := []mulJob{{m, x, out}}
-							if err := mul(sh.n, round, jobs...); err != nil {
+							if err := mul(&ks, sh.n, round, jobs...); err != nil {
 								t.Fatal(err)
 							}
 							if &jobs[0].x[0] != &x[0] {
@@ -64,7 +61,7 @@ func TestMulUnitsMatchTile(t *testing.T) {
 							}
 							// A larger product in between puts other buffers in the pool.
 							junk := make([]float32, 4*sh.n*sh.rows)
-							if err := mul(4*sh.n, round, mulJob{m, big, junk}); err != nil {
+							if err := mul(&ks, 4*sh.n, round, mulJob{m, big, junk}); err != nil {
 								t.Fatal(err)
 							}
 						}

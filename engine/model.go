@@ -119,7 +119,8 @@ type Model struct {
 	// products.
 	Exact bool
 
-	rope       rope // the rotary embedding of full-attention layers
+	ks         *kernelSet // nil: cpuKernels (see kernels)
+	rope       rope       // the rotary embedding of full-attention layers
 	longRope   *longRope
 	tokEmbd    *matrix
 	output     *matrix // token_embd when the output is tied

@@ -205,10 +205,11 @@ func TestForwardMatchesReference(t *testing.T) {
 	forEachKernels(t, testForwardMatchesReference)
 }
 
-func testForwardMatchesReference(t *testing.T) {
+func testForwardMatchesReference(t *testing.T, ks *kernelSet) {
 	for _, arch := range []string{"llama", "qwen2"} {
 		t.Run(arch, func(t *testing.T) {
 			m := randomModel(arch, 1)
+			m.ks = ks
 			ids := tinyIDs(20)
 			logits, _, err := m.Forward(context.Background(), m.NewCache(), ids, 0, ForwardOptions{Logits: LogitsAll})
 			if err != nil {
@@ -321,8 +322,9 @@ func TestBlockAttention(t *testing.T) {
 	forEachKernels(t, testBlockAttention)
 }
 
-func testBlockAttention(t *testing.T) {
+func testBlockAttention(t *testing.T, ks *kernelSet) {
 	m := randomModel("llama", 4)
+	m.ks = ks
 	c := m.Config
 	H, Hkv, d := c.Heads, c.KVHeads, c.HeadDim
 	const T = 37

@@ -72,7 +72,7 @@ var nativeLittleEndian = func() bool {
 }()
 
 // dequant writes rows [r0, r1) as float32 to dst ((r1-r0)*cols values).
-func (w *matrix) dequant(r0, r1 int, dst []float32) error {
+func (w *matrix) dequant(ks *kernelSet, r0, r1 int, dst []float32) error {
 	n := (r1 - r0) * w.cols
 	dst = dst[:n]
 	if w.f32 != nil {
@@ -82,13 +82,13 @@ func (w *matrix) dequant(r0, r1 int, dst []float32) error {
 	src := w.data[r0*w.rowBytes : r1*w.rowBytes]
 	switch w.typ {
 	case gguf.F16:
-		kern.f16(dst, src)
+		ks.f16(dst, src)
 	case gguf.Q8_0:
-		kern.q80(dst, src)
+		ks.q80(dst, src)
 	case gguf.Q4_K:
-		kern.q4k(dst, src)
+		ks.q4k(dst, src)
 	case gguf.Q6_K:
-		kern.q6k(dst, src)
+		ks.q6k(dst, src)
 	default:
 		if err := gguf.DequantizeRow(w.typ, src, dst); err != nil {
 			return fmt.Errorf("tensor %s: %w", w.name, err)
