@@ -105,7 +105,14 @@ type q8kActs struct {
 	q    []int8
 	d    []float32
 	bsum []int32 // 8 per block
+	// qp is q with each block's 32-value sub-blocks in the order 0, 2, 1,
+	// 3, 4, 6, 5, 7: the order the AVX-512 Q4_K kernel (q4kQ8KRows512)
+	// meets the weights' nibbles in.
+	qp []int8
 }
+
+// q4kSubOrder is the sub-block order of q8kActs.qp.
+var q4kSubOrder = [8]int{0, 2, 1, 3, 4, 6, 5, 7}
 
 // quantQ8K quantizes x (a multiple of 256 values) exactly as roundQ8_K
 // rounds it.
@@ -124,6 +131,12 @@ func quantQ8K(x []float32) *q8kActs {
 			q := int8(min(math.RoundToEven(float64(iscale*v)), 127))
 			a.q[b*256+i] = q
 			a.bsum[b*8+i/32] += int32(q)
+		}
+	}
+	a.qp = make([]int8, len(a.q))
+	for b := 0; b < nb; b++ {
+		for j, s := range q4kSubOrder {
+			copy(a.qp[b*256+32*j:b*256+32*j+32], a.q[b*256+32*s:])
 		}
 	}
 	return a

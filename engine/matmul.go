@@ -39,6 +39,10 @@ type kernelSet struct {
 	// q4kQ8K sets out[r] for r < rows to Q4_K row r · the Q8_K activations
 	// a, with integer dot products per block as llama.cpp computes them.
 	q4kQ8K func(k int, w []byte, ldw, rows int, a *q8kActs, out []float32)
+	// q4kQ8KDecode is the product decode runs (Exact mode keeps q4kQ8K,
+	// llama.cpp's order): q4kQ8K, or where the CPU has AVX-512BW the 16-lane
+	// q4kQ8KRows512 (twin q4kQ8KRows512Go).
+	q4kQ8KDecode func(k int, w []byte, ldw, rows int, a *q8kActs, out []float32)
 	// q80Q80 is the same for Q8_0 rows and Q8_0 activations.
 	q80Q80 func(k int, w []byte, ldw, rows int, a *q8Acts, out []float32)
 	// gemm4x4 and gemm4x1L16 (nil where absent) are the products in 16
@@ -71,6 +75,8 @@ var goKernels = kernelSet{
 	q6kGemvRows: q6kGemvRowsGo,
 	q4kQ8K:      q4kQ8KRowsGo,
 	q80Q80:      q80Q80RowsGo,
+
+	q4kQ8KDecode: q4kQ8KRowsGo,
 }
 
 // decodeGemv is ks's streaming decode kernel for weights of type t, or nil.
@@ -232,7 +238,7 @@ func mul(ks *kernelSet, n int, round bool, jobs ...mulJob) error {
 		u0 := (u - first[j]) * unitRows[j]
 		u1 := min(u0+unitRows[j], w.rows)
 		if q8k != nil && q8k[j] != nil {
-			ks.q4kQ8K(w.cols, w.data[u0*w.rowBytes:u1*w.rowBytes], w.rowBytes, u1-u0, q8k[j], jb.out[u0:u1])
+			ks.q4kQ8KDecode(w.cols, w.data[u0*w.rowBytes:u1*w.rowBytes], w.rowBytes, u1-u0, q8k[j], jb.out[u0:u1])
 			return
 		}
 		if q8 != nil && q8[j] != nil {

@@ -20,6 +20,10 @@ var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
 // registers.
 var hasAVX512 = hasAVX2 && cpu.X86.HasAVX512F
 
+// hasAVX512BW adds the byte and word forms the AVX-512 integer decode
+// kernels (q4k512_amd64.s) use.
+var hasAVX512BW = hasAVX512 && cpu.X86.HasAVX512BW
+
 // cpuKernels is the kernel set models use by default: the fastest this CPU
 // runs, or the Go twins under NEXUSQUANT_NOASM. Set once, at start-up.
 var cpuKernels = func() *kernelSet {
@@ -33,6 +37,9 @@ var cpuKernels = func() *kernelSet {
 	}
 	return &goKernels
 }()
+
+//go:noescape
+func q4kQ8KRows512(nb int, w *byte, ldw int, rows int, qp *int8, d *float32, bsum *int32, out *float32, pf int)
 
 //go:noescape
 func gemm4x4AVX512(k int, w *float32, ldw int, x *float32, ldx int, out *float32, ldo int)
@@ -113,6 +120,8 @@ var avxKernels = kernelSet{
 	q6kGemvRows: q6kGemvRowsA,
 	q4kQ8K:      q4kQ8KRowsA,
 	q80Q80:      q80Q80RowsA,
+
+	q4kQ8KDecode: q4kQ8KRowsA,
 }
 
 // avx512Kernels is the AVX2 set with the batch products in AVX-512 (16
@@ -124,6 +133,9 @@ var avx512Kernels = func() kernelSet {
 	ks.gemm4x1L16 = gemm4x1A512
 	ks.f16 = f16A512
 	ks.q80 = q80A512
+	if hasAVX512BW {
+		ks.q4kQ8KDecode = q4kQ8KRows512A
+	}
 	return ks
 }()
 
@@ -349,6 +361,21 @@ func q4kQ8KRowsA(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
 	_ = a.bsum[:nb*8]
 	_ = out[:rows]
 	q4kQ8KRowsAVX(nb, &w[0], ldw, rows, &a.q[0], &a.d[0], &a.bsum[0], &out[0], streamPrefetch)
+}
+
+// q4kQ8KRows512A is q4kQ8KRows512 over slices (twin q4kQ8KRows512Go).
+func q4kQ8KRows512A(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
+	nb := k / 256
+	if nb == 0 || rows == 0 {
+		clear(out[:rows])
+		return
+	}
+	_ = w[(rows-1)*ldw : (rows-1)*ldw+nb*144]
+	_ = a.qp[:nb*256]
+	_ = a.d[:nb]
+	_ = a.bsum[:nb*8]
+	_ = out[:rows]
+	q4kQ8KRows512(nb, &w[0], ldw, rows, &a.qp[0], &a.d[0], &a.bsum[0], &out[0], streamPrefetch)
 }
 
 func q80Q80RowsA(k int, w []byte, ldw, rows int, a *q8Acts, out []float32) {

@@ -190,6 +190,47 @@ func q4kQ8KRowsGo(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
 	}
 }
 
+// q4kQ8KRows512Go is the twin of the AVX-512 Q4_K decode kernel
+// (q4kQ8KRows512): dotQ4KL16 per row.
+func q4kQ8KRows512Go(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
+	var ir intRow
+	for r := 0; r < rows; r++ {
+		unpackRow(gguf.Q4_K, k, w[r*ldw:], &ir)
+		out[r] = dotQ4KL16(&ir, a)
+	}
+}
+
+// dotQ4KL16 is a Q4_K row times Q8_K activations in 16 lanes
+// (q4k512_amd64.s): per super-block, lane L < 8 holds the exact integer sum
+// of sc_s × (elements 4L…4L+3 of sub-block s) over s = 0, 1, 4, 5, lane
+// L ≥ 8 the same for element group L−8 of s = 2, 3, 6, 7; each lane is folded
+// in by one FMA with d_w·d_a, the eight m_j·bsum_j by FMA with dmin_w·d_a.
+// The result is reduce16 of the first minus hsum8 of the second.
+func dotQ4KL16(w *intRow, a *q8kActs) float32 {
+	var acc [16]float32
+	var accm [8]float32
+	for b := range a.d {
+		d := w.d[b] * a.d[b]
+		dmin := w.dmin[b] * a.d[b]
+		sc, mn, bs := w.sc[b*8:b*8+8], w.mn[b*8:b*8+8], a.bsum[b*8:b*8+8]
+		for j := range accm {
+			accm[j] = fmaF32(float32(mn[j]*bs[j]), dmin, accm[j])
+		}
+		var sumi [16]int32
+		for s := 0; s < 8; s++ {
+			p := lanes32(w.q[b*256+s*32:], a.q[b*256+s*32:])
+			half := 8 * (s >> 1 & 1)
+			for l := range p {
+				sumi[half+l] += sc[s] * p[l]
+			}
+		}
+		for L := range acc {
+			acc[L] = fmaF32(float32(sumi[L]), d, acc[L])
+		}
+	}
+	return reduce16(&acc) - hsum8(&accm)
+}
+
 // q80Q80RowsGo is the same for Q8_0 rows and Q8_0 activations
 // (ggml_vec_dot_q8_0_q8_0: dotQ0Lanes).
 func q80Q80RowsGo(k int, w []byte, ldw, rows int, a *q8Acts, out []float32) {

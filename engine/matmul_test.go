@@ -136,7 +136,7 @@ func f32Matrix(name string, w []float32, rows, cols int) *matrix {
 }
 
 // quantMatrix encodes w as typ (F16 or Q8_0).
-func quantMatrix(t *testing.T, typ gguf.Type, w []float32, rows, cols int) *matrix {
+func quantMatrix(t testing.TB, typ gguf.Type, w []float32, rows, cols int) *matrix {
 	rb, err := typ.RowBytes(cols)
 	if err != nil {
 		t.Fatal(err)
@@ -463,6 +463,66 @@ func TestQ4KQ8KMatchFloat(t *testing.T) {
 			checkIntGemv(t, "q4kQ8K", k, rows, w, xr, func(ks kernelSet, out []float32) {
 				ks.q4kQ8K(k, m.data, m.rowBytes, rows, a, out)
 			})
+		}
+	}
+}
+
+// TestQ4KDecodeMatchTwin checks each kernel set's Q4_K decode product
+// (q4kQ8KDecode) bit for bit against its Go twin — q4kQ8KRows512Go for the
+// AVX-512BW kernel, q4kQ8KRowsGo otherwise — and the 16-lane twin against a
+// float64 product, on every CPU; rows with all-15 nibbles and all-63 scales
+// take the largest integer sums.
+func TestQ4KDecodeMatchTwin(t *testing.T) {
+	for _, k := range []int{256, 512, 1536} {
+		for _, rows := range []int{1, 2, 5, 13} {
+			m := randKQuant(gguf.Q4_K, rows, k, uint64(k*7+rows))
+			for b := 0; b < k/256; b++ { // row 0: the extremes
+				blk := m.data[b*144 : b*144+144]
+				for i := 4; i < 144; i++ {
+					blk[i] = 0xff
+				}
+			}
+			x := randVec(k, uint64(k)+21)
+			x[7] = -4 // the block's extreme, so its quant is −127
+			a := quantQ8K(x)
+			xr := make([]float32, k)
+			roundActs(cpuKernels, actQ8_K, x, xr)
+			w := make([]float32, rows*k)
+			if err := gguf.DequantizeRow(gguf.Q4_K, m.data, w); err != nil {
+				t.Fatal(err)
+			}
+			twin16 := make([]float32, rows)
+			q4kQ8KRows512Go(k, m.data, m.rowBytes, rows, a, twin16)
+			for r := 0; r < rows; r++ {
+				var want, mag float64
+				for j := 0; j < k; j++ {
+					p := float64(w[r*k+j]) * float64(xr[j])
+					want += p
+					mag += math.Abs(p)
+				}
+				if math.Abs(float64(twin16[r])-want) > 1e-5*mag+1e-6 {
+					t.Errorf("q4kQ8KRows512Go k=%d rows=%d: out[%d] = %g, want %g", k, rows, r, twin16[r], want)
+				}
+			}
+			for _, ks := range kernelSets() {
+				want := make([]float32, rows)
+				if ks.name == "avx512" && hasAVX512BW {
+					copy(want, twin16)
+				} else {
+					q4kQ8KRowsGo(k, m.data, m.rowBytes, rows, a, want)
+				}
+				got := make([]float32, rows+1)
+				got[rows] = 42
+				ks.q4kQ8KDecode(k, m.data, m.rowBytes, rows, a, got[:rows])
+				if got[rows] != 42 {
+					t.Errorf("%s k=%d rows=%d wrote past out", ks.name, k, rows)
+				}
+				for r := range want {
+					if math.Float32bits(got[r]) != math.Float32bits(want[r]) {
+						t.Errorf("%s q4kQ8KDecode k=%d rows=%d: out[%d] = %g, twin %g", ks.name, k, rows, r, got[r], want[r])
+					}
+				}
+			}
 		}
 	}
 }

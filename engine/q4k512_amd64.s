@@ -1,0 +1,193 @@
+//go:build amd64
+
+#include "textflag.h"
+
+// The AVX-512BW decode product of Q4_K rows with Q8_K activations
+// (q4kQ8KRows512). Per super-block the 128 bytes of nibbles are two ZMM
+// loads; masking and shifting give four vectors of 64 quants, each holding
+// two sub-blocks of 32 — (0, 2), (1, 3), (4, 6), (5, 7) — which meet the
+// activations permuted into the same order (q8kActs.qp) in VPMADDUBSW; each
+// 16-bit pair sum is multiplied by its sub-block's scale in VPMADDWD, so
+// int32 lane L (0…15) of the block's sum holds, exactly, the scaled
+// products of elements 4(L mod 8)…4(L mod 8)+3 of sub-blocks 0, 1, 4, 5
+// (L < 8) or 2, 3, 6, 7 (L ≥ 8). Each lane is folded into a float32
+// accumulator by one FMA with d_w·d_a; the minimums m_j·bsum_j go into eight
+// lanes by FMA with dmin_w·d_a. out = reduce16(acc) − hsum8(accm).
+// dotQ4KL16 in matmul_generic.go is the twin.
+
+// The VPSHUFB controls that spread the eight 16-bit scales (broadcast to
+// each 128-bit lane) over the four quant vectors: vector v takes scale a_v
+// in its low 256 bits and b_v in its high 256 bits.
+DATA q4kScaleShuf<>+0(SB)/8, $0x8000800080008000
+DATA q4kScaleShuf<>+8(SB)/8, $0x8000800080008000
+DATA q4kScaleShuf<>+16(SB)/8, $0x8000800080008000
+DATA q4kScaleShuf<>+24(SB)/8, $0x8000800080008000
+DATA q4kScaleShuf<>+32(SB)/8, $0x8004800480048004
+DATA q4kScaleShuf<>+40(SB)/8, $0x8004800480048004
+DATA q4kScaleShuf<>+48(SB)/8, $0x8004800480048004
+DATA q4kScaleShuf<>+56(SB)/8, $0x8004800480048004
+DATA q4kScaleShuf<>+64(SB)/8, $0x8002800280028002
+DATA q4kScaleShuf<>+72(SB)/8, $0x8002800280028002
+DATA q4kScaleShuf<>+80(SB)/8, $0x8002800280028002
+DATA q4kScaleShuf<>+88(SB)/8, $0x8002800280028002
+DATA q4kScaleShuf<>+96(SB)/8, $0x8006800680068006
+DATA q4kScaleShuf<>+104(SB)/8, $0x8006800680068006
+DATA q4kScaleShuf<>+112(SB)/8, $0x8006800680068006
+DATA q4kScaleShuf<>+120(SB)/8, $0x8006800680068006
+DATA q4kScaleShuf<>+128(SB)/8, $0x8008800880088008
+DATA q4kScaleShuf<>+136(SB)/8, $0x8008800880088008
+DATA q4kScaleShuf<>+144(SB)/8, $0x8008800880088008
+DATA q4kScaleShuf<>+152(SB)/8, $0x8008800880088008
+DATA q4kScaleShuf<>+160(SB)/8, $0x800c800c800c800c
+DATA q4kScaleShuf<>+168(SB)/8, $0x800c800c800c800c
+DATA q4kScaleShuf<>+176(SB)/8, $0x800c800c800c800c
+DATA q4kScaleShuf<>+184(SB)/8, $0x800c800c800c800c
+DATA q4kScaleShuf<>+192(SB)/8, $0x800a800a800a800a
+DATA q4kScaleShuf<>+200(SB)/8, $0x800a800a800a800a
+DATA q4kScaleShuf<>+208(SB)/8, $0x800a800a800a800a
+DATA q4kScaleShuf<>+216(SB)/8, $0x800a800a800a800a
+DATA q4kScaleShuf<>+224(SB)/8, $0x800e800e800e800e
+DATA q4kScaleShuf<>+232(SB)/8, $0x800e800e800e800e
+DATA q4kScaleShuf<>+240(SB)/8, $0x800e800e800e800e
+DATA q4kScaleShuf<>+248(SB)/8, $0x800e800e800e800e
+GLOBL q4kScaleShuf<>(SB), RODATA|NOPTR, $256
+
+// func q4kQ8KRows512(nb int, w *byte, ldw int, rows int, qp *int8, d *float32, bsum *int32, out *float32, pf int)
+TEXT ·q4kQ8KRows512(SB), NOSPLIT, $16-72
+	MOVQ rows+24(FP), AX
+	MOVQ AX, 0(SP)
+	MOVQ out+56(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ w+8(FP), R8
+	MOVQ pf+64(FP), R12
+	MOVL $0x0f0f0f0f, AX
+	VPBROADCASTD AX, Z31
+	VMOVDQU64 q4kScaleShuf<>+0(SB), Z27
+	VMOVDQU64 q4kScaleShuf<>+64(SB), Z28
+	VMOVDQU64 q4kScaleShuf<>+128(SB), Z29
+	VMOVDQU64 q4kScaleShuf<>+192(SB), Z30
+
+k4row:
+	MOVQ 0(SP), AX
+	TESTQ AX, AX
+	JZ   k4done
+	MOVQ R8, SI
+	MOVQ qp+32(FP), DI
+	MOVQ d+40(FP), R11
+	MOVQ bsum+48(FP), R13
+	MOVQ nb+0(FP), CX
+	VXORPS Z0, Z0, Z0
+	VXORPS Y1, Y1, Y1
+	TESTQ CX, CX
+	JZ   k4rowend
+
+k4block:
+	PREFETCHT0 (SI)(R12*1)
+	PREFETCHT0 64(SI)(R12*1)
+	PREFETCHT0 128(SI)(R12*1)
+	// Scales and minimums as ggml unpacks them (get_scale_min_k4), in
+	// registers: AX = sc0…sc7, BX = m0…m7, one byte each.
+	MOVL 4(SI), AX
+	MOVL 8(SI), BX
+	MOVL 12(SI), DX
+	MOVL DX, R9
+	SHRL $4, R9
+	ANDL $0x0f0f0f0f, R9
+	MOVL BX, R10
+	SHRL $6, R10
+	ANDL $0x03030303, R10
+	SHLL $4, R10
+	ORL  R10, R9
+	ANDL $0x3f3f3f3f, BX
+	ANDL $0x0f0f0f0f, DX
+	MOVL AX, R10
+	SHRL $6, R10
+	ANDL $0x03030303, R10
+	SHLL $4, R10
+	ORL  R10, DX
+	ANDL $0x3f3f3f3f, AX
+	SHLQ $32, DX
+	ORQ  DX, AX
+	SHLQ $32, R9
+	ORQ  R9, BX
+	VMOVQ AX, X2
+	VPMOVZXBW X2, X2
+	VSHUFI32X4 $0, Z2, Z2, Z2
+	VMOVQ BX, X3
+	VPMOVZXBD X3, Y3
+	VPMULLD (R13), Y3, Y3
+	VCVTDQ2PS Y3, Y3
+	// d_w·d_a and dmin_w·d_a.
+	MOVWLZX (SI), AX
+	VMOVD   AX, X4
+	VCVTPH2PS X4, X4
+	VMULSS  (R11), X4, X4
+	VBROADCASTSS X4, Z4
+	MOVWLZX 2(SI), AX
+	VMOVD   AX, X5
+	VCVTPH2PS X5, X5
+	VMULSS  (R11), X5, X5
+	VBROADCASTSS X5, Y5
+	VFMADD231PS Y5, Y3, Y1
+	// Quants.
+	VMOVDQU64 16(SI), Z6
+	VMOVDQU64 80(SI), Z7
+	VPSRLW $4, Z6, Z8
+	VPSRLW $4, Z7, Z9
+	VPANDQ Z31, Z6, Z6
+	VPANDQ Z31, Z7, Z7
+	VPANDQ Z31, Z8, Z8
+	VPANDQ Z31, Z9, Z9
+	VPMADDUBSW 0(DI), Z6, Z6
+	VPMADDUBSW 64(DI), Z8, Z8
+	VPMADDUBSW 128(DI), Z7, Z7
+	VPMADDUBSW 192(DI), Z9, Z9
+	VPSHUFB Z27, Z2, Z10
+	VPSHUFB Z28, Z2, Z11
+	VPSHUFB Z29, Z2, Z12
+	VPSHUFB Z30, Z2, Z13
+	VPMADDWD Z10, Z6, Z6
+	VPMADDWD Z11, Z8, Z8
+	VPMADDWD Z12, Z7, Z7
+	VPMADDWD Z13, Z9, Z9
+	VPADDD Z8, Z6, Z6
+	VPADDD Z9, Z7, Z7
+	VPADDD Z7, Z6, Z6
+	VCVTDQ2PS Z6, Z6
+	VFMADD231PS Z4, Z6, Z0
+
+	ADDQ $144, SI
+	ADDQ $256, DI
+	ADDQ $4, R11
+	ADDQ $32, R13
+	DECQ CX
+	JNZ  k4block
+
+k4rowend:
+	// reduce16(acc) − hsum8(accm).
+	VEXTRACTF64X4 $1, Z0, Y6
+	VADDPS Y6, Y0, Y0
+	VEXTRACTF128 $1, Y0, X6
+	VADDPS X6, X0, X0
+	VMOVHLPS X0, X0, X6
+	VADDPS X6, X0, X0
+	VMOVSHDUP X0, X6
+	VADDSS X6, X0, X0
+	VEXTRACTF128 $1, Y1, X6
+	VADDPS X6, X1, X1
+	VMOVHLPS X1, X1, X6
+	VADDPS X6, X1, X1
+	VMOVSHDUP X1, X6
+	VADDSS X6, X1, X1
+	VSUBSS X1, X0, X0
+	MOVQ 8(SP), AX
+	VMOVSS X0, (AX)
+	ADDQ $4, AX
+	MOVQ AX, 8(SP)
+	ADDQ ldw+16(FP), R8
+	DECQ 0(SP)
+	JMP  k4row
+
+k4done:
+	VZEROUPPER
+	RET
