@@ -109,6 +109,9 @@ type q8kActs struct {
 	// 3, 4, 6, 5, 7: the order the AVX-512 Q4_K kernel (q4kQ8KRows512)
 	// meets the weights' nibbles in.
 	qp []int8
+	// bsum16 is the sum of q over each 16 values (16 per block), for the
+	// Q6_K kernel's −32 offset.
+	bsum16 []int16
 }
 
 // q4kSubOrder is the sub-block order of q8kActs.qp.
@@ -132,6 +135,10 @@ func quantQ8K(x []float32) *q8kActs {
 			a.q[b*256+i] = q
 			a.bsum[b*8+i/32] += int32(q)
 		}
+	}
+	a.bsum16 = make([]int16, nb*16)
+	for i, q := range a.q {
+		a.bsum16[i/16] += int16(q)
 	}
 	a.qp = make([]int8, len(a.q))
 	for b := 0; b < nb; b++ {

@@ -8,8 +8,9 @@ import (
 	"nexusquant/engine/gguf"
 )
 
-// BenchmarkDecodeKernels runs each kernel set's one-row (decode) product
-// over a Q4_K, Q8_0 and Q6_K matrix of 512 columns, one worker, at two
+// BenchmarkDecodeKernels runs each kernel set's one-row (decode) product —
+// the one mul runs: integer where the set has it, else float — over a Q4_K,
+// Q8_0 and Q6_K matrix of 512 columns, one worker, at two
 // sizes: 1536 rows (in L2, what a small model's layer streams) and 16384
 // rows (past L2). It reports each set's best time as GB/s of weights read,
 // interleaving the sets so that a noisy machine hits them alike. Run:
@@ -30,11 +31,13 @@ func BenchmarkDecodeKernels(b *testing.B) {
 			out := make([]float32, rows)
 			sets := kernelSets()
 			run := func(ks *kernelSet) {
-				switch typ {
-				case gguf.Q4_K:
+				switch {
+				case typ == gguf.Q4_K:
 					ks.q4kQ8KDecode(k, m.data, m.rowBytes, rows, a8k, out)
-				case gguf.Q8_0:
+				case typ == gguf.Q8_0:
 					ks.q80Q80(k, m.data, m.rowBytes, rows, a8, out)
+				case ks.q6kQ8KDecode != nil:
+					ks.q6kQ8KDecode(k, m.data, m.rowBytes, rows, a8k, out)
 				default:
 					ks.q6kGemvRows(k, m.data, m.rowBytes, rows, x, out)
 				}

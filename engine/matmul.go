@@ -43,6 +43,10 @@ type kernelSet struct {
 	// llama.cpp's order): q4kQ8K, or where the CPU has AVX-512BW the 16-lane
 	// q4kQ8KRows512 (twin q4kQ8KRows512Go).
 	q4kQ8KDecode func(k int, w []byte, ldw, rows int, a *q8kActs, out []float32)
+	// q6kQ8KDecode, where present (AVX-512BW: q6kQ8KRows512, twin
+	// q6kQ8KRows512Go), is the integer Q6_K × Q8_K decode product; without
+	// it Q6_K rows take the float kernel q6kGemvRows.
+	q6kQ8KDecode func(k int, w []byte, ldw, rows int, a *q8kActs, out []float32)
 	// q80Q80 is the same for Q8_0 rows and Q8_0 activations.
 	q80Q80 func(k int, w []byte, ldw, rows int, a *q8Acts, out []float32)
 	// gemm4x4 and gemm4x1L16 (nil where absent) are the products in 16
@@ -170,7 +174,7 @@ func mul(ks *kernelSet, n int, round bool, jobs ...mulJob) error {
 	var q8 []*q8Acts
 	if round {
 		for j, jb := range jobs {
-			if !intDecode(n, jb.w.typ) {
+			if !ks.intDecode(n, jb.w.typ) {
 				continue
 			}
 			if q8k == nil {
@@ -182,7 +186,7 @@ func mul(ks *kernelSet, n int, round bool, jobs ...mulJob) error {
 				}
 			}
 			switch {
-			case jb.w.typ == gguf.Q4_K && q8k[j] == nil:
+			case (jb.w.typ == gguf.Q4_K || jb.w.typ == gguf.Q6_K) && q8k[j] == nil:
 				q8k[j] = quantQ8K(jb.x[:jb.w.cols])
 			case jb.w.typ == gguf.Q8_0 && q8[j] == nil:
 				q8[j] = quantQ80(jb.x[:jb.w.cols])
@@ -237,6 +241,10 @@ func mul(ks *kernelSet, n int, round bool, jobs ...mulJob) error {
 		w := jb.w
 		u0 := (u - first[j]) * unitRows[j]
 		u1 := min(u0+unitRows[j], w.rows)
+		if q8k != nil && q8k[j] != nil && w.typ == gguf.Q6_K {
+			ks.q6kQ8KDecode(w.cols, w.data[u0*w.rowBytes:u1*w.rowBytes], w.rowBytes, u1-u0, q8k[j], jb.out[u0:u1])
+			return
+		}
 		if q8k != nil && q8k[j] != nil {
 			ks.q4kQ8KDecode(w.cols, w.data[u0*w.rowBytes:u1*w.rowBytes], w.rowBytes, u1-u0, q8k[j], jb.out[u0:u1])
 			return
@@ -354,9 +362,10 @@ func mulTileL16(ks *kernelSet, n int, x []float32, ldx, k int, wt []float32, ldw
 
 // intDecode reports whether mul, rounding, multiplies n rows of activations
 // with weights of type t as integers (Q8_0 / Q8_K quants, not floats): a
-// single row (decode) with Q4_K or Q8_0 weights.
-func intDecode(n int, t gguf.Type) bool {
-	return n == 1 && (t == gguf.Q4_K || t == gguf.Q8_0)
+// single row (decode) with Q4_K or Q8_0 weights, or Q6_K where ks has the
+// integer kernel.
+func (ks *kernelSet) intDecode(n int, t gguf.Type) bool {
+	return n == 1 && (t == gguf.Q4_K || t == gguf.Q8_0 || t == gguf.Q6_K && ks.q6kQ8KDecode != nil)
 }
 
 // actPool holds the buffers of rounded activations between products: a
@@ -377,7 +386,7 @@ func roundInputs(ks *kernelSet, n int, jobs []mulJob) (bufs []*[]float32) {
 	for j := range jobs {
 		kind := actKindOf(jobs[j].w.typ)
 		cols := jobs[j].w.cols
-		if kind == actNone || n*cols == 0 || intDecode(n, jobs[j].w.typ) {
+		if kind == actNone || n*cols == 0 || ks.intDecode(n, jobs[j].w.typ) {
 			continue
 		}
 		x := jobs[j].x[:n*cols]

@@ -42,6 +42,9 @@ var cpuKernels = func() *kernelSet {
 func q4kQ8KRows512(nb int, w *byte, ldw int, rows int, qp *int8, d *float32, bsum *int32, out *float32, pf int)
 
 //go:noescape
+func q6kQ8KRows512(nb int, w *byte, ldw int, rows int, q *int8, d *float32, bsum16 *int16, out *float32, pf int)
+
+//go:noescape
 func gemm4x4AVX512(k int, w *float32, ldw int, x *float32, ldx int, out *float32, ldo int)
 
 //go:noescape
@@ -135,6 +138,7 @@ var avx512Kernels = func() kernelSet {
 	ks.q80 = q80A512
 	if hasAVX512BW {
 		ks.q4kQ8KDecode = q4kQ8KRows512A
+		ks.q6kQ8KDecode = q6kQ8KRows512A
 	}
 	return ks
 }()
@@ -376,6 +380,21 @@ func q4kQ8KRows512A(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
 	_ = a.bsum[:nb*8]
 	_ = out[:rows]
 	q4kQ8KRows512(nb, &w[0], ldw, rows, &a.qp[0], &a.d[0], &a.bsum[0], &out[0], streamPrefetch)
+}
+
+// q6kQ8KRows512A is q6kQ8KRows512 over slices (twin q6kQ8KRows512Go).
+func q6kQ8KRows512A(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
+	nb := k / 256
+	if nb == 0 || rows == 0 {
+		clear(out[:rows])
+		return
+	}
+	_ = w[(rows-1)*ldw : (rows-1)*ldw+nb*210]
+	_ = a.q[:nb*256]
+	_ = a.d[:nb]
+	_ = a.bsum16[:nb*16]
+	_ = out[:rows]
+	q6kQ8KRows512(nb, &w[0], ldw, rows, &a.q[0], &a.d[0], &a.bsum16[0], &out[0], streamPrefetch)
 }
 
 func q80Q80RowsA(k int, w []byte, ldw, rows int, a *q8Acts, out []float32) {

@@ -231,6 +231,41 @@ func dotQ4KL16(w *intRow, a *q8kActs) float32 {
 	return reduce16(&acc) - hsum8(&accm)
 }
 
+// q6kQ8KRows512Go is the twin of the AVX-512 Q6_K decode kernel
+// (q6kQ8KRows512): dotQ6KL16 per row.
+func q6kQ8KRows512Go(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
+	var ir intRow
+	for r := 0; r < rows; r++ {
+		unpackRow(gguf.Q6_K, k, w[r*ldw:], &ir)
+		out[r] = dotQ6KL16(&ir, a)
+	}
+}
+
+// dotQ6KL16 is a Q6_K row times Q8_K activations in 16 lanes
+// (q6k512_amd64.s): per super-block, lane L holds the exact integer sum over
+// the four 64-element runs r of sc_g × (q+32)·a for elements 64r+4L…64r+4L+3
+// (g their 16-element group), less, in lanes j < 8, 32·(sc_2j·bsum16_2j +
+// sc_2j+1·bsum16_2j+1); each lane is folded in by one FMA with d_w·d_a, then
+// reduce16.
+func dotQ6KL16(w *intRow, a *q8kActs) float32 {
+	var acc [16]float32
+	for b := range a.d {
+		d := w.d[b] * a.d[b]
+		sc, bs := w.sc[b*16:b*16+16], a.bsum16[b*16:b*16+16]
+		var sumi [16]int32
+		for e := 0; e < 256; e++ {
+			sumi[e%64/4] += sc[e/16] * (int32(w.q[b*256+e]) + 32) * int32(a.q[b*256+e])
+		}
+		for j := 0; j < 8; j++ {
+			sumi[j] -= 32 * (sc[2*j]*int32(bs[2*j]) + sc[2*j+1]*int32(bs[2*j+1]))
+		}
+		for L := range acc {
+			acc[L] = fmaF32(float32(sumi[L]), d, acc[L])
+		}
+	}
+	return reduce16(&acc)
+}
+
 // q80Q80RowsGo is the same for Q8_0 rows and Q8_0 activations
 // (ggml_vec_dot_q8_0_q8_0: dotQ0Lanes).
 func q80Q80RowsGo(k int, w []byte, ldw, rows int, a *q8Acts, out []float32) {

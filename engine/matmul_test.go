@@ -467,59 +467,78 @@ func TestQ4KQ8KMatchFloat(t *testing.T) {
 	}
 }
 
-// TestQ4KDecodeMatchTwin checks each kernel set's Q4_K decode product
-// (q4kQ8KDecode) bit for bit against its Go twin — q4kQ8KRows512Go for the
-// AVX-512BW kernel, q4kQ8KRowsGo otherwise — and the 16-lane twin against a
-// float64 product, on every CPU; rows with all-15 nibbles and all-63 scales
-// take the largest integer sums.
-func TestQ4KDecodeMatchTwin(t *testing.T) {
-	for _, k := range []int{256, 512, 1536} {
-		for _, rows := range []int{1, 2, 5, 13} {
-			m := randKQuant(gguf.Q4_K, rows, k, uint64(k*7+rows))
-			for b := 0; b < k/256; b++ { // row 0: the extremes
-				blk := m.data[b*144 : b*144+144]
-				for i := 4; i < 144; i++ {
-					blk[i] = 0xff
+// TestIntDecodeMatchTwin checks each kernel set's integer K-quant decode
+// products (q4kQ8KDecode, q6kQ8KDecode where present) bit for bit against
+// their Go twins — the 16-lane q4kQ8KRows512Go / q6kQ8KRows512Go for the
+// AVX-512BW kernels, q4kQ8KRowsGo otherwise — and the 16-lane twins against
+// a float64 product, on every CPU. Row 0 holds the extremes: all-ones
+// quants and scale bytes (Q4_K: nibbles 15 and scales 63; Q6_K: quants 31
+// and scales −1), against an activation block with a −127 quant.
+func TestIntDecodeMatchTwin(t *testing.T) {
+	type kern func(k int, w []byte, ldw, rows int, a *q8kActs, out []float32)
+	cases := []struct {
+		typ         gguf.Type
+		blockBytes  int
+		twin16      kern
+		fast        func(ks *kernelSet) kern
+		fallbackTwn kern // the twin where the set has no 16-lane kernel; nil: none
+	}{
+		{gguf.Q4_K, 144, q4kQ8KRows512Go, func(ks *kernelSet) kern { return ks.q4kQ8KDecode }, q4kQ8KRowsGo},
+		{gguf.Q6_K, 210, q6kQ8KRows512Go, func(ks *kernelSet) kern { return ks.q6kQ8KDecode }, nil},
+	}
+	for _, tc := range cases {
+		for _, k := range []int{256, 512, 1536} {
+			for _, rows := range []int{1, 2, 5, 13} {
+				m := randKQuant(tc.typ, rows, k, uint64(k*7+rows))
+				for b := 0; b < k/256; b++ {
+					blk := m.data[b*tc.blockBytes : (b+1)*tc.blockBytes]
+					for i := range blk[:tc.blockBytes-4] {
+						blk[i+map[gguf.Type]int{gguf.Q4_K: 4, gguf.Q6_K: 0}[tc.typ]] = 0xff
+					}
 				}
-			}
-			x := randVec(k, uint64(k)+21)
-			x[7] = -4 // the block's extreme, so its quant is −127
-			a := quantQ8K(x)
-			xr := make([]float32, k)
-			roundActs(cpuKernels, actQ8_K, x, xr)
-			w := make([]float32, rows*k)
-			if err := gguf.DequantizeRow(gguf.Q4_K, m.data, w); err != nil {
-				t.Fatal(err)
-			}
-			twin16 := make([]float32, rows)
-			q4kQ8KRows512Go(k, m.data, m.rowBytes, rows, a, twin16)
-			for r := 0; r < rows; r++ {
-				var want, mag float64
-				for j := 0; j < k; j++ {
-					p := float64(w[r*k+j]) * float64(xr[j])
-					want += p
-					mag += math.Abs(p)
+				x := randVec(k, uint64(k)+21)
+				x[7] = -4 // the block's extreme, so its quant is −127
+				a := quantQ8K(x)
+				xr := make([]float32, k)
+				roundActs(cpuKernels, actQ8_K, x, xr)
+				w := make([]float32, rows*k)
+				if err := gguf.DequantizeRow(tc.typ, m.data, w); err != nil {
+					t.Fatal(err)
 				}
-				if math.Abs(float64(twin16[r])-want) > 1e-5*mag+1e-6 {
-					t.Errorf("q4kQ8KRows512Go k=%d rows=%d: out[%d] = %g, want %g", k, rows, r, twin16[r], want)
+				twin := make([]float32, rows)
+				tc.twin16(k, m.data, m.rowBytes, rows, a, twin)
+				for r := 0; r < rows; r++ {
+					var want, mag float64
+					for j := 0; j < k; j++ {
+						p := float64(w[r*k+j]) * float64(xr[j])
+						want += p
+						mag += math.Abs(p)
+					}
+					if math.Abs(float64(twin[r])-want) > 1e-5*mag+1e-6 {
+						t.Errorf("%s 16-lane twin k=%d rows=%d: out[%d] = %g, want %g", tc.typ, k, rows, r, twin[r], want)
+					}
 				}
-			}
-			for _, ks := range kernelSets() {
-				want := make([]float32, rows)
-				if ks.name == "avx512" && hasAVX512BW {
-					copy(want, twin16)
-				} else {
-					q4kQ8KRowsGo(k, m.data, m.rowBytes, rows, a, want)
-				}
-				got := make([]float32, rows+1)
-				got[rows] = 42
-				ks.q4kQ8KDecode(k, m.data, m.rowBytes, rows, a, got[:rows])
-				if got[rows] != 42 {
-					t.Errorf("%s k=%d rows=%d wrote past out", ks.name, k, rows)
-				}
-				for r := range want {
-					if math.Float32bits(got[r]) != math.Float32bits(want[r]) {
-						t.Errorf("%s q4kQ8KDecode k=%d rows=%d: out[%d] = %g, twin %g", ks.name, k, rows, r, got[r], want[r])
+				for _, ks := range kernelSets() {
+					fast := tc.fast(&ks)
+					want := make([]float32, rows)
+					switch {
+					case ks.name == "avx512" && hasAVX512BW:
+						copy(want, twin)
+					case fast == nil:
+						continue
+					default:
+						tc.fallbackTwn(k, m.data, m.rowBytes, rows, a, want)
+					}
+					got := make([]float32, rows+1)
+					got[rows] = 42
+					fast(k, m.data, m.rowBytes, rows, a, got[:rows])
+					if got[rows] != 42 {
+						t.Errorf("%s %s k=%d rows=%d wrote past out", ks.name, tc.typ, k, rows)
+					}
+					for r := range want {
+						if math.Float32bits(got[r]) != math.Float32bits(want[r]) {
+							t.Errorf("%s %s decode k=%d rows=%d: out[%d] = %g, twin %g", ks.name, tc.typ, k, rows, r, got[r], want[r])
+						}
 					}
 				}
 			}
