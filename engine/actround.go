@@ -130,15 +130,24 @@ func quantQ8K(x []float32) *q8kActs {
 		}
 		iscale := -127 / mx
 		a.d[b] = 1 / iscale
+		qb := a.q[b*256 : (b+1)*256]
 		for i, v := range xb {
-			q := int8(min(math.RoundToEven(float64(iscale*v)), 127))
-			a.q[b*256+i] = q
-			a.bsum[b*8+i/32] += int32(q)
+			// Round half to even in float32: |iscale·v| ≤ 127, far below
+			// 2^22, where adding and taking off 1.5·2^23 rounds exactly so.
+			r := (float32(iscale*v) + 0x1.8p23) - 0x1.8p23 // the conversion forbids fusing into an FMA
+			qb[i] = int8(min(r, 127))
 		}
 	}
 	a.bsum16 = make([]int16, nb*16)
-	for i, q := range a.q {
-		a.bsum16[i/16] += int16(q)
+	for g := range a.bsum16 {
+		var s int16
+		for _, q := range a.q[g*16 : g*16+16] {
+			s += int16(q)
+		}
+		a.bsum16[g] = s
+	}
+	for j := range a.bsum {
+		a.bsum[j] = int32(a.bsum16[2*j]) + int32(a.bsum16[2*j+1])
 	}
 	a.qp = make([]int8, len(a.q))
 	for b := 0; b < nb; b++ {

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"sync"
 )
 
 // Attention reads keys and values one block at a time and keeps, per (query,
@@ -27,32 +28,49 @@ var negInf = float32(math.Inf(-1))
 type attnTask struct {
 	g, d   int
 	i0, i1 int
-	start  int       // position of query 0 of the forward call
-	scale  float32   // score scale, 1/√d unless the model says otherwise
-	cap    float32   // attention soft-capping, 0 for none
-	window int32     // sliding window, 0 for full attention
+	start  int     // position of query 0 of the forward call
+	scale  float32 // score scale, 1/√d unless the model says otherwise
+	cap    float32 // attention soft-capping, 0 for none
+	window int32   // sliding window, 0 for full attention
+	*attnScratch
+	st    *AttnStats
+	ks    *kernelSet // the model's kernels
+	layer int
+	head0 int // first query head of the group
+}
+
+// attnScratch is the memory of one attention task, kept in attnPool
+// between calls: a decode step runs a task per layer and KV head, and
+// allocating them anew would hand the garbage collector tens of kilobytes a
+// token.
+type attnScratch struct {
 	q      []float32 // [query][head][d], the task's queries
 	mx     []float32 // [query][head] running maximum
 	sum    []float32 // [query][head] running Σ e^(s−max)
 	acc    []float32 // [query][head][d] running Σ e^(s−max)·v
-	s, pv  []float32 // scratch: scores/weights [row of tile][block row], weights·V
-	vt     []float32 // scratch: the block's values transposed, [d][rows]
-	st     *AttnStats
-	ks     *kernelSet // the model's kernels
-	layer  int
-	head0  int // first query head of the group
+	s, pv  []float32 // scores/weights [row of tile][block row], weights·V
+	vt     []float32 // the block's values transposed, [d][rows]
+	kg, vg []float32 // the new tokens' keys and values of the task's head
+	buf    Block     // a block read from a cache that cannot lend it
 }
 
+var attnPool = sync.Pool{New: func() any { return new(attnScratch) }}
+
+// newAttnTask starts a task on scratch from attnPool; release gives it back.
 func newAttnTask(q []float32, i0, i1, start, kvHead, g, d, heads int, ap attnParams) *attnTask {
 	nq := i1 - i0
+	sc := attnPool.Get().(*attnScratch)
+	sc.q = grow32(sc.q, nq*g*d)
+	sc.mx = grow32(sc.mx, nq*g)
+	sc.sum = grow32(sc.sum, nq*g)
+	sc.acc = grow32(sc.acc, nq*g*d)
+	clear(sc.sum)
+	clear(sc.acc)
 	t := &attnTask{
 		g: g, d: d, i0: i0, i1: i1, start: start,
 		scale: ap.scale, cap: ap.cap, window: int32(ap.window), ks: ap.ks,
-		q:     make([]float32, nq*g*d),
-		mx:    make([]float32, nq*g),
-		sum:   make([]float32, nq*g),
-		acc:   make([]float32, nq*g*d),
-		head0: kvHead * g,
+		attnScratch: sc,
+		head0:       kvHead * g,
 	}
 	for i := i0; i < i1; i++ {
 		copy(t.q[(i-i0)*g*d:(i-i0+1)*g*d], q[(i*heads+t.head0)*d:])
@@ -61,6 +79,12 @@ func newAttnTask(q []float32, i0, i1, start, kvHead, g, d, heads int, ap attnPar
 		t.mx[i] = negInf
 	}
 	return t
+}
+
+// release gives the task's scratch back to attnPool; t is unusable after.
+func (t *attnTask) release() {
+	attnPool.Put(t.attnScratch)
+	t.attnScratch = nil
 }
 
 // block folds a block of rows into every query of the task. Row r (key
@@ -265,10 +289,10 @@ func (m *Model) attend(c Cache, l int, q, k, v []float32, n, start int, out []fl
 		t := newAttnTask(q, i0, i1, start, kh, G, d, H, ap)
 		t.st, t.layer = st, l
 
+		defer t.release()
 		// Earlier positions: the cache, block by block.
-		var buf Block
 		for b := 0; b < c.NumBlocks(l, kh); b++ {
-			blk, err := cacheBlock(c, l, kh, b, d, &buf)
+			blk, err := cacheBlock(c, l, kh, b, d, &t.buf)
 			if err != nil {
 				errs[worker] = err
 				return
@@ -279,8 +303,8 @@ func (m *Model) attend(c Cache, l int, q, k, v []float32, n, start int, out []fl
 		// The new tokens' own rows (those up to the task's last query),
 		// in blocks; one block when recording statistics, so that the
 		// weights seen by record are final.
-		kg := make([]float32, i1*d)
-		vg := make([]float32, i1*d)
+		t.kg, t.vg = grow32(t.kg, i1*d), grow32(t.vg, i1*d)
+		kg, vg := t.kg, t.vg
 		for r := 0; r < i1; r++ {
 			copy(kg[r*d:(r+1)*d], k[(r*Hkv+kh)*d:])
 			copy(vg[r*d:(r+1)*d], v[(r*Hkv+kh)*d:])

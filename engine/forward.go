@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
 )
 
 // LogitsMode selects which rows of logits Forward returns.
@@ -61,7 +62,13 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 	ks := m.kernels()
 	qd, kvd := H*d, Hkv*d
 
-	x := make([]float32, n*E) // residual stream
+	// The activations of the call live in one pooled buffer: a decode step
+	// would otherwise hand the garbage collector ~10 buffers a token.
+	sizes := []int{n * E, n * max(E, qd), n * qd, n * kvd, n * kvd, n * qd, n * cfg.FF, n * cfg.FF}
+	buf := fwdPool.Get().(*[]float32)
+	defer fwdPool.Put(buf)
+	parts := carve(buf, sizes)
+	x, h, q, k, v, att, g, u := parts[0], parts[1], parts[2], parts[3], parts[4], parts[5], parts[6], parts[7]
 	for i, id := range ids {
 		if err := m.tokEmbd.dequant(m.kernels(), int(id), int(id)+1, x[i*E:(i+1)*E]); err != nil {
 			return nil, nil, err
@@ -72,13 +79,6 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 			x[i] *= s
 		}
 	}
-	h := make([]float32, n*max(E, qd))
-	q := make([]float32, n*qd)
-	k := make([]float32, n*kvd)
-	v := make([]float32, n*kvd)
-	att := make([]float32, n*qd)
-	g := make([]float32, n*cfg.FF)
-	u := make([]float32, n*cfg.FF)
 	rd := m.rope.dims
 	attend := m.attend
 	if m.Exact {
@@ -208,6 +208,27 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 		softcap(logits, c)
 	}
 	return logits, st, nil
+}
+
+// fwdPool holds the activation buffers of Forward calls (see carve).
+var fwdPool = sync.Pool{New: func() any { return new([]float32) }}
+
+// carve resizes *buf to hold every size, zeroed, and returns consecutive
+// slices of it of those sizes.
+func carve(buf *[]float32, sizes []int) [][]float32 {
+	total := 0
+	for _, n := range sizes {
+		total += n
+	}
+	*buf = grow32(*buf, total)
+	clear(*buf)
+	parts := make([][]float32, len(sizes))
+	off := 0
+	for i, n := range sizes {
+		parts[i] = (*buf)[off : off+n : off+n]
+		off += n
+	}
+	return parts
 }
 
 // product runs weight products over n activation rows: with llama.cpp's
