@@ -31,14 +31,15 @@ func fakeLlamaBench(t *testing.T, body string) (script, argsFile string) {
 }
 
 // llamaJSON is llama-bench -o json output with a pp row of p tokens and, when
-// n > 0, a tg row of n tokens, at the given speeds.
+// n > 0, a tg row of n tokens after p tokens of context (-d 0,p), at the given
+// speeds, among rows at the other depth that must not be picked.
 func llamaJSON(p, n int, pp, tg float64) string {
-	row := func(np, ng int, ts float64) string {
-		return fmt.Sprintf(`{"build_commit": "abc1234", "n_threads": 1, "n_prompt": %d, "n_gen": %d, "n_depth": 0, "avg_ts": %g, "stddev_ts": 0, "samples_ts": [%g]}`, np, ng, ts, ts)
+	row := func(np, ng, depth int, ts float64) string {
+		return fmt.Sprintf(`{"build_commit": "abc1234", "n_threads": 1, "n_prompt": %d, "n_gen": %d, "n_depth": %d, "avg_ts": %g, "stddev_ts": 0, "samples_ts": [%g]}`, np, ng, depth, ts, ts)
 	}
-	rows := []string{row(p, 0, pp)}
+	rows := []string{row(p, 0, 0, pp)}
 	if n > 0 {
-		rows = append(rows, row(0, n, tg))
+		rows = append(rows, row(0, n, 0, 1e6), row(p, 0, p, 1e6), row(0, n, p, tg))
 	}
 	return "[\n" + strings.Join(rows, ",\n") + "\n]"
 }
@@ -66,8 +67,8 @@ func TestBenchLlamaBench(t *testing.T) {
 	if l == nil {
 		t.Fatalf("no llama_cpp in %s", out)
 	}
-	if l.PrefillTokS != 900 || l.DecodeTokS != 60 || l.Reps != 2 || l.BuildCommit != "abc1234" || l.Path != script || l.Threads != 1 {
-		t.Errorf("llama_cpp = %+v, want pp 900, tg 60 (the best of each), 2 reps, build abc1234, threads 1", *l)
+	if l.PrefillTokS != 900 || l.DecodeTokS != 60 || l.Reps != 2 || l.BuildCommit != "abc1234" || l.Path != script || l.Threads != 1 || l.DecodeDepth != 16 {
+		t.Errorf("llama_cpp = %+v, want pp 900, tg 60 at depth 16 (the best of each), 2 reps, build abc1234, threads 1", *l)
 	}
 	if res.PrefillTokS <= 0 || res.DecodeTokS <= 0 {
 		t.Fatalf("our speeds %g, %g", res.PrefillTokS, res.DecodeTokS)
@@ -82,7 +83,7 @@ func TestBenchLlamaBench(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantArgs := fmt.Sprintf("-m %s -t 1 -p 16 -n 4 -r 1 -o json", model)
+	wantArgs := fmt.Sprintf("-m %s -t 1 -p 16 -n 4 -d 0,16 -r 1 -o json", model)
 	if lines := strings.Split(strings.TrimSpace(string(args)), "\n"); len(lines) != 2 || lines[0] != wantArgs || lines[1] != wantArgs {
 		t.Errorf("llama-bench ran with\n%s\nwant two runs with %q", args, wantArgs)
 	}

@@ -23,6 +23,9 @@ type llamaBenchResult struct {
 	Threads     int     `json:"threads"`
 	PrefillTokS float64 `json:"prefill_tok_s"`
 	DecodeTokS  float64 `json:"decode_tok_s,omitempty"`
+	// DecodeDepth is the tokens already in the context when llama-bench's
+	// tg test decodes (its n_depth): the prefill, as in our decode steps.
+	DecodeDepth int `json:"decode_depth"`
 	Reps        int     `json:"reps"`
 }
 
@@ -39,8 +42,12 @@ type llamaBenchRow struct {
 }
 
 // llamaBench runs one llama-bench invocation: one repetition (-r 1, after
-// llama-bench's own warm-up run) of a pp test of prefill tokens and, when
-// decode > 0, a tg test of decode tokens, on model with threads threads.
+// llama-bench's own warm-up run) of a pp test of prefill tokens into an
+// empty context and, when decode > 0, a tg test of decode tokens after
+// prefill tokens of context (-d 0,prefill: our decode steps follow the
+// prefill too, and at depth attention costs), on model with threads threads.
+// With two depths llama-bench also runs a pp test at depth prefill and a tg
+// test at depth 0, which are not used.
 type llamaBench struct {
 	path                     string
 	model                    string
@@ -49,8 +56,12 @@ type llamaBench struct {
 
 // args is the command line given to llama-bench.
 func (lb *llamaBench) args() []string {
-	return []string{"-m", lb.model, "-t", strconv.Itoa(lb.threads), "-p", strconv.Itoa(lb.prefill),
-		"-n", strconv.Itoa(lb.decode), "-r", "1", "-o", "json"}
+	args := []string{"-m", lb.model, "-t", strconv.Itoa(lb.threads), "-p", strconv.Itoa(lb.prefill),
+		"-n", strconv.Itoa(lb.decode)}
+	if lb.decode > 0 {
+		args = append(args, "-d", "0,"+strconv.Itoa(lb.prefill))
+	}
+	return append(args, "-r", "1", "-o", "json")
 }
 
 // check reports a missing or unusable binary before any measurement starts.
@@ -95,7 +106,7 @@ func (lb *llamaBench) parse(out []byte) (pp, tg llamaBenchRow, err error) {
 		switch {
 		case r.NPrompt == lb.prefill && r.NGen == 0 && r.NDepth == 0:
 			pp, havePP = r, true
-		case lb.decode > 0 && r.NPrompt == 0 && r.NGen == lb.decode && r.NDepth == 0:
+		case lb.decode > 0 && r.NPrompt == 0 && r.NGen == lb.decode && r.NDepth == lb.prefill:
 			tg, haveTG = r, true
 		}
 	}
@@ -103,7 +114,7 @@ func (lb *llamaBench) parse(out []byte) (pp, tg llamaBenchRow, err error) {
 	case !havePP:
 		return pp, tg, fmt.Errorf("llama-bench %s: no pp%d row (n_prompt %d, n_gen 0) among its %d JSON rows", lb.path, lb.prefill, lb.prefill, len(rows))
 	case lb.decode > 0 && !haveTG:
-		return pp, tg, fmt.Errorf("llama-bench %s: no tg%d row (n_prompt 0, n_gen %d) among its %d JSON rows", lb.path, lb.decode, lb.decode, len(rows))
+		return pp, tg, fmt.Errorf("llama-bench %s: no tg%d row at depth %d (n_prompt 0, n_gen %d, n_depth %d) among its %d JSON rows", lb.path, lb.decode, lb.prefill, lb.decode, lb.prefill, len(rows))
 	}
 	for _, r := range []llamaBenchRow{pp, tg} {
 		if r == (llamaBenchRow{}) {

@@ -179,7 +179,7 @@ func printBench(w io.Writer, res *benchResult) {
 		fmt.Fprintf(w, "llama.cpp  %s  build %s  threads %d  (best of %d, interleaved with ours)\n", l.Path, l.BuildCommit, l.Threads, l.Reps)
 		fmt.Fprintf(w, "  pp%-4d  %9.1f tok/s   ours/llama.cpp %.2f×\n", res.PrefillTokens, l.PrefillTokS, res.PrefillVsLlamaCpp)
 		if l.DecodeTokS > 0 {
-			fmt.Fprintf(w, "  tg%-4d  %9.1f tok/s   ours/llama.cpp %.2f×\n", res.DecodeTokens, l.DecodeTokS, res.DecodeVsLlamaCpp)
+			fmt.Fprintf(w, "  tg%-4d  %9.1f tok/s   ours/llama.cpp %.2f×   (after %d tokens, as ours)\n", res.DecodeTokens, l.DecodeTokS, res.DecodeVsLlamaCpp, l.DecodeDepth)
 		}
 	}
 }
@@ -206,7 +206,7 @@ func (out *benchResult) round(ctx context.Context, m *engine.Model) error {
 // rounds; each side keeps its best figures.
 func benchWithLlama(ctx context.Context, m *engine.Model, lb *llamaBench, reps int) (*benchResult, error) {
 	out := &benchResult{PrefillTokens: lb.prefill, DecodeTokens: lb.decode, Reps: reps}
-	l := &llamaBenchResult{Path: lb.path, Threads: lb.threads, Reps: reps}
+	l := &llamaBenchResult{Path: lb.path, Threads: lb.threads, Reps: reps, DecodeDepth: lb.prefill}
 	err := interleave(reps,
 		func(int) error { return out.round(ctx, m) },
 		func(int) error {
