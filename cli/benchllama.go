@@ -26,7 +26,7 @@ type llamaBenchResult struct {
 	// DecodeDepth is the tokens already in the context when llama-bench's
 	// tg test decodes (its n_depth): the prefill, as in our decode steps.
 	DecodeDepth int `json:"decode_depth"`
-	Reps        int     `json:"reps"`
+	Reps        int `json:"reps"`
 }
 
 // llamaBenchRow is one test of llama-bench's JSON output (-o json): a pp test
