@@ -79,23 +79,40 @@ func roundQ8_K(x, dst []float32) {
 	}
 	iscale := -127 / mx
 	d := 1 / iscale
+	dst = dst[:len(x)]
 	for i, v := range x {
-		q := min(math.RoundToEven(float64(iscale*v)), 127)
-		dst[i] = d * float32(q)
+		dst[i] = d * min(roundEven8(iscale*v), 127)
 	}
+}
+
+// roundEven8 rounds v, of magnitude at most 2^22 (a Q8 quant before
+// clamping), half to even, in float32: adding and taking off 1.5·2^23
+// rounds exactly so. NaN and infinities pass through.
+func roundEven8(v float32) float32 {
+	return (float32(v) + 0x1.8p23) - 0x1.8p23 // the conversion keeps a caller's product from fusing into an FMA
 }
 
 // q8kExtreme is the element of x of largest magnitude, with its sign (the
 // first one on ties), from which a Q8_K block takes its scale; 0 when every
 // element is 0.
 func q8kExtreme(x []float32) float32 {
-	var mx, amax float32
+	// Magnitudes compare as their bit patterns (NaNs, above +Inf's, are
+	// skipped); then the first element of the largest magnitude is found.
+	var best uint32
 	for _, v := range x {
-		if a := float32(math.Abs(float64(v))); a > amax {
-			amax, mx = a, v
+		if a := math.Float32bits(v) &^ (1 << 31); a > best && a <= 0x7f800000 {
+			best = a
 		}
 	}
-	return mx
+	if best == 0 {
+		return 0
+	}
+	for _, v := range x {
+		if math.Float32bits(v)&^(1<<31) == best {
+			return v
+		}
+	}
+	return 0
 }
 
 // q8kActs is one activation row in ggml's Q8_K form, for integer dot
@@ -132,10 +149,7 @@ func quantQ8K(x []float32) *q8kActs {
 		a.d[b] = 1 / iscale
 		qb := a.q[b*256 : (b+1)*256]
 		for i, v := range xb {
-			// Round half to even in float32: |iscale·v| ≤ 127, far below
-			// 2^22, where adding and taking off 1.5·2^23 rounds exactly so.
-			r := (float32(iscale*v) + 0x1.8p23) - 0x1.8p23 // the conversion forbids fusing into an FMA
-			qb[i] = int8(min(r, 127))
+			qb[i] = int8(min(roundEven8(iscale*v), 127))
 		}
 	}
 	a.bsum16 = make([]int16, nb*16)
@@ -164,6 +178,8 @@ func quantQ8K(x []float32) *q8kActs {
 type q8Acts struct {
 	q []int8
 	d []float32
+	// q16 is q widened to 16 bits, for the AVX-512 kernel (q80Q80Rows512).
+	q16 []int16
 }
 
 // quantQ80 quantizes x (a multiple of 32 values) exactly as roundQ80Go
@@ -185,6 +201,10 @@ func quantQ80(x []float32) *q8Acts {
 		for i, v := range xb {
 			a.q[b*32+i] = int8(math.RoundToEven(float64(v * id)))
 		}
+	}
+	a.q16 = make([]int16, len(a.q))
+	for i, q := range a.q {
+		a.q16[i] = int16(q)
 	}
 	return a
 }

@@ -35,7 +35,7 @@ func BenchmarkDecodeKernels(b *testing.B) {
 				case typ == gguf.Q4_K:
 					ks.q4kQ8KDecode(k, m.data, m.rowBytes, rows, a8k, out)
 				case typ == gguf.Q8_0:
-					ks.q80Q80(k, m.data, m.rowBytes, rows, a8, out)
+					ks.q80Q80Decode(k, m.data, m.rowBytes, rows, a8, out)
 				case ks.q6kQ8KDecode != nil:
 					ks.q6kQ8KDecode(k, m.data, m.rowBytes, rows, a8k, out)
 				default:

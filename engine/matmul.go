@@ -49,6 +49,10 @@ type kernelSet struct {
 	q6kQ8KDecode func(k int, w []byte, ldw, rows int, a *q8kActs, out []float32)
 	// q80Q80 is the same for Q8_0 rows and Q8_0 activations.
 	q80Q80 func(k int, w []byte, ldw, rows int, a *q8Acts, out []float32)
+	// q80Q80Decode is the product decode runs (Exact mode keeps q80Q80):
+	// q80Q80, or where the CPU has AVX-512BW the 16-lane q80Q80Rows512
+	// (twin q80Q80Rows512Go).
+	q80Q80Decode func(k int, w []byte, ldw, rows int, a *q8Acts, out []float32)
 	// gemm4x4 and gemm4x1L16 (nil where absent) are the products in 16
 	// lanes (dotL16Go's order for every output): 4 weight rows against 4
 	// activation rows, and against one. Where present, mulTile runs every
@@ -81,6 +85,7 @@ var goKernels = kernelSet{
 	q80Q80:      q80Q80RowsGo,
 
 	q4kQ8KDecode: q4kQ8KRowsGo,
+	q80Q80Decode: q80Q80RowsGo,
 }
 
 // decodeGemv is ks's streaming decode kernel for weights of type t, or nil.
@@ -250,7 +255,7 @@ func mul(ks *kernelSet, n int, round bool, jobs ...mulJob) error {
 			return
 		}
 		if q8 != nil && q8[j] != nil {
-			ks.q80Q80(w.cols, w.data[u0*w.rowBytes:u1*w.rowBytes], w.rowBytes, u1-u0, q8[j], jb.out[u0:u1])
+			ks.q80Q80Decode(w.cols, w.data[u0*w.rowBytes:u1*w.rowBytes], w.rowBytes, u1-u0, q8[j], jb.out[u0:u1])
 			return
 		}
 		if gemv := ks.decodeGemv(w.typ); n == 1 && gemv != nil {

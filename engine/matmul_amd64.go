@@ -45,6 +45,9 @@ func q4kQ8KRows512(nb int, w *byte, ldw int, rows int, qp *int8, d *float32, bsu
 func q6kQ8KRows512(nb int, w *byte, ldw int, rows int, q *int8, d *float32, bsum16 *int16, out *float32, pf int)
 
 //go:noescape
+func q80Q80Rows512(nb int, w *byte, ldw int, rows int, q16 *int16, d *float32, out *float32, pf int)
+
+//go:noescape
 func gemm4x4AVX512(k int, w *float32, ldw int, x *float32, ldx int, out *float32, ldo int)
 
 //go:noescape
@@ -125,6 +128,7 @@ var avxKernels = kernelSet{
 	q80Q80:      q80Q80RowsA,
 
 	q4kQ8KDecode: q4kQ8KRowsA,
+	q80Q80Decode: q80Q80RowsA,
 }
 
 // avx512Kernels is the AVX2 set with the batch products in AVX-512 (16
@@ -139,6 +143,7 @@ var avx512Kernels = func() kernelSet {
 	if hasAVX512BW {
 		ks.q4kQ8KDecode = q4kQ8KRows512A
 		ks.q6kQ8KDecode = q6kQ8KRows512A
+		ks.q80Q80Decode = q80Q80Rows512A
 	}
 	return ks
 }()
@@ -395,6 +400,20 @@ func q6kQ8KRows512A(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
 	_ = a.bsum16[:nb*16]
 	_ = out[:rows]
 	q6kQ8KRows512(nb, &w[0], ldw, rows, &a.q[0], &a.d[0], &a.bsum16[0], &out[0], streamPrefetch)
+}
+
+// q80Q80Rows512A is q80Q80Rows512 over slices (twin q80Q80Rows512Go).
+func q80Q80Rows512A(k int, w []byte, ldw, rows int, a *q8Acts, out []float32) {
+	nb := k / 32
+	if nb == 0 || rows == 0 {
+		clear(out[:rows])
+		return
+	}
+	_ = w[(rows-1)*ldw : (rows-1)*ldw+nb*34]
+	_ = a.q16[:nb*32]
+	_ = a.d[:nb]
+	_ = out[:rows]
+	q80Q80Rows512(nb, &w[0], ldw, rows, &a.q16[0], &a.d[0], &out[0], streamPrefetch)
 }
 
 func q80Q80RowsA(k int, w []byte, ldw, rows int, a *q8Acts, out []float32) {

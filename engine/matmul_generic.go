@@ -266,6 +266,37 @@ func dotQ6KL16(w *intRow, a *q8kActs) float32 {
 	return reduce16(&acc)
 }
 
+// q80Q80Rows512Go is the twin of the AVX-512 Q8_0 decode kernel
+// (q80Q80Rows512): dotQ80L16 per row.
+func q80Q80Rows512Go(k int, w []byte, ldw, rows int, a *q8Acts, out []float32) {
+	var ir intRow
+	for r := 0; r < rows; r++ {
+		unpackRow(gguf.Q8_0, k, w[r*ldw:], &ir)
+		out[r] = dotQ80L16(&ir, a)
+	}
+}
+
+// dotQ80L16 is a Q8_0 row times Q8_0 activations in 16 lanes
+// (q80512_amd64.s): lane L of block b adds the exact w[2L]·a[2L] +
+// w[2L+1]·a[2L+1] by one FMA with d_w·d_a, into one accumulator for even
+// blocks and another for odd ones; the result is reduce16 of their sum.
+func dotQ80L16(w *intRow, a *q8Acts) float32 {
+	var acc [2][16]float32
+	for b := range a.d {
+		d := w.d[b] * a.d[b]
+		q, y := w.q[b*32:b*32+32], a.q[b*32:b*32+32]
+		for L := 0; L < 16; L++ {
+			p := int32(q[2*L])*int32(y[2*L]) + int32(q[2*L+1])*int32(y[2*L+1])
+			acc[b%2][L] = fmaF32(float32(p), d, acc[b%2][L])
+		}
+	}
+	var sum [16]float32
+	for L := range sum {
+		sum[L] = acc[0][L] + acc[1][L]
+	}
+	return reduce16(&sum)
+}
+
 // q80Q80RowsGo is the same for Q8_0 rows and Q8_0 activations
 // (ggml_vec_dot_q8_0_q8_0: dotQ0Lanes).
 func q80Q80RowsGo(k int, w []byte, ldw, rows int, a *q8Acts, out []float32) {

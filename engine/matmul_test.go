@@ -617,3 +617,115 @@ func checkIntGemv(t *testing.T, name string, k, rows int, w, xr []float32, run f
 		}
 	}
 }
+
+// TestRoundQ8KMatchesGGML checks roundQ8_K and quantQ8K bit for bit against
+// a plain transcription of ggml's quantize_row_q8_K (the first element of
+// largest magnitude sets the scale, nearest_int rounds half to even in
+// float64, clamps at 127 and keeps an integer), on random blocks and on blocks with exact
+// halves, ties for the extreme, zeros, infinities and NaNs.
+func TestRoundQ8KMatchesGGML(t *testing.T) {
+	ref := func(x []float32) []float32 {
+		var mx, amax float32
+		for _, v := range x {
+			if a := float32(math.Abs(float64(v))); a > amax {
+				amax, mx = a, v
+			}
+		}
+		out := make([]float32, len(x))
+		if mx == 0 {
+			return out
+		}
+		iscale := -127 / mx
+		for i, v := range x {
+			r := min(math.RoundToEven(float64(iscale*v)), 127)
+			if math.IsNaN(r) || math.IsInf(r, 0) {
+				out[i] = (1 / iscale) * float32(r)
+				continue
+			}
+			out[i] = (1 / iscale) * float32(int(r)) // an int quant: 0 has no sign
+		}
+		return out
+	}
+	blocks := [][]float32{randVec(256, 1), randVec(256, 2), make([]float32, 256)}
+	halves := make([]float32, 256)
+	for i := range halves {
+		halves[i] = float32(i%9-4) * 0.5 * 127 / 127 // −2 … 2 in halves
+	}
+	halves[3] = -127 // iscale 1: every x·iscale is an exact half or integer
+	blocks = append(blocks, halves)
+	ties := randVec(256, 3)
+	ties[10], ties[20] = 9, -9 // two extremes of equal magnitude: the first wins
+	blocks = append(blocks, ties)
+	special := randVec(256, 4)
+	special[5], special[6], special[7] = float32(math.NaN()), float32(math.Inf(1)), float32(math.Copysign(0, -1))
+	blocks = append(blocks, special)
+	for bi, x := range blocks {
+		want := ref(x)
+		got := make([]float32, 256)
+		roundQ8_K(x, got)
+		a := quantQ8K(x)
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(math.IsNaN(float64(got[i])) && math.IsNaN(float64(want[i]))) {
+				t.Fatalf("block %d: roundQ8_K[%d] of %g = %g, ggml %g", bi, i, x[i], got[i], want[i])
+			}
+			if q := a.d[0] * float32(a.q[i]); !math.IsNaN(float64(want[i])) && !math.IsInf(float64(x[i]), 0) && q != want[i] {
+				t.Fatalf("block %d: quantQ8K[%d] of %g gives %g, ggml %g", bi, i, x[i], q, want[i])
+			}
+		}
+	}
+}
+
+// TestQ80DecodeMatchTwin checks each kernel set's Q8_0 decode product
+// (q80Q80Decode) bit for bit against its Go twin — q80Q80Rows512Go for the
+// AVX-512BW kernel, q80Q80RowsGo otherwise — and the 16-lane twin against a
+// float64 product, over odd and even block counts, a −128 weight quant and
+// an all-zero activation block.
+func TestQ80DecodeMatchTwin(t *testing.T) {
+	for _, k := range []int{32, 64, 96, 512, 1536} {
+		for _, rows := range []int{1, 3, 13} {
+			m := quantMatrix(t, gguf.Q8_0, randVec(rows*k, uint64(k*11+rows)), rows, k)
+			m.data[2] = 0x80
+			x := randVec(k, uint64(k)+17)
+			clear(x[:32])
+			a := quantQ80(x)
+			xr := make([]float32, k)
+			roundQ80Go(x, xr)
+			w := make([]float32, rows*k)
+			if err := gguf.DequantizeRow(gguf.Q8_0, m.data, w); err != nil {
+				t.Fatal(err)
+			}
+			twin := make([]float32, rows)
+			q80Q80Rows512Go(k, m.data, m.rowBytes, rows, a, twin)
+			for r := 0; r < rows; r++ {
+				var want, mag float64
+				for j := 0; j < k; j++ {
+					p := float64(w[r*k+j]) * float64(xr[j])
+					want += p
+					mag += math.Abs(p)
+				}
+				if math.Abs(float64(twin[r])-want) > 1e-5*mag+1e-6 {
+					t.Errorf("q80Q80Rows512Go k=%d rows=%d: out[%d] = %g, want %g", k, rows, r, twin[r], want)
+				}
+			}
+			for _, ks := range kernelSets() {
+				want := make([]float32, rows)
+				if ks.name == "avx512" && hasAVX512BW {
+					copy(want, twin)
+				} else {
+					q80Q80RowsGo(k, m.data, m.rowBytes, rows, a, want)
+				}
+				got := make([]float32, rows+1)
+				got[rows] = 42
+				ks.q80Q80Decode(k, m.data, m.rowBytes, rows, a, got[:rows])
+				if got[rows] != 42 {
+					t.Errorf("%s k=%d rows=%d wrote past out", ks.name, k, rows)
+				}
+				for r := range want {
+					if math.Float32bits(got[r]) != math.Float32bits(want[r]) {
+						t.Errorf("%s Q8_0 decode k=%d rows=%d: out[%d] = %g, twin %g", ks.name, k, rows, r, got[r], want[r])
+					}
+				}
+			}
+		}
+	}
+}
