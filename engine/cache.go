@@ -1,6 +1,9 @@
 package engine
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Block is one run of cached rows for one (layer, KV head): row i has position
 // Pos[i], key K[i*d:(i+1)*d] (RoPE applied) and value V[i*d:(i+1)*d], where d is
@@ -58,6 +61,7 @@ type FloatCache struct {
 	layers, kvHeads, headDim int
 	blocks                   [][]Block // [layer*kvHeads+head][block]
 	n                        []int     // rows per (layer, head)
+	spare                    [][]Block // empty blocks for Append to fill, from Reserve
 }
 
 // NewFloatCache returns an empty cache for the given shape with
@@ -68,7 +72,39 @@ func NewFloatCache(layers, kvHeads, headDim int) *FloatCache {
 		layers:    layers, kvHeads: kvHeads, headDim: headDim,
 		blocks: make([][]Block, layers*kvHeads),
 		n:      make([]int, layers*kvHeads),
+		spare:  make([][]Block, layers*kvHeads),
 	}
+}
+
+// Reserve allocates room for rows rows per (layer, KV head) now, so that
+// appending them later allocates nothing: llama.cpp allocates its KV cache
+// when a context is made, and a benchmark that times a prefill should not
+// time the cache's allocation either.
+func (c *FloatCache) Reserve(rows int) {
+	br := c.blockRows()
+	d := c.headDim
+	for idx := range c.blocks {
+		have := len(c.spare[idx]) * br
+		if bs := c.blocks[idx]; len(bs) > 0 {
+			have += cap(bs[len(bs)-1].Pos) - len(bs[len(bs)-1].Pos)
+		}
+		for ; have < rows-c.n[idx]; have += br {
+			c.spare[idx] = append(c.spare[idx], Block{
+				Pos: make([]int32, 0, br),
+				K:   make([]float32, 0, br*d),
+				V:   make([]float32, 0, br*d),
+			})
+		}
+		c.blocks[idx] = slices.Grow(c.blocks[idx], len(c.spare[idx]))
+	}
+}
+
+// blockRows is BlockRows, or DefaultBlockRows when it is not positive.
+func (c *FloatCache) blockRows() int {
+	if c.BlockRows <= 0 {
+		return DefaultBlockRows
+	}
+	return c.BlockRows
 }
 
 // NewCache returns an empty FloatCache shaped for m.
@@ -122,19 +158,21 @@ func (c *FloatCache) Append(layer int, pos int32, k, v []float32) error {
 	if len(k) != c.kvHeads*d || len(v) != c.kvHeads*d {
 		return fmt.Errorf("engine: cache append: k has %d and v %d floats, want %d (%d KV heads × %d)", len(k), len(v), c.kvHeads*d, c.kvHeads, d)
 	}
-	rows := c.BlockRows
-	if rows <= 0 {
-		rows = DefaultBlockRows
-	}
+	rows := c.blockRows()
 	for h := 0; h < c.kvHeads; h++ {
 		idx := layer*c.kvHeads + h
 		bs := c.blocks[idx]
 		if len(bs) == 0 || len(bs[len(bs)-1].Pos) >= rows {
-			bs = append(bs, Block{
-				Pos: make([]int32, 0, rows),
-				K:   make([]float32, 0, rows*d),
-				V:   make([]float32, 0, rows*d),
-			})
+			if sp := c.spare[idx]; len(sp) > 0 && cap(sp[len(sp)-1].Pos) >= rows {
+				bs = append(bs, sp[len(sp)-1])
+				c.spare[idx] = sp[:len(sp)-1]
+			} else {
+				bs = append(bs, Block{
+					Pos: make([]int32, 0, rows),
+					K:   make([]float32, 0, rows*d),
+					V:   make([]float32, 0, rows*d),
+				})
+			}
 			c.blocks[idx] = bs
 		}
 		b := &bs[len(bs)-1]

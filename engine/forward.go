@@ -121,7 +121,7 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 			return nil, nil, err
 		}
 		ly := &m.layers[li]
-		rmsNorm(h[:n*E], x, ly.attnNorm, E, cfg.NormEps)
+		rmsNormRows(h[:n*E], x, ly.attnNorm, E, cfg.NormEps)
 		if err := m.product(n, round, mulJob{ly.wq, h, q}, mulJob{ly.wk, h, k}, mulJob{ly.wv, h, v}); err != nil {
 			return nil, nil, err
 		}
@@ -138,15 +138,17 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 			if m.Exact {
 				rotate = r.applyFused
 			}
-			for i := 0; i < n; i++ {
-				ci := cs[i*rd : (i+1)*rd]
-				for hh := 0; hh < H; hh++ {
-					rotate(q[(i*H+hh)*d:(i*H+hh+1)*d], ci)
+			splitRows(n, (H+Hkv)*d, func(i0, i1 int) {
+				for i := i0; i < i1; i++ {
+					ci := cs[i*rd : (i+1)*rd]
+					for hh := 0; hh < H; hh++ {
+						rotate(q[(i*H+hh)*d:(i*H+hh+1)*d], ci)
+					}
+					for hh := 0; hh < Hkv; hh++ {
+						rotate(k[(i*Hkv+hh)*d:(i*Hkv+hh+1)*d], ci)
+					}
 				}
-				for hh := 0; hh < Hkv; hh++ {
-					rotate(k[(i*Hkv+hh)*d:(i*Hkv+hh+1)*d], ci)
-				}
-			}
+			})
 		}
 		if rr, ok := c.(RowRounder); ok {
 			rr.RoundRows(k[:n*kvd], v[:n*kvd])
@@ -168,23 +170,24 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 		if ly.postAttn != nil {
 			rmsNorm(h[:n*E], h[:n*E], ly.postAttn, E, cfg.NormEps)
 		}
-		addTo(x, h[:n*E])
+		addRows(x, h[:n*E], E)
 		r0, rows := 0, n // rows of the feed-forward block
 		if li == len(m.layers)-1 {
 			r0, rows = from, n-from
 		}
 		xr := x[r0*E : n*E]
-		rmsNorm(h[:rows*E], xr, ly.ffnNorm, E, cfg.NormEps)
+		rmsNormRows(h[:rows*E], xr, ly.ffnNorm, E, cfg.NormEps)
 		if err := m.product(rows, round, mulJob{ly.gate, h, g}, mulJob{ly.up, h, u}); err != nil {
 			return nil, nil, err
 		}
+		FF := cfg.FF
 		switch {
 		case cfg.GELU:
-			gegluMul(g[:rows*cfg.FF], u)
+			splitRows(rows, FF, func(r0, r1 int) { gegluMul(g[r0*FF:r1*FF], u[r0*FF:r1*FF]) })
 		case m.Exact:
-			ggmlSiluMul(g[:rows*cfg.FF], u, cfg.FF)
+			ggmlSiluMul(g[:rows*FF], u, FF)
 		default:
-			ks.siluMul(g[:rows*cfg.FF], u)
+			splitRows(rows, FF, func(r0, r1 int) { ks.siluMul(g[r0*FF:r1*FF], u[r0*FF:r1*FF]) })
 		}
 		if err := m.product(rows, round, mulJob{ly.down, g, h}); err != nil {
 			return nil, nil, err
@@ -192,7 +195,7 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 		if ly.postFFN != nil {
 			rmsNorm(h[:rows*E], h[:rows*E], ly.postFFN, E, cfg.NormEps)
 		}
-		addTo(xr, h[:rows*E])
+		addRows(xr, h[:rows*E], E)
 		if opt.Progress != nil {
 			opt.Progress(li+1, cfg.Layers)
 		}
@@ -295,6 +298,35 @@ func rmsNorm(dst, x, w []float32, e int, eps float32) {
 			di[j] = (v * scale) * w[j]
 		}
 	}
+}
+
+// splitRows runs fn over rows [0, n) of rowLen values each, in one chunk
+// per worker when there are enough values to pay for handing them out, else
+// on the caller's goroutine. Prefill's element-wise steps (norms, RoPE, the
+// gated activation, residual adds) would otherwise leave the other workers
+// idle between products.
+func splitRows(n, rowLen int, fn func(r0, r1 int)) {
+	workers := min(Threads(), n, n*rowLen/(1<<14)+1)
+	if workers <= 1 {
+		fn(0, n)
+		return
+	}
+	chunk := (n + workers - 1) / workers
+	parallel(workers, workers, func(_, u int) {
+		if r0 := u * chunk; r0 < n {
+			fn(r0, min(r0+chunk, n))
+		}
+	})
+}
+
+// rmsNormRows is rmsNorm with its rows split over the workers.
+func rmsNormRows(dst, x, w []float32, e int, eps float32) {
+	splitRows(len(dst)/e, e, func(r0, r1 int) { rmsNorm(dst[r0*e:r1*e], x[r0*e:r1*e], w, e, eps) })
+}
+
+// addRows is addTo over rows of e values, split over the workers.
+func addRows(dst, src []float32, e int) {
+	splitRows(len(dst)/e, e, func(r0, r1 int) { addTo(dst[r0*e:r1*e], src[r0*e:r1*e]) })
 }
 
 // addBias adds b to every len(b)-long row of x (no-op for a nil b).
