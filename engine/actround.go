@@ -62,9 +62,7 @@ func roundActs(ks *kernelSet, kind actKind, x, dst []float32) {
 	case actQ8_0:
 		ks.roundQ80(x, dst)
 	case actQ8_K:
-		for b := 0; b+256 <= len(x); b += 256 {
-			roundQ8_K(x[b:b+256], dst[b:b+256])
-		}
+		ks.roundQ8K(x, dst)
 	}
 }
 
@@ -90,6 +88,13 @@ func roundQ8_K(x, dst []float32) {
 // rounds exactly so. NaN and infinities pass through.
 func roundEven8(v float32) float32 {
 	return (float32(v) + 0x1.8p23) - 0x1.8p23 // the conversion keeps a caller's product from fusing into an FMA
+}
+
+// roundQ8KGo is roundQ8_K over each block of 256 values of x.
+func roundQ8KGo(x, dst []float32) {
+	for b := 0; b+256 <= len(x); b += 256 {
+		roundQ8_K(x[b:b+256], dst[b:b+256])
+	}
 }
 
 // q8kExtreme is the element of x of largest magnitude, with its sign (the
@@ -189,17 +194,19 @@ func quantQ80(x []float32) *q8Acts {
 	a := &q8Acts{q: make([]int8, nb*32), d: make([]float32, nb)}
 	for b := 0; b < nb; b++ {
 		xb := x[b*32 : (b+1)*32]
-		var amax float32
+		var abits uint32 // the largest magnitude, compared as bits
 		for _, v := range xb {
-			amax = max(amax, float32(math.Abs(float64(v))))
+			abits = max(abits, math.Float32bits(v)&^(1<<31))
 		}
+		amax := math.Float32frombits(abits)
 		a.d[b] = gguf.F16ToF32(gguf.F32ToF16(amax / 127))
 		if amax == 0 {
 			continue
 		}
 		id := 127 / amax
+		qb := a.q[b*32 : b*32+32]
 		for i, v := range xb {
-			a.q[b*32+i] = int8(math.RoundToEven(float64(v * id)))
+			qb[i] = int8(roundEven8(v * id))
 		}
 	}
 	a.q16 = make([]int16, len(a.q))

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"sort"
 	"sync"
 )
 
@@ -51,7 +52,6 @@ type attnScratch struct {
 	s, pv  []float32 // scores/weights [row of tile][block row], weights·V
 	vt     []float32 // the block's values transposed, [d][rows]
 	kg, vg []float32 // the new tokens' keys and values of the task's head
-	buf    Block     // a block read from a cache that cannot lend it
 }
 
 var attnPool = sync.Pool{New: func() any { return new(attnScratch) }}
@@ -96,13 +96,17 @@ func (t *attnTask) block(pos []int32, K, V []float32, sorted bool) {
 	if rows == 0 || t.outsideWindow(pos) {
 		return
 	}
-	if cap(t.vt) < d*rows {
-		t.vt = make([]float32, d*rows)
-	}
-	vt := t.vt[:d*rows]
-	for r := 0; r < rows; r++ {
-		for j, v := range V[r*d : (r+1)*d] {
-			vt[j*rows+r] = v
+	// Weights·V: straight from V's rows where the kernel set can, else
+	// through V transposed and mulTile.
+	pvRows := t.ks.pvAcc != nil && d%64 == 0
+	var vt []float32
+	if !pvRows {
+		t.vt = grow32(t.vt, d*rows)
+		vt = t.vt
+		for r := 0; r < rows; r++ {
+			for j, v := range V[r*d : (r+1)*d] {
+				vt[j*rows+r] = v
+			}
 		}
 	}
 	for a := t.i0; a < t.i1; a += queryTile {
@@ -117,6 +121,7 @@ func (t *attnTask) block(pos []int32, K, V []float32, sorted bool) {
 		if used == 0 {
 			continue
 		}
+		span := spanOf(pos[:used], sorted)
 		m := (b - a) * g // rows of the tile: (query, head)
 		if cap(t.s) < m*used {
 			t.s = make([]float32, m*used)
@@ -129,13 +134,18 @@ func (t *attnTask) block(pos []int32, K, V []float32, sorted bool) {
 		mulTile(t.ks, m, qa, d, d, K, d, used, s, used)
 		for row := 0; row < m; row++ {
 			i := a + row/g
-			t.softmaxRow(s[row*used:(row+1)*used], pos[:used], int32(t.start+i), (i-t.i0)*g+row%g)
+			t.softmaxRow(s[row*used:(row+1)*used], pos[:used], int32(t.start+i), (i-t.i0)*g+row%g, span)
 			if t.st != nil {
 				t.record(s[row*used:(row+1)*used], i, row%g)
 			}
 		}
+		acc := t.acc[(a-t.i0)*g*d : (b-t.i0)*g*d]
+		if pvRows {
+			t.ks.pvAcc(m, d, used, s, used, V, d, acc, d)
+			continue
+		}
 		mulTile(t.ks, m, s, used, used, vt, rows, d, pv, d)
-		addTo(t.acc[(a-t.i0)*g*d:(b-t.i0)*g*d], pv)
+		addTo(acc, pv)
 	}
 }
 
@@ -175,22 +185,47 @@ func (m *Model) attnParams(l int) attnParams {
 // softmaxRow turns one row of raw scores into weights e^(s·scale−max) (0 for
 // rows the query cannot see) and updates state st: the running maximum and
 // sum, with the accumulator rescaled when the maximum grows.
-func (t *attnTask) softmaxRow(row []float32, pos []int32, p int32, st int) {
-	bmax := negInf
-	for r := range row {
-		if pos[r] > p || (t.window > 0 && p-pos[r] >= t.window) {
-			row[r] = negInf
-			continue
+func (t *attnTask) softmaxRow(row []float32, pos []int32, p int32, st int, vis blockSpan) {
+	// The rows query p sees: all of them, or for positions in order a
+	// contiguous run [lo, hi); otherwise (or with soft-capping) row by row.
+	lo, hi, fast := 0, len(row), false
+	if t.cap == 0 {
+		switch {
+		case vis.max <= p && (t.window <= 0 || p-vis.min < t.window):
+			fast = true
+		case vis.sorted:
+			hi = sort.Search(len(row), func(r int) bool { return pos[r] > p })
+			if t.window > 0 {
+				lo = sort.Search(hi, func(r int) bool { return p-pos[r] < t.window })
+			}
+			fast = true
 		}
-		row[r] *= t.scale
-		if t.cap > 0 {
-			row[r] = float32(math.Tanh(float64(row[r]/t.cap))) * t.cap
-		}
-		bmax = max(bmax, row[r])
 	}
-	if bmax == negInf {
-		clear(row) // nothing visible in this block
-		return
+	var bmax float32
+	if fast {
+		if lo >= hi {
+			clear(row) // nothing visible in this block
+			return
+		}
+		bmax = t.ks.scaleMax(row[lo:hi], t.scale)
+	} else {
+		bmax = negInf
+		for r := range row {
+			if pos[r] > p || (t.window > 0 && p-pos[r] >= t.window) {
+				row[r] = negInf
+				continue
+			}
+			row[r] *= t.scale
+			if t.cap > 0 {
+				row[r] = float32(math.Tanh(float64(row[r]/t.cap))) * t.cap
+			}
+			bmax = max(bmax, row[r])
+		}
+		if bmax == negInf {
+			clear(row) // nothing visible in this block
+			return
+		}
+		lo, hi = 0, len(row)
 	}
 	old := t.mx[st]
 	mx := max(old, bmax)
@@ -205,15 +240,35 @@ func (t *attnTask) softmaxRow(row []float32, pos []int32, p int32, st int) {
 			}
 		}
 	}
-	for r := range row {
-		row[r] -= mx
+	clear(row[:lo])
+	clear(row[hi:])
+	vis2 := row[lo:hi]
+	for r := range vis2 {
+		vis2[r] -= mx
 	}
-	t.ks.exp(row)
-	var l float32
-	for _, e := range row {
-		l += e
+	t.ks.exp(vis2)
+	t.sum[st] += sum8(vis2)
+}
+
+// blockSpan is what softmaxRow needs to know of a block's positions: their
+// least and greatest, and whether they are in increasing order.
+type blockSpan struct {
+	min, max int32
+	sorted   bool
+}
+
+// spanOf returns pos's blockSpan; sorted is given by the caller when known,
+// else found.
+func spanOf(pos []int32, sorted bool) blockSpan {
+	sp := blockSpan{min: pos[0], max: pos[0], sorted: true}
+	for r, v := range pos {
+		sp.min, sp.max = min(sp.min, v), max(sp.max, v)
+		if r > 0 && v <= pos[r-1] {
+			sp.sorted = false
+		}
 	}
-	t.sum[st] += l
+	sp.sorted = sp.sorted || sorted
+	return sp
 }
 
 // record adds query i's probabilities (weights over the running sum) for head
@@ -290,9 +345,12 @@ func (m *Model) attend(c Cache, l int, q, k, v []float32, n, start int, out []fl
 		t.st, t.layer = st, l
 
 		defer t.release()
-		// Earlier positions: the cache, block by block.
+		// Earlier positions: the cache, block by block. A block read from a
+		// cache that cannot lend it goes through buf, the task's own: a
+		// pooled one would keep the largest block any cache ever gave.
+		var buf Block
 		for b := 0; b < c.NumBlocks(l, kh); b++ {
-			blk, err := cacheBlock(c, l, kh, b, d, &t.buf)
+			blk, err := cacheBlock(c, l, kh, b, d, &buf)
 			if err != nil {
 				errs[worker] = err
 				return

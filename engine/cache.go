@@ -28,8 +28,7 @@ type Cache interface {
 	// ReadBlock fills dst with block i of (layer, head), reusing dst's slices
 	// where they are large enough. Concurrent calls with distinct dst are safe.
 	// It must copy into dst (its slices or fresh ones), never make dst alias
-	// the cache's own storage: attention keeps dst and reuses it for later
-	// reads, of this cache or another.
+	// the cache's own storage: attention reuses dst for the next block.
 	ReadBlock(layer, head, i int, dst *Block) error
 	// Append stores one token of one layer: k and v hold KVHeads*HeadDim
 	// floats ([kvHead][dim]).

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -301,6 +302,54 @@ func TestDequantMatchGo(t *testing.T) {
 			ks.q80(got[:32*nb], q)
 			if i, ok := sameBits(got[:32*nb], w); !ok || got[32*nb] != 42 {
 				t.Fatalf("%s q8_0 nb=%d: [%d] = %g, Go %g (or wrote past)", ks.name, nb, i, got[i], w[i])
+			}
+		}
+	}
+}
+
+// TestPVAccMatchesTwin checks the AVX-512 weights·V kernel bit for bit
+// against pvAccGo over random shapes (rows not a multiple of four, strides
+// longer than the data, d of 64 to 256, no rows at all), and that nothing
+// outside the accumulators' rows is written.
+func TestPVAccMatchesTwin(t *testing.T) {
+	var ks *kernelSet
+	for _, s := range kernelSets() {
+		if s.pvAcc != nil {
+			ks = &s
+		}
+	}
+	if ks == nil {
+		t.Skip("no pvAcc kernel (AVX-512) on this CPU")
+	}
+	r := rand.New(rand.NewPCG(4, 4))
+	for trial := 0; trial < 200; trial++ {
+		rows, d, used := 1+r.IntN(11), 64*(1+r.IntN(4)), r.IntN(40)
+		lds, ldv, ldacc := used+r.IntN(3), d+r.IntN(20), d+r.IntN(20)
+		s := randVec(max(rows*lds, 1), uint64(trial))
+		v := randVec(max(used*ldv, 1), uint64(trial)+100)
+		acc := randVec(rows*ldacc, uint64(trial)+200)
+		want := slices.Clone(acc)
+		pvAccGo(rows, d, used, s, lds, v, ldv, want, ldacc)
+		ks.pvAcc(rows, d, used, s, lds, v, ldv, acc, ldacc)
+		if i, ok := sameBits(acc, want); !ok {
+			t.Fatalf("%s rows=%d d=%d used=%d lds=%d ldv=%d ldacc=%d: acc[%d] = %g, twin %g", ks.name, rows, d, used, lds, ldv, ldacc, i, acc[i], want[i])
+		}
+	}
+}
+
+// TestScaleMaxMatchesTwin checks each kernel set's scaleMax against
+// scaleMaxGo on lengths around the 16-lane step, bit for bit, and that
+// nothing past the slice is written.
+func TestScaleMaxMatchesTwin(t *testing.T) {
+	for _, ks := range kernelSets() {
+		for n := 0; n <= 50; n++ {
+			x := randVec(n+1, uint64(n)+7)
+			x[n] = 42
+			want := slices.Clone(x[:n])
+			wm := scaleMaxGo(want, 0.125)
+			gm := ks.scaleMax(x[:n], 0.125)
+			if i, ok := sameBits(x[:n], want); !ok || math.Float32bits(gm) != math.Float32bits(wm) || x[n] != 42 {
+				t.Fatalf("%s n=%d: max %g, twin %g; first difference at %d; past the end %g", ks.name, n, gm, wm, i, x[n])
 			}
 		}
 	}

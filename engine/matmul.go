@@ -25,6 +25,17 @@ type kernelSet struct {
 	siluMul  func(g, u []float32)
 	roundF16 func(x, dst []float32)
 	roundQ80 func(x, dst []float32)
+	// pvAcc, where present (AVX-512: pvAccA512, twin pvAccGo), adds the
+	// attention weights times V with V in its cached layout: acc[i*ldacc+j]
+	// += Σ_r s[i*lds+r]·v[r*ldv+j] for i < rows, j < d (a multiple of 64),
+	// one FMA chain per output in order of r. Without it attention
+	// transposes V and runs mulTile.
+	pvAcc func(rows, d, used int, s []float32, lds int, v []float32, ldv int, acc []float32, ldacc int)
+	// scaleMax multiplies x by scale in place and returns the largest
+	// result (−Inf for an empty x).
+	scaleMax func(x []float32, scale float32) float32
+	// roundQ8K rounds whole blocks of 256 as roundQ8_K does.
+	roundQ8K func(x, dst []float32)
 	// gemvF16Rows sets out[r] = Σ_{j<k} half(w[r*ldw+2j:])·x[j] for every
 	// r < rows (ldw in bytes): the decode product for F16 weights,
 	// converting in place and streaming.
@@ -76,6 +87,8 @@ var goKernels = kernelSet{
 	siluMul:  vec.SiluMulGo,
 	roundF16: roundF16Go,
 	roundQ80: roundQ80Go,
+	roundQ8K: roundQ8KGo,
+	scaleMax: scaleMaxGo,
 
 	gemvF16Rows: gemvF16RowsGo,
 	q80GemvRows: q80GemvRowsGo,

@@ -48,6 +48,18 @@ func q6kQ8KRows512(nb int, w *byte, ldw int, rows int, q *int8, d *float32, bsum
 func q80Q80Rows512(nb int, w *byte, ldw int, rows int, q16 *int16, d *float32, out *float32, pf int)
 
 //go:noescape
+func roundQ8KAVX512(nb int, x, dst *float32)
+
+//go:noescape
+func pvAcc4x64AVX512(used int, s *float32, lds int, v *float32, ldv int, acc *float32, ldacc int)
+
+//go:noescape
+func pvAcc1x64AVX512(used int, s *float32, v *float32, ldv int, acc *float32)
+
+//go:noescape
+func scaleMaxAVX512(n int, x *float32, scale float32) float32
+
+//go:noescape
 func gemm4x4AVX512(k int, w *float32, ldw int, x *float32, ldx int, out *float32, ldo int)
 
 //go:noescape
@@ -119,6 +131,8 @@ var avxKernels = kernelSet{
 	siluMul:  vec.SiluMul,
 	roundF16: roundF16A,
 	roundQ80: roundQ80A,
+	roundQ8K: roundQ8KGo,
+	scaleMax: scaleMaxGo,
 
 	gemvF16Rows: gemvF16RowsA,
 	q80GemvRows: q80GemvRowsA,
@@ -144,6 +158,11 @@ var avx512Kernels = func() kernelSet {
 		ks.q4kQ8KDecode = q4kQ8KRows512A
 		ks.q6kQ8KDecode = q6kQ8KRows512A
 		ks.q80Q80Decode = q80Q80Rows512A
+	}
+	if hasAVX512 {
+		ks.roundQ8K = roundQ8KA512
+		ks.pvAcc = pvAccA512
+		ks.scaleMax = scaleMaxA512
 	}
 	return ks
 }()
@@ -400,6 +419,45 @@ func q6kQ8KRows512A(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
 	_ = a.bsum16[:nb*16]
 	_ = out[:rows]
 	q6kQ8KRows512(nb, &w[0], ldw, rows, &a.q[0], &a.d[0], &a.bsum16[0], &out[0], streamPrefetch)
+}
+
+// pvAccA512 is the pvAcc of the AVX-512 set (twin pvAccGo): four rows of
+// weights at a time, then single rows, over 64-column chunks.
+func pvAccA512(rows, d, used int, s []float32, lds int, v []float32, ldv int, acc []float32, ldacc int) {
+	if rows == 0 || d == 0 || used == 0 {
+		return
+	}
+	_ = s[(rows-1)*lds+used-1]
+	_ = acc[(rows-1)*ldacc+d-1]
+	_ = v[(used-1)*ldv+d-1]
+	i := 0
+	for ; i+4 <= rows; i += 4 {
+		for c := 0; c < d; c += 64 {
+			pvAcc4x64AVX512(used, &s[i*lds], lds, &v[c], ldv, &acc[i*ldacc+c], ldacc)
+		}
+	}
+	for ; i < rows; i++ {
+		for c := 0; c < d; c += 64 {
+			pvAcc1x64AVX512(used, &s[i*lds], &v[c], ldv, &acc[i*ldacc+c])
+		}
+	}
+}
+
+// scaleMaxA512 is scaleMaxAVX512 over a slice (twin scaleMaxGo).
+func scaleMaxA512(x []float32, scale float32) float32 {
+	if len(x) == 0 {
+		return negInf
+	}
+	return scaleMaxAVX512(len(x), &x[0], scale)
+}
+
+// roundQ8KA512 is roundQ8KAVX512 over slices (twin roundQ8KGo).
+func roundQ8KA512(x, dst []float32) {
+	nb := len(x) / 256
+	dst = dst[:len(x)]
+	if nb > 0 {
+		roundQ8KAVX512(nb, &x[0], &dst[0])
+	}
 }
 
 // q80Q80Rows512A is q80Q80Rows512 over slices (twin q80Q80Rows512Go).

@@ -190,6 +190,20 @@ func q4kQ8KRowsGo(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
 	}
 }
 
+// pvAccGo is the twin of pvAccA512: acc[i*ldacc+j] += Σ_r
+// s[i*lds+r]·v[r*ldv+j], one FMA per term in order of r.
+func pvAccGo(rows, d, used int, s []float32, lds int, v []float32, ldv int, acc []float32, ldacc int) {
+	for i := 0; i < rows; i++ {
+		a, si := acc[i*ldacc:i*ldacc+d], s[i*lds:i*lds+used]
+		for r, w := range si {
+			vr := v[r*ldv : r*ldv+d]
+			for j := range a {
+				a[j] = fmaF32(w, vr[j], a[j])
+			}
+		}
+	}
+}
+
 // q4kQ8KRows512Go is the twin of the AVX-512 Q4_K decode kernel
 // (q4kQ8KRows512): dotQ4KL16 per row.
 func q4kQ8KRows512Go(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {

@@ -3,6 +3,7 @@ package engine
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"nexusquant/engine/gguf"
@@ -659,6 +660,27 @@ func TestRoundQ8KMatchesGGML(t *testing.T) {
 	special := randVec(256, 4)
 	special[5], special[6], special[7] = float32(math.NaN()), float32(math.Inf(1)), float32(math.Copysign(0, -1))
 	blocks = append(blocks, special)
+	nans := make([]float32, 256) // NaNs and zeros only: a zero block
+	for i := range nans {
+		if i%3 == 0 {
+			nans[i] = float32(math.NaN())
+		}
+	}
+	late := make([]float32, 256) // the extreme in the last 16
+	late[250], late[3] = -0.5, 0.25
+	blocks = append(blocks, nans, late)
+	all := slices.Concat(blocks...)
+	for _, ks := range kernelSets() {
+		got := make([]float32, len(all))
+		want := make([]float32, len(all))
+		ks.roundQ8K(all, got)
+		roundQ8KGo(all, want)
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(math.IsNaN(float64(got[i])) && math.IsNaN(float64(want[i]))) {
+				t.Fatalf("%s roundQ8K[%d] of %g = %g, roundQ8_K %g", ks.name, i, all[i], got[i], want[i])
+			}
+		}
+	}
 	for bi, x := range blocks {
 		want := ref(x)
 		got := make([]float32, 256)

@@ -549,3 +549,34 @@ func TestGenerate(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardWritesBeforeReading fills Forward's pooled activation buffers
+// with NaN before each call: a value read before it is written would show
+// in the logits, which must equal those of a first call.
+func TestForwardWritesBeforeReading(t *testing.T) {
+	for _, arch := range []string{"llama", "qwen2"} {
+		m := randomModel(arch, 5)
+		ids := tinyIDs(9)
+		want, _, err := m.Forward(context.Background(), m.NewCache(), ids, 0, ForwardOptions{Logits: LogitsAll})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rep := 0; rep < 3; rep++ {
+			buf := fwdPool.Get().(*[]float32)
+			*buf = grow32(*buf, 1<<16)
+			for i := range *buf {
+				(*buf)[i] = float32(math.NaN())
+			}
+			fwdPool.Put(buf)
+			got, _, err := m.Forward(context.Background(), m.NewCache(), ids, 0, ForwardOptions{Logits: LogitsAll})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s rep %d: logit %d = %g after a poisoned pool, %g before", arch, rep, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}

@@ -47,3 +47,37 @@ func roundQ80Go(x, dst []float32) {
 // reference dequantizer, which the assembly reproduces bit for bit.
 func q4kGo(dst []float32, src []byte) { _ = gguf.DequantizeRow(gguf.Q4_K, src[:len(dst)/256*144], dst) }
 func q6kGo(dst []float32, src []byte) { _ = gguf.DequantizeRow(gguf.Q6_K, src[:len(dst)/256*210], dst) }
+
+// scaleMaxGo multiplies x by scale in place and returns the largest result
+// (−Inf for an empty x).
+func scaleMaxGo(x []float32, scale float32) float32 {
+	m := negInf
+	for i, v := range x {
+		v *= scale
+		x[i] = v
+		m = max(m, v)
+	}
+	return m
+}
+
+// sum8 is the sum of x in eight interleaved partial sums, added pairwise at
+// the end: a softmax row's denominator without one long chain of additions.
+func sum8(x []float32) float32 {
+	var s [8]float32
+	n := len(x) &^ 7
+	for i := 0; i < n; i += 8 {
+		c := x[i : i+8 : i+8]
+		s[0] += c[0]
+		s[1] += c[1]
+		s[2] += c[2]
+		s[3] += c[3]
+		s[4] += c[4]
+		s[5] += c[5]
+		s[6] += c[6]
+		s[7] += c[7]
+	}
+	for i, v := range x[n:] {
+		s[i] += v
+	}
+	return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]))
+}
