@@ -141,7 +141,7 @@ func BenchmarkStreamBandwidth(b *testing.B) {
 			})
 		}},
 		{"gemvF16", func() {
-			split(func(lo, hi int) { cpuKernels.gemvF16Rows(k, w[lo*2*k:], 2*k, hi-lo, x, out[lo:hi]) })
+			split(func(lo, hi int) { cpuKernels.gemvF16Decode(k, w[lo*2*k:], 2*k, hi-lo, x, out[lo:hi]) })
 		}},
 	}
 	// The integer decode kernels over the same bytes read as Q8_0, Q4_K and

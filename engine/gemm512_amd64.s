@@ -284,3 +284,80 @@ q80zloop:
 q80zdone:
 	VZEROUPPER
 	RET
+
+// func gemvF16x4AVX512(k int, w *byte, ldw int, x *float32, out *float32, pf int)
+// out[r] = Σ_{j<k} half(w[r·ldw+2j:])·x[j] for r < 4 (ldw in bytes; 0 reads
+// one row four times), each in 16 lanes as dotL16Go sums: the decode
+// product of F16 weights, converting in registers. Prefetches pf bytes ahead
+// in each row.
+TEXT ·gemvF16x4AVX512(SB), NOSPLIT, $0-48
+	MOVQ k+0(FP), CX
+	TAILMASK
+	SHRQ $1, CX                  // bytes of weights in the full steps
+	MOVQ w+8(FP), SI
+	MOVQ ldw+16(FP), DX
+	LEAQ (SI)(DX*1), R8
+	LEAQ (R8)(DX*1), R9
+	LEAQ (R9)(DX*1), R10
+	MOVQ x+24(FP), DI
+	MOVQ pf+40(FP), R11
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	TESTQ CX, CX
+	JZ   gf16tail
+
+gf16loop:
+	PREFETCHT0  (SI)(R11*1)
+	PREFETCHT0  (R8)(R11*1)
+	PREFETCHT0  (R9)(R11*1)
+	PREFETCHT0  (R10)(R11*1)
+	VMOVUPS     (DI), Z20
+	VCVTPH2PS   (SI), Z16
+	VCVTPH2PS   (R8), Z17
+	VCVTPH2PS   (R9), Z18
+	VCVTPH2PS   (R10), Z19
+	G44FMA(Z20, Z0, Z1, Z2, Z3)
+	ADDQ        $32, SI
+	ADDQ        $32, R8
+	ADDQ        $32, R9
+	ADDQ        $32, R10
+	ADDQ        $64, DI
+	SUBQ        $32, CX
+	JGT         gf16loop
+
+gf16tail:
+	TESTL AX, AX
+	JZ    gf16reduce
+	VMOVUPS.Z   (DI), K1, Z20
+	VMOVDQU16.Z (SI), K1, Y16
+	VMOVDQU16.Z (R8), K1, Y17
+	VMOVDQU16.Z (R9), K1, Y18
+	VMOVDQU16.Z (R10), K1, Y19
+	VCVTPH2PS   Y16, Z16
+	VCVTPH2PS   Y17, Z17
+	VCVTPH2PS   Y18, Z18
+	VCVTPH2PS   Y19, Z19
+	G44FMA(Z20, Z0, Z1, Z2, Z3)
+
+gf16reduce:
+	HALF256(Z0, Z1, Z16, Z17)
+	HALF256(Z2, Z3, Z18, Z19)
+	HALF128(Z0, Z2, Z16, Z17)
+	VEXTRACTF32X4 $1, Z0, X1
+	VEXTRACTF32X4 $2, Z0, X2
+	VEXTRACTF32X4 $3, Z0, X3
+	VUNPCKLPS     X1, X0, X4
+	VUNPCKHPS     X1, X0, X5
+	VADDPS        X5, X4, X4
+	VUNPCKLPS     X3, X2, X6
+	VUNPCKHPS     X3, X2, X7
+	VADDPS        X7, X6, X6
+	VSHUFPS       $0x44, X6, X4, X0
+	VSHUFPS       $0xEE, X6, X4, X1
+	VADDPS        X1, X0, X0
+	MOVQ    out+32(FP), DI
+	VMOVUPS X0, (DI)
+	VZEROUPPER
+	RET

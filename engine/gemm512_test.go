@@ -354,3 +354,39 @@ func TestScaleMaxMatchesTwin(t *testing.T) {
 		}
 	}
 }
+
+// TestGemvF16DecodeMatchesTwin checks each kernel set's F16 decode product
+// bit for bit against its twin — gemvF16RowsL16Go for the AVX-512 kernel,
+// the set's gemvF16Rows otherwise — over lengths with and without a 16-value tail,
+// row counts with a remainder after the groups of four, and padded rows.
+func TestGemvF16DecodeMatchesTwin(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 6))
+	for trial := 0; trial < 120; trial++ {
+		k := 1 + r.IntN(300)
+		if trial%4 == 0 {
+			k = 16 * (1 + r.IntN(40))
+		}
+		rows := 1 + r.IntN(11)
+		ldw := 2*k + 2*r.IntN(5)
+		w := make([]byte, rows*ldw)
+		for i := 0; i < len(w); i += 2 {
+			h := gguf.F32ToF16(float32(r.NormFloat64()))
+			w[i], w[i+1] = byte(h), byte(h>>8)
+		}
+		x := randVec(k, uint64(trial))
+		for _, ks := range kernelSets() {
+			want := make([]float32, rows)
+			if ks.name == "avx512" {
+				gemvF16RowsL16Go(k, w, ldw, rows, x, want)
+			} else {
+				ks.gemvF16Rows(k, w, ldw, rows, x, want) // tested against the tile path elsewhere
+			}
+			got := make([]float32, rows+1)
+			got[rows] = 42
+			ks.gemvF16Decode(k, w, ldw, rows, x, got[:rows])
+			if i, ok := sameBits(got[:rows], want); !ok || got[rows] != 42 {
+				t.Fatalf("%s k=%d rows=%d ldw=%d: out[%d] = %g, twin %g (past the end %g)", ks.name, k, rows, ldw, i, got[i], want[i], got[rows])
+			}
+		}
+	}
+}

@@ -40,6 +40,9 @@ type kernelSet struct {
 	// r < rows (ldw in bytes): the decode product for F16 weights,
 	// converting in place and streaming.
 	gemvF16Rows func(k int, w []byte, ldw, rows int, x []float32, out []float32)
+	// gemvF16Decode is the F16 product decode runs: gemvF16Rows, or with
+	// AVX-512 the 16-lane gemvF16RowsA512 (each row as dotL16Go sums it).
+	gemvF16Decode func(k int, w []byte, ldw, rows int, x []float32, out []float32)
 	// q80GemvRows is the same for Q8_0 rows of k values (a multiple of 32),
 	// dequantizing in registers; it gives bit for bit what q80 into a tile
 	// followed by mulTile gives.
@@ -91,11 +94,13 @@ var goKernels = kernelSet{
 	scaleMax: scaleMaxGo,
 
 	gemvF16Rows: gemvF16RowsGo,
-	q80GemvRows: q80GemvRowsGo,
-	q4kGemvRows: q4kGemvRowsGo,
-	q6kGemvRows: q6kGemvRowsGo,
-	q4kQ8K:      q4kQ8KRowsGo,
-	q80Q80:      q80Q80RowsGo,
+
+	gemvF16Decode: gemvF16RowsGo,
+	q80GemvRows:   q80GemvRowsGo,
+	q4kGemvRows:   q4kGemvRowsGo,
+	q6kGemvRows:   q6kGemvRowsGo,
+	q4kQ8K:        q4kQ8KRowsGo,
+	q80Q80:        q80Q80RowsGo,
 
 	q4kQ8KDecode: q4kQ8KRowsGo,
 	q80Q80Decode: q80Q80RowsGo,
@@ -105,7 +110,7 @@ var goKernels = kernelSet{
 func (ks *kernelSet) decodeGemv(t gguf.Type) func(k int, w []byte, ldw, rows int, x []float32, out []float32) {
 	switch t {
 	case gguf.F16:
-		return ks.gemvF16Rows
+		return ks.gemvF16Decode
 	case gguf.Q8_0:
 		return ks.q80GemvRows
 	case gguf.Q4_K:

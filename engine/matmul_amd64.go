@@ -60,6 +60,9 @@ func pvAcc1x64AVX512(used int, s *float32, v *float32, ldv int, acc *float32)
 func scaleMaxAVX512(n int, x *float32, scale float32) float32
 
 //go:noescape
+func gemvF16x4AVX512(k int, w *byte, ldw int, x *float32, out *float32, pf int)
+
+//go:noescape
 func gemm4x4AVX512(k int, w *float32, ldw int, x *float32, ldx int, out *float32, ldo int)
 
 //go:noescape
@@ -135,11 +138,13 @@ var avxKernels = kernelSet{
 	scaleMax: scaleMaxGo,
 
 	gemvF16Rows: gemvF16RowsA,
-	q80GemvRows: q80GemvRowsA,
-	q4kGemvRows: q4kGemvRowsA,
-	q6kGemvRows: q6kGemvRowsA,
-	q4kQ8K:      q4kQ8KRowsA,
-	q80Q80:      q80Q80RowsA,
+
+	gemvF16Decode: gemvF16RowsA,
+	q80GemvRows:   q80GemvRowsA,
+	q4kGemvRows:   q4kGemvRowsA,
+	q6kGemvRows:   q6kGemvRowsA,
+	q4kQ8K:        q4kQ8KRowsA,
+	q80Q80:        q80Q80RowsA,
 
 	q4kQ8KDecode: q4kQ8KRowsA,
 	q80Q80Decode: q80Q80RowsA,
@@ -162,6 +167,7 @@ var avx512Kernels = func() kernelSet {
 	if hasAVX512 {
 		ks.roundQ8K = roundQ8KA512
 		ks.pvAcc = pvAccA512
+		ks.gemvF16Decode = gemvF16RowsA512
 		ks.scaleMax = scaleMaxA512
 	}
 	return ks
@@ -440,6 +446,30 @@ func pvAccA512(rows, d, used int, s []float32, lds int, v []float32, ldv int, ac
 		for c := 0; c < d; c += 64 {
 			pvAcc1x64AVX512(used, &s[i*lds], &v[c], ldv, &acc[i*ldacc+c])
 		}
+	}
+}
+
+// gemvF16RowsA512 is the AVX-512 F16 decode product: four rows at a time,
+// each summed as dotL16Go sums it (twin gemvF16RowsL16Go).
+func gemvF16RowsA512(k int, w []byte, ldw, rows int, x []float32, out []float32) {
+	if rows == 0 {
+		return
+	}
+	if k == 0 {
+		clear(out[:rows])
+		return
+	}
+	_ = w[(rows-1)*ldw : (rows-1)*ldw+2*k]
+	_ = x[:k]
+	_ = out[:rows]
+	r := 0
+	for ; r+4 <= rows; r += 4 {
+		gemvF16x4AVX512(k, &w[r*ldw], ldw, &x[0], &out[r], streamPrefetch)
+	}
+	var t [4]float32
+	for ; r < rows; r++ {
+		gemvF16x4AVX512(k, &w[r*ldw], 0, &x[0], &t[0], streamPrefetch) // one row, four times
+		out[r] = t[0]
 	}
 }
 

@@ -190,6 +190,16 @@ func q4kQ8KRowsGo(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
 	}
 }
 
+// gemvF16RowsL16Go is the twin of gemvF16RowsA512: each row converted from
+// float16 and summed with x as dotL16Go sums it.
+func gemvF16RowsL16Go(k int, w []byte, ldw, rows int, x []float32, out []float32) {
+	row := make([]float32, k)
+	for r := 0; r < rows; r++ {
+		f16Go(row, w[r*ldw:r*ldw+2*k])
+		out[r] = dotL16Go(row, x[:k])
+	}
+}
+
 // pvAccGo is the twin of pvAccA512: acc[i*ldacc+j] += Σ_r
 // s[i*lds+r]·v[r*ldv+j], one FMA per term in order of r.
 func pvAccGo(rows, d, used int, s []float32, lds int, v []float32, ldv int, acc []float32, ldacc int) {
