@@ -75,23 +75,34 @@
 // Matrix products run over units of output rows on Threads workers
 // (SetThreads; default GOMAXPROCS): the caller's goroutine and helpers from a
 // persistent pool that spin briefly between parallel regions and then park
-// (threads.go), with AVX2/FMA/F16C assembly kernels (matmul_amd64.s,
-// vecmath_amd64.s, and exp and SiLU from internal/vec, which stages shares)
-// and, on CPUs with AVX-512F, 16-lane batch kernels and tile dequantization
-// (gemm512_amd64.s; the "avx512" set). The CPU's best set is chosen at
-// start-up and held by each model; Model.WithKernels gives a copy that
-// computes with another set, for side-by-side comparisons) where the CPU has them and plain Go twins (matmul_generic.go, vecmath.go,
-// internal/vec's) elsewhere or with NEXUSQUANT_NOASM=1. A
-// batch dequantizes a tile of weight rows to float32 once for all its rows.
-// A single row (decode) is bound by reading the weights, so it takes units
-// of ~32 KB of weights, and F16, Q8_0, Q4_K and Q6_K rows stream through
-// fused kernels that convert or dequantize in registers with a linear
-// prefetch ahead and never write a tile. With rounded activations (the
-// default) Q8_0 and Q4_K rows take integer dot products with the Q8_0 / Q8_K
-// activations, as llama.cpp does; otherwise (Q6_K, FloatActivations) the sums
-// are bit for bit those of the tile path.
+// (threads.go). The inner loops come from a kernel set: "avx2" (AVX2/FMA/F16C
+// assembly: matmul_amd64.s, vecmath_amd64.s, and exp and SiLU from
+// internal/vec, which stages shares), "avx512" (that set with 16-lane
+// AVX-512 kernels: gemm512_amd64.s for batch products and the F16 decode
+// product; q4k512, q6k512 and q80512_amd64.s, AVX-512BW integer decode
+// products; pv512_amd64.s and softmax512_amd64.s for attention;
+// roundq8k512_amd64.s) or "go" (the plain Go twins, matmul_generic.go,
+// vecmath.go, internal/vec's, also what NEXUSQUANT_NOASM=1 forces). The
+// CPU's best set is chosen at start-up and held by each model;
+// Model.WithKernels gives a copy that computes with another set, for
+// side-by-side comparisons. Every assembly kernel has a Go twin that sums in
+// the same order, checked bit for bit.
+//
+// A batch dequantizes a tile of weight rows to float32 once for all its
+// rows. A single row (decode) is bound by reading the weights, so it takes
+// units of ~32 KB of weights, and F16, Q8_0, Q4_K and Q6_K rows stream
+// through fused kernels that convert or dequantize in registers with a
+// linear prefetch ahead and never write a tile. With rounded activations
+// (the default) Q8_0, Q4_K and (with AVX-512BW) Q6_K rows take integer dot
+// products with the Q8_0 / Q8_K activations, as llama.cpp does; the AVX-512
+// ones fold each block's exact integer lane sums into 16 float lanes.
+// Element-wise steps of a prefill (norms, RoPE, the gated activation,
+// residual adds) are split over the workers too, and a call's activations
+// live in pooled buffers.
 // Attention works per (KV head, range of queries) with an online softmax over
-// one cache block at a time.
+// one cache block at a time: scores by the batch kernels, a vectorised scale
+// and maximum over each query's visible run of rows, and (AVX-512) the
+// weights times V straight from V's rows.
 //
 // # Files
 //
