@@ -20,9 +20,10 @@ var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
 // registers.
 var hasAVX512 = hasAVX2 && cpu.X86.HasAVX512F
 
-// hasAVX512BW adds the byte and word forms the AVX-512 integer decode
-// kernels (q4k512_amd64.s) use.
-var hasAVX512BW = hasAVX512 && cpu.X86.HasAVX512BW
+// hasAVX512BW adds the byte and word forms, and the 256-bit EVEX forms, the
+// AVX-512 decode kernels use (q4k512, q6k512 and q80512_amd64.s, and the
+// F16 one's masked tail).
+var hasAVX512BW = hasAVX512 && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
 
 // cpuKernels is the kernel set models use by default: the fastest this CPU
 // runs, or the Go twins under NEXUSQUANT_NOASM. Set once, at start-up.
@@ -163,11 +164,11 @@ var avx512Kernels = func() kernelSet {
 		ks.q4kQ8KDecode = q4kQ8KRows512A
 		ks.q6kQ8KDecode = q6kQ8KRows512A
 		ks.q80Q80Decode = q80Q80Rows512A
+		ks.gemvF16Decode = gemvF16RowsA512
 	}
 	if hasAVX512 {
 		ks.roundQ8K = roundQ8KA512
 		ks.pvAcc = pvAccA512
-		ks.gemvF16Decode = gemvF16RowsA512
 		ks.scaleMax = scaleMaxA512
 	}
 	return ks
