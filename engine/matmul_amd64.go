@@ -151,8 +151,11 @@ var avxKernels = kernelSet{
 	q80Q80Decode: q80Q80RowsA,
 }
 
-// avx512Kernels is the AVX2 set with the batch products in AVX-512 (16
-// lanes); single-row products and the decode kernels stay AVX2.
+// avx512Kernels is the AVX2 set with AVX-512 (16-lane) batch products,
+// tile dequantization, Q8_K rounding and attention kernels, and with
+// AVX-512BW/VL the decode products (F16, and integer Q4_K, Q6_K and Q8_0);
+// Exact mode's products (q4kQ8K, q80Q80) and the tile-path single-row
+// kernels stay AVX2, whose order they reproduce.
 var avx512Kernels = func() kernelSet {
 	ks := avxKernels
 	ks.name = "avx512"
