@@ -56,6 +56,7 @@ type Compressed struct {
 	posStored                           []byte // the file's positions stream; only for caches read from a file
 	stored                              StoredSizes
 	pool                                scratchPool
+	dform                               decodeFormState // built by PrepareDecode
 }
 
 // Read-block rule (see ReadBlockRows).
@@ -306,7 +307,7 @@ func (c *Compressed) ResidentBytes() int64 {
 	c.pool.mu.Lock()
 	n += c.pool.bytes + c.pool.handed
 	c.pool.mu.Unlock()
-	return n
+	return n + c.DecodeFormBytes()
 }
 
 // ReaderBytes is what one reader's decode buffers hold: one decode scratch
@@ -406,9 +407,15 @@ func (c *Compressed) ReadBlock(layer, head, i int, dst *Block) error {
 	}
 	f, frameRows, r0, nr := c.locate(n, i)
 	dst.Pos = growSlice(dst.Pos, nr)
-	c.pos.decodeRows(li, f, r0, dst.Pos)
 	dst.K = growSlice(dst.K, nr*c.headDim)
 	dst.V = growSlice(dst.V, nr*c.headDim)
+	if form := c.dform.form.Load(); form != nil && c.codec == nil {
+		if err := c.readResident(form, layer, head, li, i, dst); err != nil {
+			return fmt.Errorf("ReadBlock (layer %d, head %d) block %d: %w", layer, head, i, err)
+		}
+		return nil
+	}
+	c.pos.decodeRows(li, f, r0, dst.Pos)
 	sc := c.pool.get(c)
 	defer c.pool.put(sc)
 	// Start with the frame the scratch holds, if it holds one of the two.
@@ -650,6 +657,8 @@ type scratchPool struct {
 	bytes  int64    // every scratch ever created, at its current capacity
 	blocks []*Block // Blocks given back with ReleaseBlock
 	handed int64    // every Block NewBlock created, at its creation capacity
+	// rowFree: the decode form's readers' scratch (counted in bytes).
+	rowFree []*rowScratch
 }
 
 // get returns a pooled scratch or a new one at its full size (so ReadBlock

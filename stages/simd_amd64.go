@@ -82,3 +82,16 @@ func decodeLatticeAVX(x *float32, codes *int16, n int, halfS float32)
 //
 //go:noescape
 func decodeScalarAVX(x *float32, codes *int16, n int, negS, step float32, half int32)
+
+// dequantNibblesAVX sets x[j] and x[h+j] to the low and high nibble of
+// src[j] (4-bit two's complement) times halfS, for j < h (a multiple of 8):
+// dequantPacked for a nibble row of e8 or relaxed codes.
+//
+//go:noescape
+func dequantNibblesAVX(x *float32, src *byte, h int, halfS float32)
+
+// dequantInt8AVX sets x[i] = float32(int8(src[i]))·halfS for i < n (a
+// multiple of 8): dequantPacked for an int8 row of e8 or relaxed codes.
+//
+//go:noescape
+func dequantInt8AVX(x *float32, src *byte, n int, halfS float32)

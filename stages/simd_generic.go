@@ -30,3 +30,9 @@ func decodeLatticeAVX(x *float32, codes *int16, n int, halfS float32) {
 func decodeScalarAVX(x *float32, codes *int16, n int, negS, step float32, half int32) {
 	panic("stages: no assembly")
 }
+func dequantNibblesAVX(x *float32, src *byte, h int, halfS float32) {
+	panic("stages: no assembly")
+}
+func dequantInt8AVX(x *float32, src *byte, n int, halfS float32) {
+	panic("stages: no assembly")
+}
