@@ -212,12 +212,22 @@ func (c *Compressed) readResident(f *decodeForm, layer, head, li, i int, dst *Bl
 		}
 		return nil
 	}
-	rs := c.pool.getRow(c)
+	// Scratch for one code row on the stack (no lock, no allocation) when
+	// the row is no wider than stackWidth; pooled otherwise.
+	var stack struct {
+		codes [stackWidth]int16
+		f, hs [stackWidth]float32
+	}
+	rs := rowScratch{codes: stack.codes[:], f: stack.f[:], hs: stack.hs[:]}
+	if c.width > stackWidth {
+		p := c.pool.getRow(c)
+		defer c.pool.putRow(p)
+		rs = *p
+	}
 	for kv, out := range [2][]float32{dst.K, dst.V} {
 		g := c.group(layer, kv, head)
-		c.dequantResident(rs, f.pack[kv], c.q[kv], f.rows[g], f.scales[g], row0, out)
+		c.dequantResident(&rs, f.pack[kv], c.q[kv], f.rows[g], f.scales[g], row0, out)
 	}
-	c.pool.putRow(rs)
 	if c.ropeUndone(layer) {
 		RedoRoPE(dst.K, d, layer, dst.Pos, c.rope)
 	}
@@ -227,21 +237,47 @@ func (c *Compressed) readResident(f *decodeForm, layer, head, li, i int, dst *Bl
 // dequantResident fills out (len(out)/head_dim rows) with rows row0… of a
 // quantized group of the decode form: Quantizer.Decode of the row's codes
 // and scale (dequantPacked), then the inverse Hadamard (or the first
-// head_dim coordinates) — the stream path's steps on the same codes.
+// head_dim coordinates) — the stream path's steps on the same codes. With
+// the assembly kernels and DPad 64 the transform runs in registers
+// (fwht64AVX), fused with the dequantization for nibble rows of e8 and
+// relaxed codes (nibbleFWHT64AVX): the same operations, the same floats.
 func (c *Compressed) dequantResident(rs *rowScratch, pack int, q *Quantizer, rows []byte, scales []uint16, row0 int, out []float32) {
 	d, w := c.headDim, c.width
 	rowBytes := c.codeRowBytes(pack)
 	fv := rs.f[:w]
+	in64 := useAsm && c.had != nil && c.had.DPad == 64
+	fused := in64 && pack == 0 && w == 64 && q.Lattice != "scalar"
 	for r := range len(out) / d {
-		q.dequantPacked(fv, rows[(row0+r)*rowBytes:(row0+r+1)*rowBytes], pack, scales[row0+r], rs.codes)
+		row := rows[(row0+r)*rowBytes : (row0+r+1)*rowBytes]
 		dstRow := out[r*d : (r+1)*d]
-		if c.had != nil {
+		switch {
+		case in64:
+			t := dstRow
+			if d < 64 {
+				t = rs.hs[:64]
+			}
+			if fused {
+				nibbleFWHT64AVX(&t[0], &row[0], F16ToF32(scales[row0+r])/2, &c.had.pre[0])
+			} else {
+				q.dequantPacked(fv, row, pack, scales[row0+r], rs.codes)
+				fwht64AVX(&t[0], &fv[0], &c.had.pre[0])
+			}
+			if d < 64 {
+				copy(dstRow, t[:d])
+			}
+		case c.had != nil:
+			q.dequantPacked(fv, row, pack, scales[row0+r], rs.codes)
 			c.had.InverseScratch(dstRow, fv[:c.had.DPad], rs.hs)
-		} else {
+		default:
+			q.dequantPacked(fv, row, pack, scales[row0+r], rs.codes)
 			copy(dstRow, fv[:d])
 		}
 	}
 }
+
+// stackWidth is the widest code row (DPad) whose decode scratch readResident
+// keeps on the stack: head dimensions up to 256.
+const stackWidth = 256
 
 // rowScratch is the scratch of one reader of the decode form: a code row and
 // two DPad vectors.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -37,6 +38,9 @@ func TestDecodeFormMatchesStream(t *testing.T) {
 		{name: "no hadamard d40", d: 40, settings: []string{"hadamard", "false"}},
 		{name: "no hadamard K3 d40", d: 40, settings: []string{"hadamard", "false", "key_bits", "3"}, wantPack: [2]int{1, 0}},
 		{name: "signs d24", d: 24, settings: []string{"hadamard_signs", "true"}},
+		{name: "d40 DPad 64", d: 40},
+		{name: "d40 DPad 64 K3", d: 40, settings: []string{"key_bits", "3"}, wantPack: [2]int{1, 0}},
+		{name: "d128", d: 128, settings: []string{"lattice", "relaxed"}},
 		{name: "d8", d: 8},
 		{name: "no rope undo", d: 32, settings: []string{"rope_undo", "false"}},
 		{name: "granularity head", d: 32, settings: []string{"granularity", "head"}},
@@ -147,5 +151,96 @@ func TestPrepareDecodeConcurrent(t *testing.T) {
 	wg.Wait()
 	if c.DecodeFormBytes() == 0 {
 		t.Fatal("no decode form")
+	}
+}
+
+// TestPrepareDecodeCorrupt checks that a damaged frame makes PrepareDecode
+// fail with an error naming the group and frame, every time, and that
+// ReadBlock then still reads from the stored frames (and reports the
+// damage for the read blocks it touches), without a panic.
+func TestPrepareDecodeCorrupt(t *testing.T) {
+	res, err := NewPipeline(nqKV(9, 2, 2, 32, 200), nil, NormalRoPE(32, 10000), "m").Run(context.Background(),
+		nqSettings(t, "block_tokens", "64", "delta", "false"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name    string
+		damage  func(c *Compressed) // damages frame 1 of group (layer 0, K, head 1)
+		wantErr string
+	}{
+		{"zstd frame", func(c *Compressed) {
+			fr, raw := c.frame(c.frameIndex(0, 0, 1, 1))
+			if raw {
+				t.Fatal("frame 1 is stored raw; the case needs a zstd frame")
+			}
+			for i := range fr[4:] {
+				fr[4+i] ^= 0x5a
+			}
+		}, "(layer 0, K, head 1) frame 1"},
+		{"code outside a nibble", func(c *Compressed) {
+			fr, _ := c.frame(c.frameIndex(0, 0, 1, 1))
+			fr[3] = 0x7f
+		}, "(layer 0, K, head 1) frame 1: row 0: code 127"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := res.Compressed
+			if tc.name != "zstd frame" {
+				c = nqAllRaw(t, c)
+			} else {
+				c = nqCopy(t, c)
+			}
+			tc.damage(c)
+			for range 2 {
+				err := c.PrepareDecode()
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("PrepareDecode: %v, want an error with %q", err, tc.wantErr)
+				}
+			}
+			if c.DecodeFormBytes() != 0 {
+				t.Error("a failed decode form counts bytes")
+			}
+			_ = nqDecodeEverything(c) // the stream path, block by block: errors, no panic
+		})
+	}
+}
+
+// nqCopy rebuilds c from its parts, so a test may damage the copy's frames.
+func nqCopy(t *testing.T, c *Compressed) *Compressed {
+	t.Helper()
+	cp, err := assemble(nqParts(t, c, false), c.rope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cp
+}
+
+// TestReadResidentNoAllocs checks that ReadBlock from the decode form does
+// not allocate.
+func TestReadResidentNoAllocs(t *testing.T) {
+	if nqRaceEnabled() {
+		t.Skip("allocation counts mean nothing under -race")
+	}
+	for _, d := range []int{64, 128} {
+		res, err := NewPipeline(nqKV(3, 2, 2, d, 300), nil, NormalRoPE(d, 10000), "m").Run(context.Background(), nqSettings(t, "protect_boundary", "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := res.Compressed
+		if err := c.PrepareDecode(); err != nil {
+			t.Fatal(err)
+		}
+		blk := c.NewBlock()
+		allocs := testing.AllocsPerRun(20, func() {
+			for i := range c.NumBlocks(1, 1) {
+				if err := c.ReadBlock(1, 1, i, blk); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("d=%d: ReadBlock from the decode form allocates %.1f times per pass", d, allocs)
+		}
 	}
 }

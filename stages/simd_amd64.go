@@ -95,3 +95,15 @@ func dequantNibblesAVX(x *float32, src *byte, h int, halfS float32)
 //
 //go:noescape
 func dequantInt8AVX(x *float32, src *byte, n int, halfS float32)
+
+// fwht64AVX sets dst[i] = fwht(src)[i]·pre[i] for i < 64, the whole
+// transform in registers: Hadamard.InverseScratch for DPad 64.
+//
+//go:noescape
+func fwht64AVX(dst, src, pre *float32)
+
+// nibbleFWHT64AVX is dequantNibblesAVX of one nibble row of 64 codes (32
+// bytes of src) with halfS, then fwht64AVX into dst with pre.
+//
+//go:noescape
+func nibbleFWHT64AVX(dst *float32, src *byte, halfS float32, pre *float32)

@@ -36,3 +36,7 @@ func dequantNibblesAVX(x *float32, src *byte, h int, halfS float32) {
 func dequantInt8AVX(x *float32, src *byte, n int, halfS float32) {
 	panic("stages: no assembly")
 }
+func fwht64AVX(dst, src, pre *float32) { panic("stages: no assembly") }
+func nibbleFWHT64AVX(dst *float32, src *byte, halfS float32, pre *float32) {
+	panic("stages: no assembly")
+}
