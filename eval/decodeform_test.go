@@ -1,0 +1,85 @@
+package eval
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"testing"
+
+	"nexusquant/engine"
+	"nexusquant/stages"
+)
+
+// streamOnly reads a packed prefix from its stored frames: a BlockSource
+// that never builds the decode form.
+type streamOnly struct{ c *stages.Compressed }
+
+func (s streamOnly) Dims() (int, int, int)         { return s.c.Dims() }
+func (s streamOnly) NumBlocks(layer, head int) int { return s.c.NumBlocks(layer, head) }
+func (s streamOnly) Len(layer, head int) int       { return s.c.Kept(layer, head) }
+func (s streamOnly) ReadBlock(layer, head, i int, dst *engine.Block) error {
+	return s.c.ReadBlock(layer, head, i, (*stages.Block)(dst))
+}
+
+// A continuation from the decode form (Packed builds it) gives the logits of
+// the same cache read from its stored frames, bit for bit, on head_dim 8
+// (stories) and 64 (tiny-llama, the in-register transform), with float16
+// protected layers and at the preset's read blocks.
+func TestDecodeFormSameLogits(t *testing.T) {
+	cases := []struct {
+		demo, preset string
+		protect      int
+	}{
+		{"stories", "balanced", 0},
+		{"tiny-llama", "balanced", 0},
+		{"tiny-llama", "high", 1},
+		{"tiny-llama", "max", 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.demo+"/"+tc.preset, func(t *testing.T) {
+			ex, err := newDemoExplorer(tc.demo, 200, 24, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := preset(t, tc.preset)
+			s.ProtectBoundary = tc.protect
+			res, err := ex.Run(context.Background(), s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := res.Packed
+			if c.DecodeFormBytes() == 0 {
+				t.Fatal("the continuation did not build the decode form")
+			}
+			var file bytes.Buffer
+			if _, err := c.WriteTo(&file); err != nil {
+				t.Fatal(err)
+			}
+			stored, err := stages.ReadCompressed(file.Bytes(), ex.Model.RoPELayer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := ex.Windows[0]
+			want, err := ex.continueFrom(context.Background(), streamOnly{stored}, w, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := ex.continueFrom(context.Background(), Packed(c), w, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stored.DecodeFormBytes() != 0 {
+				t.Fatal("the stream-only reader built a decode form")
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d logits, want %d", len(got), len(want))
+			}
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("logit %d: %v from the decode form, %v from the stored frames", i, got[i], want[i])
+				}
+			}
+			t.Logf("decode form %d B, stored %d B, float16 %d B", c.DecodeFormBytes(), c.Stored().Total(), c.BaselineBytes())
+		})
+	}
+}
