@@ -238,31 +238,42 @@ func (c *Compressed) readResident(f *decodeForm, layer, head, li, i int, dst *Bl
 // quantized group of the decode form: Quantizer.Decode of the row's codes
 // and scale (dequantPacked), then the inverse Hadamard (or the first
 // head_dim coordinates) — the stream path's steps on the same codes. With
-// the assembly kernels and DPad 64 the transform runs in registers
-// (fwht64AVX), fused with the dequantization for nibble rows of e8 and
-// relaxed codes (nibbleFWHT64AVX): the same operations, the same floats.
+// the assembly kernels and DPad 64 or 128 the transform runs in registers
+// (fwht64AVX, fwht128AVX), fused with the dequantization for nibble rows of
+// e8 and relaxed codes (nibbleFWHT64AVX, nibbleFWHT128AVX): the same
+// operations, the same floats.
 func (c *Compressed) dequantResident(rs *rowScratch, pack int, q *Quantizer, rows []byte, scales []uint16, row0 int, out []float32) {
 	d, w := c.headDim, c.width
 	rowBytes := c.codeRowBytes(pack)
 	fv := rs.f[:w]
-	in64 := useAsm && c.had != nil && c.had.DPad == 64
-	fused := in64 && pack == 0 && w == 64 && q.Lattice != "scalar"
+	var n int // DPad of an in-register transform, else 0
+	if useAsm && c.had != nil && (c.had.DPad == 64 || c.had.DPad == 128) {
+		n = c.had.DPad
+	}
+	fused := n > 0 && pack == 0 && w == n && q.Lattice != "scalar"
 	for r := range len(out) / d {
 		row := rows[(row0+r)*rowBytes : (row0+r+1)*rowBytes]
 		dstRow := out[r*d : (r+1)*d]
 		switch {
-		case in64:
+		case n > 0:
 			t := dstRow
-			if d < 64 {
-				t = rs.hs[:64]
+			if d < n {
+				t = rs.hs[:n]
 			}
-			if fused {
-				nibbleFWHT64AVX(&t[0], &row[0], F16ToF32(scales[row0+r])/2, &c.had.pre[0])
-			} else {
+			pre := &c.had.pre[0]
+			switch {
+			case fused && n == 64:
+				nibbleFWHT64AVX(&t[0], &row[0], F16ToF32(scales[row0+r])/2, pre)
+			case fused:
+				nibbleFWHT128AVX(&t[0], &row[0], F16ToF32(scales[row0+r])/2, pre)
+			case n == 64:
 				q.dequantPacked(fv, row, pack, scales[row0+r], rs.codes)
-				fwht64AVX(&t[0], &fv[0], &c.had.pre[0])
+				fwht64AVX(&t[0], &fv[0], pre)
+			default:
+				q.dequantPacked(fv, row, pack, scales[row0+r], rs.codes)
+				fwht128AVX(&t[0], &fv[0], pre)
 			}
-			if d < 64 {
+			if d < n {
 				copy(dstRow, t[:d])
 			}
 		case c.had != nil:

@@ -10,8 +10,9 @@ import (
 
 // TestDequantPackedAsmMatchesGo checks the decode form's kernels against
 // their Go twins, bit for bit: dequantNibblesAVX and dequantInt8AVX
-// (dequantPacked) against unpacking and Quantizer.Decode, fwht64AVX against
-// Hadamard.InverseScratch's Go path, nibbleFWHT64AVX against both in turn.
+// (dequantPacked) against unpacking and Quantizer.Decode, fwht64AVX and
+// fwht128AVX against Hadamard.InverseScratch's Go path, nibbleFWHT64AVX and
+// nibbleFWHT128AVX against both in turn.
 // Scales cover subnormal, tiny, huge and the saturated float16 values.
 func TestDequantPackedAsmMatchesGo(t *testing.T) {
 	if !useAsm {
@@ -33,8 +34,8 @@ func TestDequantPackedAsmMatchesGo(t *testing.T) {
 		{"relaxed", 2, []int{8, 16, 32, 64, 128, 256}},
 		{"e8", 2, []int{16, 64}},
 		{"relaxed", 3, []int{8, 24, 64, 128}},
-		{"e8", 6, []int{8, 64}},
-		{"scalar", 2, []int{16, 64}},
+		{"e8", 6, []int{8, 64, 128}},
+		{"scalar", 2, []int{16, 64, 128}},
 		{"scalar", 5, []int{8, 64}},
 	}
 	for _, tc := range cases {
@@ -80,37 +81,57 @@ func TestDequantPackedAsmMatchesGo(t *testing.T) {
 					if !sameFloats(got, want) {
 						t.Fatalf("asm dequantPacked %v, Decode %v (scale %#x)", got, want, s)
 					}
-					if w != 64 {
+					if w != 64 && w != 128 {
 						continue
 					}
-					inv := make([]float32, 64)
+					inv := make([]float32, w)
 					withAsm(t, false, func() { had.InverseScratch(inv, want, nil) })
-					got64 := make([]float32, 64)
-					fwht64AVX(&got64[0], &want[0], &had.pre[0])
-					if !sameFloats(got64, inv) {
-						t.Fatalf("fwht64AVX %v, Go %v", got64, inv)
+					gotT := make([]float32, w)
+					fwhtN(w, gotT, want, had.pre)
+					if !sameFloats(gotT, inv) {
+						t.Fatalf("fwht%dAVX %v, Go %v", w, gotT, inv)
 					}
 					if pack == 0 && q.Lattice != "scalar" {
-						clear(got64)
-						nibbleFWHT64AVX(&got64[0], &row[0], F16ToF32(s)/2, &had.pre[0])
-						if !sameFloats(got64, inv) {
-							t.Fatalf("nibbleFWHT64AVX %v, Go %v", got64, inv)
+						clear(gotT)
+						nibbleFWHTN(w, gotT, row, F16ToF32(s)/2, had.pre)
+						if !sameFloats(gotT, inv) {
+							t.Fatalf("nibbleFWHT%dAVX %v, Go %v", w, gotT, inv)
 						}
 					}
 				}
 			})
 		}
 	}
-	// fwht64AVX on arbitrary floats, edge values included.
-	had := NewHadamard(64, false, 0)
-	for range 500 {
-		src := make([]float32, 64)
-		randomRow(rng, src, []float64{1e-3, 1, 1e4}[rng.IntN(3)])
-		want, got := make([]float32, 64), make([]float32, 64)
-		withAsm(t, false, func() { had.InverseScratch(want, src, nil) })
-		fwht64AVX(&got[0], &src[0], &had.pre[0])
-		if !sameFloats(got, want) {
-			t.Fatalf("fwht64AVX(%v) = %v, Go %v", src, got, want)
+	// The in-register transforms on arbitrary floats, edge values included.
+	for _, n := range []int{64, 128} {
+		had := NewHadamard(n, n == 128, 0)
+		for range 500 {
+			src := make([]float32, n)
+			randomRow(rng, src, []float64{1e-3, 1, 1e4}[rng.IntN(3)])
+			want, got := make([]float32, n), make([]float32, n)
+			withAsm(t, false, func() { had.InverseScratch(want, src, nil) })
+			fwhtN(n, got, src, had.pre)
+			if !sameFloats(got, want) {
+				t.Fatalf("fwht%dAVX(%v) = %v, Go %v", n, src, got, want)
+			}
 		}
+	}
+}
+
+// fwhtN calls fwht64AVX or fwht128AVX (n 64 or 128).
+func fwhtN(n int, dst, src, pre []float32) {
+	if n == 64 {
+		fwht64AVX(&dst[0], &src[0], &pre[0])
+	} else {
+		fwht128AVX(&dst[0], &src[0], &pre[0])
+	}
+}
+
+// nibbleFWHTN calls nibbleFWHT64AVX or nibbleFWHT128AVX (n 64 or 128).
+func nibbleFWHTN(n int, dst []float32, row []byte, halfS float32, pre []float32) {
+	if n == 64 {
+		nibbleFWHT64AVX(&dst[0], &row[0], halfS, &pre[0])
+	} else {
+		nibbleFWHT128AVX(&dst[0], &row[0], halfS, &pre[0])
 	}
 }

@@ -41,6 +41,8 @@ func TestDecodeFormMatchesStream(t *testing.T) {
 		{name: "d40 DPad 64", d: 40},
 		{name: "d40 DPad 64 K3", d: 40, settings: []string{"key_bits", "3"}, wantPack: [2]int{1, 0}},
 		{name: "d128", d: 128, settings: []string{"lattice", "relaxed"}},
+		{name: "d128 K3", d: 128, settings: []string{"key_bits", "3"}, wantPack: [2]int{1, 0}},
+		{name: "d96 DPad 128", d: 96},
 		{name: "d8", d: 8},
 		{name: "no rope undo", d: 32, settings: []string{"rope_undo", "false"}},
 		{name: "granularity head", d: 32, settings: []string{"granularity", "head"}},

@@ -107,3 +107,15 @@ func fwht64AVX(dst, src, pre *float32)
 //
 //go:noescape
 func nibbleFWHT64AVX(dst *float32, src *byte, halfS float32, pre *float32)
+
+// fwht128AVX is fwht64AVX for 128-vectors (dst[i] = fwht(src)[i]·pre[i],
+// i < 128); dst must not overlap src.
+//
+//go:noescape
+func fwht128AVX(dst, src, pre *float32)
+
+// nibbleFWHT128AVX is nibbleFWHT64AVX for a nibble row of 128 codes (64
+// bytes of src).
+//
+//go:noescape
+func nibbleFWHT128AVX(dst *float32, src *byte, halfS float32, pre *float32)

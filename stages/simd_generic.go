@@ -40,3 +40,7 @@ func fwht64AVX(dst, src, pre *float32) { panic("stages: no assembly") }
 func nibbleFWHT64AVX(dst *float32, src *byte, halfS float32, pre *float32) {
 	panic("stages: no assembly")
 }
+func fwht128AVX(dst, src, pre *float32) { panic("stages: no assembly") }
+func nibbleFWHT128AVX(dst *float32, src *byte, halfS float32, pre *float32) {
+	panic("stages: no assembly")
+}
