@@ -51,6 +51,9 @@ func TestDecodeFormSameLogits(t *testing.T) {
 			if c.DecodeFormBytes() == 0 {
 				t.Fatal("the continuation did not build the decode form")
 			}
+			if r := res.Report; r.DecodeFormBytes != c.DecodeFormBytes() || r.DecodeFormBytes >= r.BaselineBytes {
+				t.Errorf("report: decode form %d bytes, the cache holds %d, float16 %d", r.DecodeFormBytes, c.DecodeFormBytes(), r.BaselineBytes)
+			}
 			var file bytes.Buffer
 			if _, err := c.WriteTo(&file); err != nil {
 				t.Fatal(err)

@@ -78,6 +78,33 @@ func (c *Compressed) DecodeFormBytes() int64 {
 	return 0
 }
 
+// DecodeFormSize returns the bytes PrepareDecode's decode form holds (or
+// holds already), computed from the shape without building it: what a
+// cache costs while the model decodes from it, beyond ResidentBytes before
+// PrepareDecode. 0 for a RowCodec method.
+func (c *Compressed) DecodeFormSize() int64 {
+	if c.codec != nil {
+		return 0
+	}
+	var n int64
+	for li := range c.pos.count {
+		n += 4 * int64(c.pos.count[li])
+	}
+	for layer := range c.layers {
+		f16 := c.rowCodecFor(layer) != nil
+		for kv := range 2 {
+			rowBytes := int64(2 * c.headDim)
+			if !f16 {
+				rowBytes = int64(c.codeRowBytes(c.codePack(kv))) + 2 // codes and scale
+			}
+			for head := range c.kvHeads {
+				n += rowBytes * int64(c.Kept(layer, head))
+			}
+		}
+	}
+	return n + 24*int64(4*c.layers*c.kvHeads+len(c.pos.count))
+}
+
 // codePack is how the decode form stores the code rows of kv: 0 (nibbles)
 // when every code fits 4 bits, else the codes' CodeBytes.
 func (c *Compressed) codePack(kv int) int {
@@ -97,15 +124,15 @@ func (c *Compressed) codeRowBytes(pack int) int {
 
 // buildDecodeForm decodes every frame, scale frame and position list.
 func (c *Compressed) buildDecodeForm() (*decodeForm, error) {
+	if c.codec != nil {
+		return &decodeForm{}, nil // a RowCodec method: raw frames, read as stored
+	}
 	f := &decodeForm{
 		rows:   make([][]byte, 2*c.layers*c.kvHeads),
 		scales: make([][]uint16, 2*c.layers*c.kvHeads),
 		pos:    make([][]int32, len(c.pos.count)),
+		pack:   [2]int{c.codePack(0), c.codePack(1)},
 	}
-	if c.codec != nil {
-		return f, nil // a RowCodec method: raw frames, read as stored
-	}
-	f.pack = [2]int{c.codePack(0), c.codePack(1)}
 	for li := range f.pos {
 		f.pos[li] = c.pos.decodeList(li)
 		f.bytes += 4 * int64(cap(f.pos[li]))

@@ -85,7 +85,7 @@ func TestDecodeFormMatchesStream(t *testing.T) {
 					nqSetReadRows(c, R)
 					stream[i] = nqReadAll(t, c)
 				}
-				before := c.ResidentBytes()
+				before, size := c.ResidentBytes(), c.DecodeFormSize()
 				if err := c.PrepareDecode(); err != nil {
 					t.Fatal(err)
 				}
@@ -95,6 +95,9 @@ func TestDecodeFormMatchesStream(t *testing.T) {
 				}
 				if !tc.noDecoding && form.pack != tc.wantPack {
 					t.Errorf("%s: code packing %v, want %v", v.name, form.pack, tc.wantPack)
+				}
+				if c.DecodeFormBytes() != size {
+					t.Errorf("%s: decode form %d bytes, DecodeFormSize said %d", v.name, c.DecodeFormBytes(), size)
 				}
 				if got := c.ResidentBytes() - before; got < c.DecodeFormBytes() {
 					t.Errorf("%s: resident bytes grew by %d, the decode form holds %d", v.name, got, c.DecodeFormBytes())
