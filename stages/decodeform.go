@@ -54,11 +54,30 @@ type decodeFormState struct {
 // does, on a packed prefix's first read); a cache that is only inspected
 // stays in its stored form. It is safe to call from any number of goroutines;
 // the first builds, the others wait. The form's bytes count in ResidentBytes
-// and DecodeFormBytes. A corrupt frame gives an error naming the frame, and
-// every later call gives the same error; ReadBlock then keeps decoding from
-// the stored frames (and reports the same corruption per read block).
+// and DecodeFormBytes.
+//
+// A decode form larger than decodeFormLimit of the stored bytes (64× plus
+// 64 MiB: far beyond any real cache, within reach of a crafted file whose
+// tiny zstd frames declare huge rows) is not built: PrepareDecode returns
+// nil, DecodeFormBytes stays 0 and ReadBlock keeps decoding from the stored
+// frames, whose memory stays bounded by one frame per reader. A corrupt
+// frame gives an error naming the frame, and every later call gives the same
+// error; ReadBlock then keeps decoding from the stored frames too (and
+// reports the same corruption per read block).
 func (c *Compressed) PrepareDecode() error {
+	return c.prepareDecode(decodeFormLimit(c.stored.Total()))
+}
+
+// decodeFormLimit is the largest decode form PrepareDecode builds for a
+// cache of stored bytes.
+func decodeFormLimit(stored int64) int64 { return 64*stored + 64<<20 }
+
+// prepareDecode is PrepareDecode with the size limit given.
+func (c *Compressed) prepareDecode(limit int64) error {
 	c.dform.once.Do(func() {
+		if c.DecodeFormSize() > limit {
+			return
+		}
 		f, err := c.buildDecodeForm()
 		if err != nil {
 			c.dform.err = err
@@ -70,7 +89,7 @@ func (c *Compressed) PrepareDecode() error {
 }
 
 // DecodeFormBytes returns the bytes the decode form holds: 0 until
-// PrepareDecode has built it.
+// PrepareDecode has built it (and when it declined to).
 func (c *Compressed) DecodeFormBytes() int64 {
 	if f := c.dform.form.Load(); f != nil {
 		return f.bytes

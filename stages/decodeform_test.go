@@ -249,3 +249,30 @@ func TestReadResidentNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestPrepareDecodeLimit checks that a decode form over the size limit is
+// not built and that ReadBlock then decodes from the stored frames, and that
+// the limit leaves room for any real cache.
+func TestPrepareDecodeLimit(t *testing.T) {
+	res, err := NewPipeline(nqKV(4, 2, 2, 32, 300), nil, NormalRoPE(32, 10000), "m").Run(context.Background(), nqSettings(t, "block_tokens", "64"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := nqCopy(t, res.Compressed)
+	want := nqReadAll(t, c)
+	if err := c.prepareDecode(c.DecodeFormSize() - 1); err != nil {
+		t.Fatal(err)
+	}
+	if c.DecodeFormBytes() != 0 || c.dform.form.Load() != nil {
+		t.Fatalf("a decode form over the limit was built (%d bytes)", c.DecodeFormBytes())
+	}
+	if err := c.PrepareDecode(); err != nil || c.DecodeFormBytes() != 0 {
+		t.Fatalf("PrepareDecode after declining: %v, %d bytes", err, c.DecodeFormBytes())
+	}
+	nqSameDecode(t, "declined", nqReadAll(t, c), want)
+	// A real cache's decode form is a small multiple of its stored bytes.
+	stored := res.Compressed.Stored().Total()
+	if size := res.Compressed.DecodeFormSize(); size > 4*stored || decodeFormLimit(stored) < 64*stored {
+		t.Errorf("decode form %d bytes for %d stored, limit %d", size, stored, decodeFormLimit(stored))
+	}
+}
