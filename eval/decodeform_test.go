@@ -22,27 +22,39 @@ func (s streamOnly) ReadBlock(layer, head, i int, dst *engine.Block) error {
 }
 
 // A continuation from the decode form (Packed builds it) gives the logits of
-// the same cache read from its stored frames, bit for bit, on head_dim 8
-// (stories) and 64 (tiny-llama, the in-register transform), with float16
-// protected layers and at the preset's read blocks.
+// the same cache read from its stored frames, bit for bit: head_dim 8
+// (stories), 64 (tiny-llama, the in-register transform) and 256 with
+// sliding-window layers compressed or float16 (syn-gemma3), float16
+// protected layers, at the preset's read blocks.
 func TestDecodeFormSameLogits(t *testing.T) {
 	cases := []struct {
-		demo, preset string
-		protect      int
+		model, preset string
+		protect       int
+		sliding       string
 	}{
-		{"stories", "balanced", 0},
-		{"tiny-llama", "balanced", 0},
-		{"tiny-llama", "high", 1},
-		{"tiny-llama", "max", 0},
+		{"stories", "balanced", 0, ""},
+		{"tiny-llama", "balanced", 0, ""},
+		{"tiny-llama", "high", 1, ""},
+		{"tiny-llama", "max", 0, ""},
+		{"syn-gemma3", "balanced", 0, stages.SlidingCompress},
+		{"syn-gemma3", "balanced", 0, stages.SlidingFloat16},
 	}
 	for _, tc := range cases {
-		t.Run(tc.demo+"/"+tc.preset, func(t *testing.T) {
-			ex, err := newDemoExplorer(tc.demo, 200, 24, 1)
-			if err != nil {
-				t.Fatal(err)
+		t.Run(tc.model+"/"+tc.preset+"/"+tc.sliding, func(t *testing.T) {
+			var ex *Explorer
+			if tc.model == "syn-gemma3" {
+				ex = synthExplorer(t, tc.model, 96, 24)
+			} else {
+				var err error
+				if ex, err = newDemoExplorer(tc.model, 200, 24, 1); err != nil {
+					t.Fatal(err)
+				}
 			}
 			s := preset(t, tc.preset)
 			s.ProtectBoundary = tc.protect
+			if tc.sliding != "" {
+				s.SlidingLayers = tc.sliding
+			}
 			res, err := ex.Run(context.Background(), s)
 			if err != nil {
 				t.Fatal(err)
