@@ -225,6 +225,12 @@ func TestBenchPacked(t *testing.T) {
 			if tc.method == "nexusquant" && p.PackedBytes >= p.Float16Bytes {
 				t.Errorf("packed %d bytes, not below float16's %d", p.PackedBytes, p.Float16Bytes)
 			}
+			// The decode form is what decoding keeps resident: below float16,
+			// counted in the resident bytes; none for a RowCodec method.
+			if (tc.method == "nexusquant") != (p.DecodeFormBytes > 0) || p.DecodeFormBytes >= p.Float16Bytes ||
+				p.ResidentBytes < p.PackedBytes+p.DecodeFormBytes {
+				t.Errorf("decode form %d, resident %d, packed %d, float16 %d bytes", p.DecodeFormBytes, p.ResidentBytes, p.PackedBytes, p.Float16Bytes)
+			}
 		})
 	}
 }

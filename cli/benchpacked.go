@@ -21,11 +21,18 @@ type packedResult struct {
 	// Float16Bytes the same prefix's keys and values as float16.
 	PackedBytes  int64 `json:"packed_bytes"`
 	Float16Bytes int64 `json:"float16_bytes"`
+	// DecodeFormBytes is the decode form the packed cache keeps resident
+	// once decoded from (stages.Compressed.PrepareDecode: codes
+	// decompressed, un-delta'd and packed, scales and positions decoded),
+	// ResidentBytes everything the packed cache held after the timed
+	// decode steps (stored frames, indexes, decode form, decode scratch).
+	DecodeFormBytes int64 `json:"decode_form_bytes"`
+	ResidentBytes   int64 `json:"resident_bytes"`
 	// BlockTokens is B, the rows of a stored frame, and ReadBlockRows R,
-	// the rows of a read block: with R < B every read block decompresses
-	// a frame again (stages.Compressed.ReadBlockRows), the main cost of a
-	// decode step over a small packed cache. ReaderBytes is one reader's
-	// decode buffers.
+	// the rows of a read block (stages.Compressed.ReadBlockRows); decoding
+	// serves every read block from the decode form, so R < B no longer
+	// decompresses a frame again per read block. ReaderBytes is one
+	// reader's decode buffers when reading the stored frames.
 	BlockTokens   int     `json:"block_tokens"`
 	ReadBlockRows int     `json:"read_block_rows"`
 	ReaderBytes   int64   `json:"reader_bytes"`
@@ -71,8 +78,9 @@ func benchPacked(ctx context.Context, m *engine.Model, s stages.Settings, prefil
 		fc.Truncate(prefill)
 		return m.BenchDecode(ctx, fc, prefill, n)
 	}
-	// One untimed step each first: the packed cache's decode scratch and the
-	// float cache's next block are allocated here, not in round 0.
+	// One untimed step each first: the packed cache's decode form and
+	// scratch and the float cache's next block are built here, not in
+	// round 0.
 	for _, p := range []bool{true, false} {
 		if _, err := decodeFrom(p, 1); err != nil {
 			return nil, err
@@ -96,6 +104,7 @@ func benchPacked(ctx context.Context, m *engine.Model, s stages.Settings, prefil
 		}
 	}
 	out.DecodePackedVsFloat = out.DecodeTokS / out.DecodeTokSFloat
+	out.Packed.DecodeFormBytes, out.Packed.ResidentBytes = packed.DecodeFormBytes(), packed.ResidentBytes()
 	return out, nil
 }
 

@@ -162,6 +162,8 @@ func printBench(w io.Writer, res *benchResult) {
 		fmt.Fprintf(w, "  packed  %s: %d bytes, %.2f× smaller than float16 (%d bytes); pipeline %.2f s\n",
 			p.Method, p.PackedBytes, float64(p.Float16Bytes)/float64(p.PackedBytes), p.Float16Bytes, p.PipelineS)
 		fmt.Fprintf(w, "          frames of %d rows read %d rows at a time; one reader holds %d bytes\n", p.BlockTokens, p.ReadBlockRows, p.ReaderBytes)
+		fmt.Fprintf(w, "          decode form %d bytes (%.1f%% of float16); %d bytes resident in all\n",
+			p.DecodeFormBytes, 100*float64(p.DecodeFormBytes)/float64(p.Float16Bytes), p.ResidentBytes)
 		fmt.Fprintf(w, "  decode  %4d tokens: %9.1f tok/s from the packed cache, %9.1f tok/s from the float cache (%.2f×)\n",
 			res.DecodeTokens, res.DecodeTokS, res.DecodeTokSFloat, res.DecodePackedVsFloat)
 		return

@@ -85,17 +85,20 @@ func (e *Explorer) RunFromFile(ctx context.Context, path string) (*Result, error
 }
 
 // reportOf is the part of a pipeline report a packed cache can tell by itself:
-// stored bytes, the three ratios and the per-layer bytes (no per-stage
-// figures, no errors).
+// stored bytes, the three ratios, the decode form and the per-layer bytes
+// (no per-stage figures, no errors).
 func reportOf(c *stages.Compressed, T int) stages.Report {
 	L, H, d := c.Dims()
 	st := c.Stored()
 	r := stages.Report{
-		Method:           c.Settings().Method,
-		BaselineBytes:    c.BaselineBytes(),
-		Stored:           st,
-		ResidentBytes:    c.ResidentBytes(),
+		Method:        c.Settings().Method,
+		BaselineBytes: c.BaselineBytes(),
+		Stored:        st,
+		// As a pipeline reports them: the decode form, which the
+		// continuation built, apart.
+		ResidentBytes:    c.ResidentBytes() - c.DecodeFormBytes(),
 		ReaderBytes:      c.ReaderBytes(),
+		DecodeFormBytes:  c.DecodeFormSize(),
 		PositionEncoding: c.PositionEncoding(),
 		ScalesEncoding:   c.ScalesEncoding(),
 	}

@@ -341,6 +341,7 @@ func sumReports(ws []WindowResult) stages.Report {
 		}
 		r.KeptRows += o.KeptRows
 		r.ResidentBytes += o.ResidentBytes
+		r.DecodeFormBytes += o.DecodeFormBytes
 		r.Stored.Codes += o.Stored.Codes
 		r.Stored.Scales += o.Stored.Scales
 		r.Stored.Positions += o.Stored.Positions

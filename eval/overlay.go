@@ -59,12 +59,18 @@ func (o *Overlay) Len(layer, head int) int {
 // packed adapts *stages.Compressed to BlockSource.
 type packed struct{ c *stages.Compressed }
 
-// Packed returns c as a BlockSource.
+// Packed returns c as a BlockSource for decoding: its first ReadBlock builds
+// c's decode form (stages.Compressed.PrepareDecode), so that every decode
+// step reads the packed rows without zstd; the form's bytes count in c's
+// ResidentBytes from then on.
 func Packed(c *stages.Compressed) BlockSource { return packed{c} }
 
 func (p packed) Dims() (int, int, int)         { return p.c.Dims() }
 func (p packed) NumBlocks(layer, head int) int { return p.c.NumBlocks(layer, head) }
 func (p packed) ReadBlock(layer, head, i int, dst *engine.Block) error {
+	if err := p.c.PrepareDecode(); err != nil {
+		return err
+	}
 	// engine.Block and stages.Block have identical fields, so the pointer converts.
 	return p.c.ReadBlock(layer, head, i, (*stages.Block)(dst))
 }

@@ -31,26 +31,29 @@ type Report struct {
 	// SlidingLayers, SlidingWindow and BaselineAllPositionsBytes say how
 	// sliding-window layers shape the baseline (stages.Report; absent
 	// without such layers).
-	SlidingLayers             int                   `json:"sliding_layers,omitempty"`
-	SlidingWindow             int                   `json:"sliding_window,omitempty"`
-	BaselineAllPositionsBytes int64                 `json:"baseline_all_positions_bytes,omitempty"`
-	StoredBytes               int64                 `json:"stored_bytes"`
-	ResidentBytes             int64                 `json:"resident_bytes"`
-	Stages                    []StageFigures        `json:"stages"`
-	PPLBase                   float64               `json:"ppl_base"`
-	PPL                       float64               `json:"ppl"`
-	DeltaPPLPct               float64               `json:"delta_ppl_pct"`
-	DeltaPPLCI                [2]float64            `json:"delta_ppl_ci"`
-	KLD                       float64               `json:"kld"`
-	Top1Agree                 float64               `json:"top1_agree"`
-	ScoredPositions           int                   `json:"scored_positions"`
-	PrefixTokens              int                   `json:"prefix_tokens"`
-	ContinuationTokens        int                   `json:"continuation_tokens"`
-	Settings                  map[string]any        `json:"settings"`
-	PositionEncoding          string                `json:"position_encoding"`
-	ScalesEncoding            string                `json:"scales_encoding"`
-	Stored                    stages.StoredSizes    `json:"stored"`
-	Blocking                  stages.BlockingReport `json:"blocking"`
+	SlidingLayers             int   `json:"sliding_layers,omitempty"`
+	SlidingWindow             int   `json:"sliding_window,omitempty"`
+	BaselineAllPositionsBytes int64 `json:"baseline_all_positions_bytes,omitempty"`
+	StoredBytes               int64 `json:"stored_bytes"`
+	ResidentBytes             int64 `json:"resident_bytes"`
+	// DecodeFormBytes is what decoding from the packed cache holds beyond
+	// ResidentBytes: its resident decode form (stages.Report).
+	DecodeFormBytes    int64                 `json:"decode_form_bytes"`
+	Stages             []StageFigures        `json:"stages"`
+	PPLBase            float64               `json:"ppl_base"`
+	PPL                float64               `json:"ppl"`
+	DeltaPPLPct        float64               `json:"delta_ppl_pct"`
+	DeltaPPLCI         [2]float64            `json:"delta_ppl_ci"`
+	KLD                float64               `json:"kld"`
+	Top1Agree          float64               `json:"top1_agree"`
+	ScoredPositions    int                   `json:"scored_positions"`
+	PrefixTokens       int                   `json:"prefix_tokens"`
+	ContinuationTokens int                   `json:"continuation_tokens"`
+	Settings           map[string]any        `json:"settings"`
+	PositionEncoding   string                `json:"position_encoding"`
+	ScalesEncoding     string                `json:"scales_encoding"`
+	Stored             stages.StoredSizes    `json:"stored"`
+	Blocking           stages.BlockingReport `json:"blocking"`
 	// LayerKinds are the baseline and stored bytes per layer type, when the
 	// model has more than one; Layers the per-layer figures, when any layer
 	// is not a plain full-attention layer with RoPE (sliding window, no
@@ -113,6 +116,7 @@ func NewReport(e *Explorer, r *Result) *Report {
 		BaselineBytes:      rep.BaselineBytes,
 		StoredBytes:        rep.Stored.Total(),
 		ResidentBytes:      rep.ResidentBytes,
+		DecodeFormBytes:    rep.DecodeFormBytes,
 		PPLBase:            r.Metrics.PPLBase,
 		PPL:                r.Metrics.PPL,
 		DeltaPPLPct:        r.Metrics.DeltaPPLPct,

@@ -332,7 +332,8 @@ func BenchmarkReadRows(b *testing.B) {
 // `nexusquant bench --method nexusquant --preset balanced --prefill 4032`
 // packs on syn-qwen3 (L=4, Hkv=2, d=64, T=4032, random N(0,1) keys and
 // N(0,0.5²) values) with the balanced preset's settings, one goroutine: the
-// read-path cost of one decode step over that prefix. cpu-ns/op is the
+// read-path cost of one decode step over that prefix, from the stored
+// frames and from the decode form (PrepareDecode). cpu-ns/op is the
 // process's CPU time per op, steadier than ns/op on a busy machine.
 func BenchmarkReadBlocksBalanced(b *testing.B) {
 	kv := nqKV(5, 4, 2, 64, 4032)
@@ -349,25 +350,35 @@ func BenchmarkReadBlocksBalanced(b *testing.B) {
 		b.Fatal(err)
 	}
 	c := res.Compressed
-	blk := c.NewBlock()
-	b.SetBytes(nqBaseline(kv))
-	b.ReportAllocs()
-	var cpu time.Duration
-	for b.Loop() {
-		cpu0 := cputime.Process()
-		for l := range kv.Layers {
-			for h := range kv.KVHeads {
-				for j := range c.NumBlocks(l, h) {
-					if err := c.ReadBlock(l, h, j, blk); err != nil {
-						b.Fatal(err)
-					}
+	for _, form := range []string{"stream", "resident"} {
+		b.Run("from="+form, func(b *testing.B) {
+			if form == "resident" {
+				if err := c.PrepareDecode(); err != nil {
+					b.Fatal(err)
 				}
 			}
-		}
-		cpu += cputime.Process() - cpu0
+			blk := c.NewBlock()
+			b.SetBytes(nqBaseline(kv))
+			b.ReportAllocs()
+			var cpu time.Duration
+			for b.Loop() {
+				cpu0 := cputime.Process()
+				for l := range kv.Layers {
+					for h := range kv.KVHeads {
+						for j := range c.NumBlocks(l, h) {
+							if err := c.ReadBlock(l, h, j, blk); err != nil {
+								b.Fatal(err)
+							}
+						}
+					}
+				}
+				cpu += cputime.Process() - cpu0
+			}
+			if cpu > 0 {
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+			}
+			b.ReportMetric(float64(c.Stored().Total()), "stored_bytes")
+			b.ReportMetric(float64(c.DecodeFormBytes()), "decode_form_bytes")
+		})
 	}
-	if cpu > 0 {
-		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
-	}
-	b.ReportMetric(float64(c.Stored().Total()), "stored_bytes")
 }

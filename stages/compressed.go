@@ -22,10 +22,16 @@ type Block struct {
 // block at a time (SPEC §6–7). For every (layer, K/V, KV head) it holds the
 // kept rows as frames of block_tokens rows (zstd or raw), each frame of a
 // quantized layer with its scale frame (the rows' float16 scales), plus the
-// kept positions. Nothing is held decoded: ReadBlock decodes one read block —
-// R consecutive rows of one frame, see ReadBlockRows — into the caller's
-// Block using a small pooled scratch, so the float form of a layer never
-// exists and the decode buffers stay a small share of the stored bytes.
+// kept positions. ReadBlock decodes one read block — R consecutive rows of
+// one frame, see ReadBlockRows — into the caller's Block, so the float form
+// of a layer never exists. Until PrepareDecode, nothing is held decoded: a
+// read block is decoded from its stored frame with a small pooled scratch
+// (the decode buffers stay a small share of the stored bytes). A cache that
+// is decoded from calls PrepareDecode once, which keeps the decode form
+// resident — the frames decompressed and un-delta'd, codes packed at 4 or 8
+// bits, about a tenth of the float16 baseline at 2 bits (decodeform.go) —
+// and ReadBlock serves every read block from it without zstd, with the same
+// read blocks and bit for bit the same floats.
 //
 // A Compressed is immutable after construction (Pipeline.Run or
 // ReadCompressed); any number of goroutines may call its methods at once.
@@ -56,6 +62,7 @@ type Compressed struct {
 	posStored                           []byte // the file's positions stream; only for caches read from a file
 	stored                              StoredSizes
 	pool                                scratchPool
+	dform                               decodeFormState // built by PrepareDecode
 }
 
 // Read-block rule (see ReadBlockRows).
@@ -254,6 +261,9 @@ func (c *Compressed) Positions(layer, head int) []int32 {
 // that frame, so reading a frame's s read blocks in order decompresses its K
 // and V frames s+1 times in all instead of twice (the scale frames' high-byte
 // planes likewise); un-delta and dequantization are done once per row.
+// After PrepareDecode nothing is decompressed per read block, and R only
+// sets the read blocks the model's attention folds in (R is kept, so the
+// logits do not depend on whether the decode form was built).
 func (c *Compressed) ReadBlockRows() int { return c.readRows }
 
 // NumBlocks returns the number of read blocks of (layer, head), or 0 when out
@@ -293,10 +303,12 @@ func (c *Compressed) Stored() StoredSizes { return c.stored }
 
 // ResidentBytes is the memory the object holds, measured: the capacity of
 // every byte, integer and float slice it owns — the row and scale frames as
-// stored, the frame and position indexes — including the decode scratch it
-// has pooled and the Blocks it handed out with NewBlock. Not included: the
-// process-wide zstd decoder (shared by every Compressed) and Blocks the caller
-// allocated itself.
+// stored, the frame and position indexes, the decode form once PrepareDecode
+// built it (DecodeFormBytes) — including the decode scratch it has pooled
+// and the Blocks it handed out with NewBlock. Not included: the process-wide
+// zstd decoder (shared by every Compressed), Blocks the caller allocated
+// itself and the stack scratch of ReadBlock from the decode form (one code
+// row and two DPad vectors per call while it runs).
 func (c *Compressed) ResidentBytes() int64 {
 	n := int64(cap(c.frames)+cap(c.scaleFrames)) +
 		8*int64(cap(c.frameEnd)+cap(c.frameRaw)+cap(c.scaleEnd)+cap(c.scaleRaw)) +
@@ -306,7 +318,7 @@ func (c *Compressed) ResidentBytes() int64 {
 	c.pool.mu.Lock()
 	n += c.pool.bytes + c.pool.handed
 	c.pool.mu.Unlock()
-	return n
+	return n + c.DecodeFormBytes()
 }
 
 // ReaderBytes is what one reader's decode buffers hold: one decode scratch
@@ -391,7 +403,9 @@ func (c *Compressed) ReleaseBlock(b *Block) {
 // ReadBlock decodes read block i of (layer, head) (see NumBlocks and
 // ReadBlockRows) into dst: zstd → un-delta → dequantize with each row's scale
 // → inverse Hadamard → RoPE at the original positions (keys, when
-// rope_undo). Protected layers decode from float16. It reuses dst's slices,
+// rope_undo). Protected layers decode from float16. Once PrepareDecode has
+// built the decode form, the first two steps were done there and ReadBlock
+// starts at the dequantization (same floats). It reuses dst's slices,
 // growing them only when too small, and touches no other frame. Concurrent
 // calls are safe when each has its own dst. A corrupt frame gives an error,
 // never a panic.
@@ -406,9 +420,15 @@ func (c *Compressed) ReadBlock(layer, head, i int, dst *Block) error {
 	}
 	f, frameRows, r0, nr := c.locate(n, i)
 	dst.Pos = growSlice(dst.Pos, nr)
-	c.pos.decodeRows(li, f, r0, dst.Pos)
 	dst.K = growSlice(dst.K, nr*c.headDim)
 	dst.V = growSlice(dst.V, nr*c.headDim)
+	if form := c.dform.form.Load(); form != nil && c.codec == nil {
+		if err := c.readResident(form, layer, head, li, i, dst); err != nil {
+			return fmt.Errorf("ReadBlock (layer %d, head %d) block %d: %w", layer, head, i, err)
+		}
+		return nil
+	}
+	c.pos.decodeRows(li, f, r0, dst.Pos)
 	sc := c.pool.get(c)
 	defer c.pool.put(sc)
 	// Start with the frame the scratch holds, if it holds one of the two.
@@ -650,6 +670,8 @@ type scratchPool struct {
 	bytes  int64    // every scratch ever created, at its current capacity
 	blocks []*Block // Blocks given back with ReleaseBlock
 	handed int64    // every Block NewBlock created, at its creation capacity
+	// rowFree: the decode form's readers' scratch (counted in bytes).
+	rowFree []*rowScratch
 }
 
 // get returns a pooled scratch or a new one at its full size (so ReadBlock

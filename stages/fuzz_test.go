@@ -32,6 +32,12 @@ func FuzzReadCompressed(f *testing.F) {
 			if err := nqDecodeEverything(c); err != nil {
 				t.Fatalf("a cache that passed its CRCs fails to decode: %v", err)
 			}
+			if err := c.PrepareDecode(); err != nil {
+				t.Fatalf("a cache that passed its CRCs has no decode form: %v", err)
+			}
+			if err := nqDecodeEverything(c); err != nil {
+				t.Fatalf("a cache that passed its CRCs fails to decode from its decode form: %v", err)
+			}
 		}
 		c, err := readCompressed(data, rope, false)
 		if err != nil {
@@ -39,5 +45,8 @@ func FuzzReadCompressed(f *testing.F) {
 		}
 		_ = nqDecodeEverything(c)
 		_ = c.ResidentBytes()
+		if c.PrepareDecode() == nil { // the decode form: the same floats or an error, never a panic
+			_ = nqDecodeEverything(c)
+		}
 	})
 }

@@ -75,6 +75,10 @@ type Report struct {
 	// (R·d·(4+4) + R·4) and its scratch (about block_tokens·DPad·CodeBytes
 	// for the frame plus block_tokens for a scale frame's high bytes).
 	ReaderBytes int64 `json:"reader_bytes"`
+	// DecodeFormBytes is what the cache adds to ResidentBytes once it is
+	// decoded from (Compressed.DecodeFormSize: the resident decode form of
+	// PrepareDecode, built by a continuation's first read).
+	DecodeFormBytes int64 `json:"decode_form_bytes"`
 	// RatioPayload = baseline / row-stream bytes (Stored.Codes + Stored.FP16Layers).
 	RatioPayload float64 `json:"ratio_payload"`
 	// RatioTotal = baseline / every stored byte (the file size).
@@ -291,6 +295,7 @@ func (p *Pipeline) report(s Settings, rs *runState, sz keptSizes, ev *evictOut, 
 	r.Stored = c.stored
 	r.ResidentBytes = ent.resident
 	r.ReaderBytes = ent.reader
+	r.DecodeFormBytes = c.DecodeFormSize()
 	payload := c.stored.Codes + c.stored.FP16Layers
 	r.RatioPayload = ratio(r.BaselineBytes, payload)
 	r.RatioTotal = ratio(r.BaselineBytes, c.stored.Total())

@@ -82,3 +82,40 @@ func decodeLatticeAVX(x *float32, codes *int16, n int, halfS float32)
 //
 //go:noescape
 func decodeScalarAVX(x *float32, codes *int16, n int, negS, step float32, half int32)
+
+// dequantNibblesAVX sets x[j] and x[h+j] to the low and high nibble of
+// src[j] (4-bit two's complement) times halfS, for j < h (a multiple of 8):
+// dequantPacked for a nibble row of e8 or relaxed codes.
+//
+//go:noescape
+func dequantNibblesAVX(x *float32, src *byte, h int, halfS float32)
+
+// dequantInt8AVX sets x[i] = float32(int8(src[i]))·halfS for i < n (a
+// multiple of 8): dequantPacked for an int8 row of e8 or relaxed codes.
+//
+//go:noescape
+func dequantInt8AVX(x *float32, src *byte, n int, halfS float32)
+
+// fwht64AVX sets dst[i] = fwht(src)[i]·pre[i] for i < 64, the whole
+// transform in registers: Hadamard.InverseScratch for DPad 64.
+//
+//go:noescape
+func fwht64AVX(dst, src, pre *float32)
+
+// nibbleFWHT64AVX is dequantNibblesAVX of one nibble row of 64 codes (32
+// bytes of src) with halfS, then fwht64AVX into dst with pre.
+//
+//go:noescape
+func nibbleFWHT64AVX(dst *float32, src *byte, halfS float32, pre *float32)
+
+// fwht128AVX is fwht64AVX for 128-vectors (dst[i] = fwht(src)[i]·pre[i],
+// i < 128); dst must not overlap src.
+//
+//go:noescape
+func fwht128AVX(dst, src, pre *float32)
+
+// nibbleFWHT128AVX is nibbleFWHT64AVX for a nibble row of 128 codes (64
+// bytes of src).
+//
+//go:noescape
+func nibbleFWHT128AVX(dst *float32, src *byte, halfS float32, pre *float32)

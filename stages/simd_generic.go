@@ -30,3 +30,17 @@ func decodeLatticeAVX(x *float32, codes *int16, n int, halfS float32) {
 func decodeScalarAVX(x *float32, codes *int16, n int, negS, step float32, half int32) {
 	panic("stages: no assembly")
 }
+func dequantNibblesAVX(x *float32, src *byte, h int, halfS float32) {
+	panic("stages: no assembly")
+}
+func dequantInt8AVX(x *float32, src *byte, n int, halfS float32) {
+	panic("stages: no assembly")
+}
+func fwht64AVX(dst, src, pre *float32) { panic("stages: no assembly") }
+func nibbleFWHT64AVX(dst *float32, src *byte, halfS float32, pre *float32) {
+	panic("stages: no assembly")
+}
+func fwht128AVX(dst, src, pre *float32) { panic("stages: no assembly") }
+func nibbleFWHT128AVX(dst *float32, src *byte, halfS float32, pre *float32) {
+	panic("stages: no assembly")
+}

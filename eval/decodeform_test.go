@@ -1,0 +1,100 @@
+package eval
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"testing"
+
+	"nexusquant/engine"
+	"nexusquant/stages"
+)
+
+// streamOnly reads a packed prefix from its stored frames: a BlockSource
+// that never builds the decode form.
+type streamOnly struct{ c *stages.Compressed }
+
+func (s streamOnly) Dims() (int, int, int)         { return s.c.Dims() }
+func (s streamOnly) NumBlocks(layer, head int) int { return s.c.NumBlocks(layer, head) }
+func (s streamOnly) Len(layer, head int) int       { return s.c.Kept(layer, head) }
+func (s streamOnly) ReadBlock(layer, head, i int, dst *engine.Block) error {
+	return s.c.ReadBlock(layer, head, i, (*stages.Block)(dst))
+}
+
+// A continuation from the decode form (Packed builds it) gives the logits of
+// the same cache read from its stored frames, bit for bit: head_dim 8
+// (stories), 64 (tiny-llama, the in-register transform) and 256 with
+// sliding-window layers compressed or float16 (syn-gemma3), float16
+// protected layers, at the preset's read blocks.
+func TestDecodeFormSameLogits(t *testing.T) {
+	cases := []struct {
+		model, preset string
+		protect       int
+		sliding       string
+	}{
+		{"stories", "balanced", 0, ""},
+		{"tiny-llama", "balanced", 0, ""},
+		{"tiny-llama", "high", 1, ""},
+		{"tiny-llama", "max", 0, ""},
+		{"syn-gemma3", "balanced", 0, stages.SlidingCompress},
+		{"syn-gemma3", "balanced", 0, stages.SlidingFloat16},
+	}
+	for _, tc := range cases {
+		t.Run(tc.model+"/"+tc.preset+"/"+tc.sliding, func(t *testing.T) {
+			var ex *Explorer
+			if tc.model == "syn-gemma3" {
+				ex = synthExplorer(t, tc.model, 96, 24)
+			} else {
+				var err error
+				if ex, err = newDemoExplorer(tc.model, 200, 24, 1); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s := preset(t, tc.preset)
+			s.ProtectBoundary = tc.protect
+			if tc.sliding != "" {
+				s.SlidingLayers = tc.sliding
+			}
+			res, err := ex.Run(context.Background(), s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := res.Packed
+			if c.DecodeFormBytes() == 0 {
+				t.Fatal("the continuation did not build the decode form")
+			}
+			if r := res.Report; r.DecodeFormBytes != c.DecodeFormBytes() || r.DecodeFormBytes >= r.BaselineBytes {
+				t.Errorf("report: decode form %d bytes, the cache holds %d, float16 %d", r.DecodeFormBytes, c.DecodeFormBytes(), r.BaselineBytes)
+			}
+			var file bytes.Buffer
+			if _, err := c.WriteTo(&file); err != nil {
+				t.Fatal(err)
+			}
+			stored, err := stages.ReadCompressed(file.Bytes(), ex.Model.RoPELayer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := ex.Windows[0]
+			want, err := ex.continueFrom(context.Background(), streamOnly{stored}, w, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := ex.continueFrom(context.Background(), Packed(c), w, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stored.DecodeFormBytes() != 0 {
+				t.Fatal("the stream-only reader built a decode form")
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d logits, want %d", len(got), len(want))
+			}
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("logit %d: %v from the decode form, %v from the stored frames", i, got[i], want[i])
+				}
+			}
+			t.Logf("decode form %d B, stored %d B, float16 %d B", c.DecodeFormBytes(), c.Stored().Total(), c.BaselineBytes())
+		})
+	}
+}

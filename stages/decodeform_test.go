@@ -1,0 +1,278 @@
+package stages
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestDecodeFormMatchesStream checks that ReadBlock from the decode form
+// returns what it returns from the stored frames, bit for bit, for every
+// read block, at the cache's R and at other R: over code packings (nibbles,
+// int8, int16), lattices, delta on and off, with and without the Hadamard
+// and RoPE undo, float16 protected and sliding layers, granularities and a
+// RowCodec method; for the cache as built, as read back from its file and
+// with every frame stored raw.
+func TestDecodeFormMatchesStream(t *testing.T) {
+	cases := []struct {
+		name       string
+		d          int
+		sliding    bool
+		settings   []string
+		wantPack   [2]int // the decode form's code packing of K and V
+		noDecoding bool   // a RowCodec method: no decode form
+	}{
+		{name: "balanced", d: 64, settings: []string{"lattice", "relaxed", "eviction_rate", "0.6"}},
+		{name: "max", d: 64, settings: []string{"lattice", "relaxed", "eviction_rate", "0.8"}},
+		{name: "high", d: 64, settings: []string{"lattice", "relaxed", "eviction_rate", "0.35", "key_bits", "3"}, wantPack: [2]int{1, 0}},
+		{name: "e8 K2V2", d: 32},
+		{name: "K8V8 int16", d: 32, settings: []string{"key_bits", "8", "value_bits", "8"}, wantPack: [2]int{2, 2}},
+		{name: "K5V6 int8", d: 32, settings: []string{"key_bits", "5", "value_bits", "6"}, wantPack: [2]int{1, 1}},
+		{name: "scalar K2V4", d: 32, settings: []string{"lattice", "scalar", "value_bits", "4"}},
+		{name: "scalar K5V8", d: 32, settings: []string{"lattice", "scalar", "key_bits", "5", "value_bits", "8"}, wantPack: [2]int{1, 1}},
+		{name: "protect_boundary", d: 32, settings: []string{"protect_boundary", "1"}},
+		{name: "no delta", d: 32, settings: []string{"delta", "false", "lattice", "relaxed"}},
+		{name: "no hadamard d40", d: 40, settings: []string{"hadamard", "false"}},
+		{name: "no hadamard K3 d40", d: 40, settings: []string{"hadamard", "false", "key_bits", "3"}, wantPack: [2]int{1, 0}},
+		{name: "signs d24", d: 24, settings: []string{"hadamard_signs", "true"}},
+		{name: "d40 DPad 64", d: 40},
+		{name: "d40 DPad 64 K3", d: 40, settings: []string{"key_bits", "3"}, wantPack: [2]int{1, 0}},
+		{name: "d128", d: 128, settings: []string{"lattice", "relaxed"}},
+		{name: "d128 K3", d: 128, settings: []string{"key_bits", "3"}, wantPack: [2]int{1, 0}},
+		{name: "d96 DPad 128", d: 96},
+		{name: "d8", d: 8},
+		{name: "no rope undo", d: 32, settings: []string{"rope_undo", "false"}},
+		{name: "granularity head", d: 32, settings: []string{"granularity", "head"}},
+		{name: "sliding compressed", d: 16, sliding: true, settings: []string{"granularity", "layer", "sliding_layers", SlidingCompress, "scorer", "knorm"}},
+		{name: "sliding float16", d: 16, sliding: true, settings: []string{"sliding_layers", SlidingFloat16, "scorer", "knorm"}},
+		{name: "method none", d: 32, settings: []string{"method", MethodNone}, noDecoding: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			const H, T, B = 2, 300, 64
+			kv := nqKV(31, 4, H, tc.d, T)
+			rope := RoPEFunc(NormalRoPE(tc.d, 10000))
+			if tc.sliding {
+				kv = nqSlidingKV(31, H, tc.d, T, 100)
+				rope = nqLayersRoPE(tc.d)
+			}
+			s := nqSettings(t, append([]string{"block_tokens", fmt.Sprint(B)}, tc.settings...)...)
+			res, err := NewPipeline(kv, nil, rope, "m").Run(context.Background(), s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			built := res.Compressed
+			var file bytes.Buffer
+			if _, err := built.WriteTo(&file); err != nil {
+				t.Fatal(err)
+			}
+			read, err := ReadCompressed(file.Bytes(), rope)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range []struct {
+				name string
+				c    *Compressed
+			}{{"built", built}, {"file", read}, {"raw frames", nqAllRaw(t, built)}} {
+				c := v.c
+				picked := c.ReadBlockRows()
+				rs := []int{picked, 1, 7, B}
+				stream := make([][][3][]float32, len(rs))
+				for i, R := range rs {
+					nqSetReadRows(c, R)
+					stream[i] = nqReadAll(t, c)
+				}
+				before, size := c.ResidentBytes(), c.DecodeFormSize()
+				if err := c.PrepareDecode(); err != nil {
+					t.Fatal(err)
+				}
+				form := c.dform.form.Load()
+				if tc.noDecoding != (c.DecodeFormBytes() == 0) || form == nil {
+					t.Fatalf("%s: decode form of %d bytes", v.name, c.DecodeFormBytes())
+				}
+				if !tc.noDecoding && form.pack != tc.wantPack {
+					t.Errorf("%s: code packing %v, want %v", v.name, form.pack, tc.wantPack)
+				}
+				if c.DecodeFormBytes() != size {
+					t.Errorf("%s: decode form %d bytes, DecodeFormSize said %d", v.name, c.DecodeFormBytes(), size)
+				}
+				if got := c.ResidentBytes() - before; got < c.DecodeFormBytes() {
+					t.Errorf("%s: resident bytes grew by %d, the decode form holds %d", v.name, got, c.DecodeFormBytes())
+				}
+				if c.DecodeFormBytes() >= c.BaselineBytes() {
+					t.Errorf("%s: decode form %d bytes, float16 baseline %d", v.name, c.DecodeFormBytes(), c.BaselineBytes())
+				}
+				for i, R := range rs {
+					nqSetReadRows(c, R)
+					nqSameDecode(t, fmt.Sprintf("%s R=%d", v.name, R), nqReadAll(t, c), stream[i])
+				}
+				nqSetReadRows(c, picked)
+			}
+		})
+	}
+}
+
+// TestPrepareDecodeConcurrent builds the decode form while other goroutines
+// read blocks and prepare it too: every read gives the stream path's floats
+// (run it with -race).
+func TestPrepareDecodeConcurrent(t *testing.T) {
+	res, err := NewPipeline(nqKV(5, 3, 2, 32, 400), nil, NormalRoPE(32, 10000), "m").Run(context.Background(), nqSettings(t, "block_tokens", "64"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Compressed
+	want := nqReadAll(t, c)
+	var wg sync.WaitGroup
+	for g := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if g%2 == 0 {
+				if err := c.PrepareDecode(); err != nil {
+					t.Error(err)
+				}
+			}
+			b := &Block{}
+			for l := range 3 {
+				for h := range 2 {
+					var k, v []float32
+					for i := range c.NumBlocks(l, h) {
+						if err := c.ReadBlock(l, h, i, b); err != nil {
+							t.Error(err)
+							return
+						}
+						k, v = append(k, b.K...), append(v, b.V...)
+					}
+					w := want[l*2+h]
+					nqSameBits(t, fmt.Sprintf("goroutine %d (%d,%d) K", g, l, h), k, w[1])
+					nqSameBits(t, fmt.Sprintf("goroutine %d (%d,%d) V", g, l, h), v, w[2])
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if c.DecodeFormBytes() == 0 {
+		t.Fatal("no decode form")
+	}
+}
+
+// TestPrepareDecodeCorrupt checks that a damaged frame makes PrepareDecode
+// fail with an error naming the group and frame, every time, and that
+// ReadBlock then still reads from the stored frames (and reports the
+// damage for the read blocks it touches), without a panic.
+func TestPrepareDecodeCorrupt(t *testing.T) {
+	res, err := NewPipeline(nqKV(9, 2, 2, 32, 200), nil, NormalRoPE(32, 10000), "m").Run(context.Background(),
+		nqSettings(t, "block_tokens", "64", "delta", "false"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name    string
+		damage  func(c *Compressed) // damages frame 1 of group (layer 0, K, head 1)
+		wantErr string
+	}{
+		{"zstd frame", func(c *Compressed) {
+			fr, raw := c.frame(c.frameIndex(0, 0, 1, 1))
+			if raw {
+				t.Fatal("frame 1 is stored raw; the case needs a zstd frame")
+			}
+			for i := range fr[4:] {
+				fr[4+i] ^= 0x5a
+			}
+		}, "(layer 0, K, head 1) frame 1"},
+		{"code outside a nibble", func(c *Compressed) {
+			fr, _ := c.frame(c.frameIndex(0, 0, 1, 1))
+			fr[3] = 0x7f
+		}, "(layer 0, K, head 1) frame 1: row 0: code 127"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := res.Compressed
+			if tc.name != "zstd frame" {
+				c = nqAllRaw(t, c)
+			} else {
+				c = nqCopy(t, c)
+			}
+			tc.damage(c)
+			for range 2 {
+				err := c.PrepareDecode()
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("PrepareDecode: %v, want an error with %q", err, tc.wantErr)
+				}
+			}
+			if c.DecodeFormBytes() != 0 {
+				t.Error("a failed decode form counts bytes")
+			}
+			_ = nqDecodeEverything(c) // the stream path, block by block: errors, no panic
+		})
+	}
+}
+
+// nqCopy rebuilds c from its parts, so a test may damage the copy's frames.
+func nqCopy(t *testing.T, c *Compressed) *Compressed {
+	t.Helper()
+	cp, err := assemble(nqParts(t, c, false), c.rope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cp
+}
+
+// TestReadResidentNoAllocs checks that ReadBlock from the decode form does
+// not allocate.
+func TestReadResidentNoAllocs(t *testing.T) {
+	if nqRaceEnabled() {
+		t.Skip("allocation counts mean nothing under -race")
+	}
+	for _, d := range []int{64, 128} {
+		res, err := NewPipeline(nqKV(3, 2, 2, d, 300), nil, NormalRoPE(d, 10000), "m").Run(context.Background(), nqSettings(t, "protect_boundary", "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := res.Compressed
+		if err := c.PrepareDecode(); err != nil {
+			t.Fatal(err)
+		}
+		blk := c.NewBlock()
+		allocs := testing.AllocsPerRun(20, func() {
+			for i := range c.NumBlocks(1, 1) {
+				if err := c.ReadBlock(1, 1, i, blk); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("d=%d: ReadBlock from the decode form allocates %.1f times per pass", d, allocs)
+		}
+	}
+}
+
+// TestPrepareDecodeLimit checks that a decode form over the size limit is
+// not built and that ReadBlock then decodes from the stored frames, and that
+// the limit leaves room for any real cache.
+func TestPrepareDecodeLimit(t *testing.T) {
+	res, err := NewPipeline(nqKV(4, 2, 2, 32, 300), nil, NormalRoPE(32, 10000), "m").Run(context.Background(), nqSettings(t, "block_tokens", "64"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := nqCopy(t, res.Compressed)
+	want := nqReadAll(t, c)
+	if err := c.prepareDecode(c.DecodeFormSize() - 1); err != nil {
+		t.Fatal(err)
+	}
+	if c.DecodeFormBytes() != 0 || c.dform.form.Load() != nil {
+		t.Fatalf("a decode form over the limit was built (%d bytes)", c.DecodeFormBytes())
+	}
+	if err := c.PrepareDecode(); err != nil || c.DecodeFormBytes() != 0 {
+		t.Fatalf("PrepareDecode after declining: %v, %d bytes", err, c.DecodeFormBytes())
+	}
+	nqSameDecode(t, "declined", nqReadAll(t, c), want)
+	// A real cache's decode form is a small multiple of its stored bytes.
+	stored := res.Compressed.Stored().Total()
+	if size := res.Compressed.DecodeFormSize(); size > 4*stored || decodeFormLimit(stored) < 64*stored {
+		t.Errorf("decode form %d bytes for %d stored, limit %d", size, stored, decodeFormLimit(stored))
+	}
+}
