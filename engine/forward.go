@@ -134,7 +134,7 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 		}
 		if r := ly.rope; r != nil {
 			cs := angles(r)
-			rotate := func(x, cs []float32) { r.apply(x, cs, false) }
+			rotate := func(x, cs []float32) { r.apply(ks, x, cs, false) }
 			if m.Exact {
 				rotate = r.applyFused
 			}

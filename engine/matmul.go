@@ -31,6 +31,10 @@ type kernelSet struct {
 	// one FMA chain per output in order of r. Without it attention
 	// transposes V and runs mulTile.
 	pvAcc func(rows, d, used int, s []float32, lds int, v []float32, ldv int, acc []float32, ldacc int)
+	// ropeAdj and ropeNeox, where present, rotate one head by (cos, sin)
+	// pairs as rope.apply does, bit for bit: adjacent pairs (len(x) a
+	// multiple of 8) and NEOX halves (len(x)/2 a multiple of 8).
+	ropeAdj, ropeNeox func(x, cs []float32, inverse bool)
 	// scaleMax multiplies x by scale in place and returns the largest
 	// result (−Inf for an empty x).
 	scaleMax func(x []float32, scale float32) float32

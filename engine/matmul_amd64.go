@@ -64,6 +64,12 @@ func scaleMaxAVX512(n int, x *float32, scale float32) float32
 func gemvF16x4AVX512(k int, w *byte, ldw int, x *float32, out *float32, pf int)
 
 //go:noescape
+func ropeAdjAVX(n int, x, cs *float32, inverse bool)
+
+//go:noescape
+func ropeNeoxAVX(half int, x, cs *float32, inverse bool)
+
+//go:noescape
 func gemm4x4AVX512(k int, w *float32, ldw int, x *float32, ldx int, out *float32, ldo int)
 
 //go:noescape
@@ -137,6 +143,8 @@ var avxKernels = kernelSet{
 	roundQ80: roundQ80A,
 	roundQ8K: roundQ8KGo,
 	scaleMax: scaleMaxGo,
+	ropeAdj:  ropeAdjA,
+	ropeNeox: ropeNeoxA,
 
 	gemvF16Rows: gemvF16RowsA,
 
@@ -475,6 +483,18 @@ func gemvF16RowsA512(k int, w []byte, ldw, rows int, x []float32, out []float32)
 		gemvF16x4AVX512(k, &w[r*ldw], 0, &x[0], &t[0], streamPrefetch) // one row, four times
 		out[r] = t[0]
 	}
+}
+
+// ropeAdjA and ropeNeoxA rotate one head with the AVX kernels (twin:
+// rope.apply's loop).
+func ropeAdjA(x, cs []float32, inverse bool) {
+	_ = cs[len(x)-1]
+	ropeAdjAVX(len(x), &x[0], &cs[0], inverse)
+}
+
+func ropeNeoxA(x, cs []float32, inverse bool) {
+	_ = cs[len(x)-1]
+	ropeNeoxAVX(len(x)/2, &x[0], &cs[0], inverse)
 }
 
 // scaleMaxA512 is scaleMaxAVX512 over a slice (twin scaleMaxGo).

@@ -115,8 +115,21 @@ func sinCos64(t float32) (float32, float32) {
 }
 
 // apply rotates x (one head) by the angles in cs; inverse rotates back.
-func (r *rope) apply(x, cs []float32, inverse bool) {
+// With ks's vector kernels (where the set has them, the pairing's length
+// fits their step and no inverse scaling is needed) it gives the same bits
+// eight pairs at a time.
+func (r *rope) apply(ks *kernelSet, x, cs []float32, inverse bool) {
 	half := r.dims / 2
+	if ks != nil && (r.mscale == 1 || !inverse) {
+		switch {
+		case r.neox && ks.ropeNeox != nil && half%8 == 0 && half > 0:
+			ks.ropeNeox(x[:r.dims], cs[:r.dims], inverse)
+			return
+		case !r.neox && ks.ropeAdj != nil && r.dims%8 == 0 && r.dims > 0:
+			ks.ropeAdj(x[:r.dims], cs[:r.dims], inverse)
+			return
+		}
+	}
 	inv2 := 1 / (r.mscale * r.mscale)
 	for i := 0; i < half; i++ {
 		c, s := cs[2*i], cs[2*i+1]
@@ -131,8 +144,10 @@ func (r *rope) apply(x, cs []float32, inverse bool) {
 			a, b = i, i+half
 		}
 		x0, x1 := x[a], x[b]
-		x[a] = x0*c - x1*s
-		x[b] = x0*s + x1*c
+		// The conversions round each product, as the kernels do, even
+		// where the compiler could fuse into an FMA (GOAMD64=v3).
+		x[a] = float32(x0*c) - float32(x1*s)
+		x[b] = float32(x0*s) + float32(x1*c)
 	}
 }
 
@@ -161,7 +176,7 @@ func (r *rope) applyFused(x, cs []float32) {
 // It is the rotation of the full-attention layers; RoPELayer gives each
 // layer's own (sliding-window layers may have another base, some layers
 // none).
-func (m *Model) RoPE(x []float32, pos int, inverse bool) { m.rope.rotate(x, pos, inverse) }
+func (m *Model) RoPE(x []float32, pos int, inverse bool) { m.rope.rotate(m.kernels(), x, pos, inverse) }
 
 // RoPELayer is RoPE with layer l's rotary embedding: the sliding-window
 // layers' own base where the architecture has one, and no rotation at all
@@ -170,13 +185,13 @@ func (m *Model) RoPELayer(l int, x []float32, pos int, inverse bool) {
 	if l < 0 || l >= len(m.layers) || m.layers[l].rope == nil {
 		return
 	}
-	m.layers[l].rope.rotate(x, pos, inverse)
+	m.layers[l].rope.rotate(m.kernels(), x, pos, inverse)
 }
 
 // rotate applies r at position pos to one head x.
-func (r *rope) rotate(x []float32, pos int, inverse bool) {
+func (r *rope) rotate(ks *kernelSet, x []float32, pos int, inverse bool) {
 	if cs := r.cached(pos); cs != nil {
-		r.apply(x, cs, inverse)
+		r.apply(ks, x, cs, inverse)
 		return
 	}
 	var buf [256]float32
@@ -186,5 +201,5 @@ func (r *rope) rotate(x []float32, pos int, inverse bool) {
 	}
 	cs = cs[:r.dims]
 	r.table(pos, cs)
-	r.apply(x, cs, inverse)
+	r.apply(ks, x, cs, inverse)
 }
