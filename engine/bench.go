@@ -32,18 +32,22 @@ func BenchIDs(vocab, n int) []int32 {
 
 // Bench times a prefill of prefill tokens into an empty cache, then decode
 // single-token steps after it, with Threads goroutines. Token ids are
-// BenchIDs. A short prefill runs first to warm the caches.
+// BenchIDs. As llama-bench does, an untimed run of the same prefill goes
+// first: it brings the weights into the caches and the activation buffers
+// into the pools, with their pages mapped, and the cache is reserved before
+// it (llama.cpp makes its KV cache with the context).
 func (m *Model) Bench(ctx context.Context, prefill, decode int) (*BenchResult, error) {
 	if prefill < 1 || prefill+decode > m.Config.Ctx {
 		return nil, fmt.Errorf("engine: bench: %d prefill + %d decode tokens must fit the context of %d (prefill ≥ 1)", prefill, decode, m.Config.Ctx)
 	}
 	ids := BenchIDs(m.Config.Vocab, prefill+decode)
-	if _, _, err := m.Forward(ctx, m.NewCache(), ids[:min(prefill, 8)], 0, ForwardOptions{}); err != nil {
+	c := m.NewCache()
+	c.Reserve(prefill + decode)
+	if _, _, err := m.Forward(ctx, c, ids[:prefill], 0, ForwardOptions{}); err != nil {
 		return nil, err
 	}
+	c.Truncate(0)
 	res := &BenchResult{Threads: Threads(), Kernels: m.Kernels(), PrefillTokens: prefill, DecodeTokens: decode}
-	c := m.NewCache()
-	c.Reserve(prefill + decode) // as llama.cpp makes its KV cache with the context, untimed
 	t0 := time.Now()
 	if _, _, err := m.Forward(ctx, c, ids[:prefill], 0, ForwardOptions{}); err != nil {
 		return nil, err

@@ -200,9 +200,15 @@ func (c *FloatCache) Truncate(n int) {
 				d := c.headDim
 				b.Pos, b.K, b.V = b.Pos[:left], b.K[:left*d], b.V[:left*d]
 				// An emptied block is dropped; a partial one stays last.
+				// The dropped blocks' storage goes to the spares, for the
+				// rows appended next.
 				keep := i + 1
 				if left == 0 {
 					keep = i
+				}
+				for j := len(bs) - 1; j >= keep; j-- {
+					b := bs[j]
+					c.spare[idx] = append(c.spare[idx], Block{Pos: b.Pos[:0], K: b.K[:0], V: b.V[:0]})
 				}
 				c.blocks[idx] = bs[:keep]
 				break

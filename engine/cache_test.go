@@ -103,6 +103,15 @@ func TestReserve(t *testing.T) {
 	}
 	fill(plain)
 	fill(plain)
+	// After a Truncate the dropped blocks are reused: refilling allocates
+	// nothing either.
+	res.Truncate(0)
+	if allocs := testing.AllocsPerRun(1, func() { res.Truncate(0); fill(res) }); allocs != 0 {
+		t.Errorf("refilling a truncated cache allocated %v times", allocs)
+	}
+	res.Truncate(0)
+	fill(res)
+	fill(res)
 	for _, c := range []*FloatCache{plain, res} {
 		c.Truncate(10)
 		for l := 0; l < layers; l++ {

@@ -70,6 +70,9 @@ func ropeAdjAVX(n int, x, cs *float32, inverse bool)
 func ropeNeoxAVX(half int, x, cs *float32, inverse bool)
 
 //go:noescape
+func q4kDeq512(nb int, src *byte, dst *float32)
+
+//go:noescape
 func gemm4x4AVX512(k int, w *float32, ldw int, x *float32, ldx int, out *float32, ldo int)
 
 //go:noescape
@@ -171,6 +174,7 @@ var avx512Kernels = func() kernelSet {
 	ks.gemm4x1L16 = gemm4x1A512
 	ks.f16 = f16A512
 	ks.q80 = q80A512
+	ks.q4k = q4kA512
 	if hasAVX512BW {
 		ks.q4kQ8KDecode = q4kQ8KRows512A
 		ks.q6kQ8KDecode = q6kQ8KRows512A
@@ -503,6 +507,15 @@ func scaleMaxA512(x []float32, scale float32) float32 {
 		return negInf
 	}
 	return scaleMaxAVX512(len(x), &x[0], scale)
+}
+
+// q4kA512 dequantizes Q4_K blocks with q4kDeq512 (the same bits as q4kA).
+func q4kA512(dst []float32, src []byte) {
+	nb := len(dst) / 256
+	if nb > 0 {
+		_ = src[:nb*144]
+		q4kDeq512(nb, &src[0], &dst[0])
+	}
 }
 
 // roundQ8KA512 is roundQ8KAVX512 over slices (twin roundQ8KGo).

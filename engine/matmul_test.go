@@ -280,7 +280,14 @@ func TestVecKernelsMatchGo(t *testing.T) {
 	if len(sets) == 1 {
 		return
 	}
-	fast := sets[1]
+	for _, fast := range sets[1:] {
+		checkFastMatchesGo(t, fast, r, x)
+	}
+}
+
+// checkFastMatchesGo checks fast's rounding and K-quant dequantization
+// kernels bit for bit against the Go twins.
+func checkFastMatchesGo(t *testing.T, fast kernelSet, r *rand.Rand, x []float32) {
 	a, b := make([]float32, 992), make([]float32, 992)
 	for _, f := range []struct {
 		name      string
@@ -316,7 +323,7 @@ func TestVecKernelsMatchGo(t *testing.T) {
 		q.twn(b, src)
 		for i := range a {
 			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-				t.Fatalf("%s [%d]: asm %g, gguf %g", q.typ, i, a[i], b[i])
+				t.Fatalf("%s %s [%d]: asm %g, gguf %g", fast.name, q.typ, i, a[i], b[i])
 			}
 		}
 	}

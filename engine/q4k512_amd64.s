@@ -191,3 +191,104 @@ k4rowend:
 k4done:
 	VZEROUPPER
 	RET
+
+// func q4kDeq512(nb int, src *byte, dst *float32)
+// Dequantizes nb Q4_K blocks as q4kAVX does (the same operations: dj =
+// float(scale_j)·d, mj = float(min_j)·dmin, dst = dj·q − mj, each rounded),
+// sixteen values at a time, the scales unpacked in registers. Frame: 0(SP)
+// the eight dj, 32(SP) the eight mj.
+TEXT ·q4kDeq512(SB), NOSPLIT, $64-24
+	MOVQ nb+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ dst+16(FP), DI
+	MOVL $15, AX
+	VPBROADCASTD AX, Z31
+	TESTQ CX, CX
+	JZ   kdqdone
+
+kdqblock:
+	MOVWLZX (SI), AX
+	VMOVD   AX, X6
+	VCVTPH2PS X6, X6
+	VBROADCASTSS X6, Y6
+	MOVWLZX 2(SI), AX
+	VMOVD   AX, X7
+	VCVTPH2PS X7, X7
+	VBROADCASTSS X7, Y7
+	MOVL 4(SI), AX
+	MOVL 8(SI), BX
+	MOVL 12(SI), DX
+	MOVL DX, R9
+	SHRL $4, R9
+	ANDL $0x0f0f0f0f, R9
+	MOVL BX, R10
+	SHRL $6, R10
+	ANDL $0x03030303, R10
+	SHLL $4, R10
+	ORL  R10, R9
+	ANDL $0x3f3f3f3f, BX
+	ANDL $0x0f0f0f0f, DX
+	MOVL AX, R10
+	SHRL $6, R10
+	ANDL $0x03030303, R10
+	SHLL $4, R10
+	ORL  R10, DX
+	ANDL $0x3f3f3f3f, AX
+	SHLQ $32, DX
+	ORQ  DX, AX
+	SHLQ $32, R9
+	ORQ  R9, BX
+	VMOVQ AX, X2
+	VPMOVZXBD X2, Y2
+	VCVTDQ2PS Y2, Y2
+	VMULPS Y6, Y2, Y2
+	VMOVUPS Y2, 0(SP)
+	VMOVQ BX, X3
+	VPMOVZXBD X3, Y3
+	VCVTDQ2PS Y3, Y3
+	VMULPS Y7, Y3, Y3
+	VMOVUPS Y3, 32(SP)
+
+	LEAQ 16(SI), R8
+	XORQ DX, DX
+
+kdqgroup:
+	VBROADCASTSS 0(SP)(DX*8), Z11
+	VBROADCASTSS 32(SP)(DX*8), Z12
+	VBROADCASTSS 4(SP)(DX*8), Z13
+	VBROADCASTSS 36(SP)(DX*8), Z14
+	VPMOVZXBD 0(R8), Z0
+	VPMOVZXBD 16(R8), Z3
+	VPANDD    Z31, Z0, Z1
+	VPSRLD    $4, Z0, Z2
+	VPANDD    Z31, Z3, Z4
+	VPSRLD    $4, Z3, Z5
+	VCVTDQ2PS Z1, Z1
+	VCVTDQ2PS Z2, Z2
+	VCVTDQ2PS Z4, Z4
+	VCVTDQ2PS Z5, Z5
+	VMULPS    Z11, Z1, Z1
+	VSUBPS    Z12, Z1, Z1
+	VMULPS    Z11, Z4, Z4
+	VSUBPS    Z12, Z4, Z4
+	VMULPS    Z13, Z2, Z2
+	VSUBPS    Z14, Z2, Z2
+	VMULPS    Z13, Z5, Z5
+	VSUBPS    Z14, Z5, Z5
+	VMOVUPS   Z1, 0(DI)
+	VMOVUPS   Z4, 64(DI)
+	VMOVUPS   Z2, 128(DI)
+	VMOVUPS   Z5, 192(DI)
+	ADDQ $32, R8
+	ADDQ $256, DI
+	INCQ DX
+	CMPQ DX, $4
+	JL   kdqgroup
+
+	ADDQ $144, SI
+	DECQ CX
+	JNZ  kdqblock
+
+kdqdone:
+	VZEROUPPER
+	RET
