@@ -92,9 +92,12 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 		}
 		cs := make([]float32, n*rd)
 		for i := 0; i < n; i++ {
-			if m.Exact {
+			switch row := r.cached(start + i); {
+			case m.Exact:
 				r.tableGlibc(start+i, cs[i*rd:(i+1)*rd])
-			} else {
+			case row != nil: // the same bits as table, computed once per model
+				copy(cs[i*rd:(i+1)*rd], row)
+			default:
 				r.table(start+i, cs[i*rd:(i+1)*rd])
 			}
 		}
@@ -334,9 +337,12 @@ func addBias(x, b []float32) {
 	if len(b) == 0 {
 		return
 	}
-	for i := 0; i < len(x); i += len(b) {
-		addTo(x[i:i+len(b)], b)
-	}
+	e := len(b)
+	splitRows(len(x)/e, e, func(r0, r1 int) {
+		for i := r0; i < r1; i++ {
+			addTo(x[i*e:(i+1)*e], b)
+		}
+	})
 }
 
 // addTo sets dst += src element-wise.
