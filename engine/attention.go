@@ -20,6 +20,7 @@ import (
 const (
 	queryTile    = 16  // queries per tile
 	newBlockRows = 256 // block size the new tokens' own rows are cut into
+	stageRows    = 256 // most rows of small cache blocks folded in at once
 )
 
 var negInf = float32(math.Inf(-1))
@@ -52,6 +53,7 @@ type attnScratch struct {
 	s, pv  []float32 // scores/weights [row of tile][block row], weights·V
 	vt     []float32 // the block's values transposed, [d][rows]
 	kg, vg []float32 // the new tokens' keys and values of the task's head
+	stage  Block     // small cache blocks gathered (at most stageRows rows)
 }
 
 var attnPool = sync.Pool{New: func() any { return new(attnScratch) }}
@@ -348,15 +350,44 @@ func (m *Model) attend(c Cache, l int, q, k, v []float32, n, start int, out []fl
 		// Earlier positions: the cache, block by block. A block read from a
 		// cache that cannot lend it goes through buf, the task's own: a
 		// pooled one would keep the largest block any cache ever gave.
+		// Small read blocks (a packed cache hands out a few rows at a time)
+		// are gathered into stage, up to stageRows rows, and folded in
+		// together: each fold costs a product setup and a softmax pass per
+		// query, whatever its rows.
 		var buf Block
+		stage := &t.stage
+		if cap(stage.Pos) < stageRows {
+			stage.Pos = make([]int32, 0, stageRows)
+		}
+		if cap(stage.K) < stageRows*d {
+			stage.K, stage.V = make([]float32, 0, stageRows*d), make([]float32, 0, stageRows*d)
+		}
+		stage.Pos, stage.K, stage.V = stage.Pos[:0], stage.K[:0], stage.V[:0]
+		fold := func() {
+			if len(stage.Pos) > 0 {
+				t.block(stage.Pos, stage.K, stage.V, false)
+				stage.Pos, stage.K, stage.V = stage.Pos[:0], stage.K[:0], stage.V[:0]
+			}
+		}
 		for b := 0; b < c.NumBlocks(l, kh); b++ {
 			blk, err := cacheBlock(c, l, kh, b, d, &buf)
 			if err != nil {
 				errs[worker] = err
 				return
 			}
-			t.block(blk.Pos, blk.K, blk.V, false)
+			if len(blk.Pos) >= stageRows/2 {
+				fold()
+				t.block(blk.Pos, blk.K, blk.V, false)
+				continue
+			}
+			if len(stage.Pos)+len(blk.Pos) > stageRows {
+				fold()
+			}
+			stage.Pos = append(stage.Pos, blk.Pos...)
+			stage.K = append(stage.K, blk.K...)
+			stage.V = append(stage.V, blk.V...)
 		}
+		fold()
 
 		// The new tokens' own rows (those up to the task's last query),
 		// in blocks; one block when recording statistics, so that the
@@ -388,15 +419,18 @@ func (m *Model) attend(c Cache, l int, q, k, v []float32, n, start int, out []fl
 }
 
 // cacheBlock returns block b of (layer l, KV head kh) of c: lent without a
-// copy when c can lend it (blockViewer), else read into buf. It checks that
+// copy when c can lend it (BlockViewer), else read into buf. It checks that
 // the block's rows are d floats long; errors name the layer, head and block.
 func cacheBlock(c Cache, l, kh, b, d int, buf *Block) (Block, error) {
 	var blk Block
-	if v, ok := c.(blockViewer); ok {
-		blk = v.viewBlock(l, kh, b)
-	} else if err := c.ReadBlock(l, kh, b, buf); err != nil {
-		return Block{}, fmt.Errorf("engine: attention: layer %d head %d block %d: %w", l, kh, b, err)
-	} else {
+	lent := false
+	if v, ok := c.(BlockViewer); ok {
+		blk, lent = v.ViewBlock(l, kh, b)
+	}
+	if !lent {
+		if err := c.ReadBlock(l, kh, b, buf); err != nil {
+			return Block{}, fmt.Errorf("engine: attention: layer %d head %d block %d: %w", l, kh, b, err)
+		}
 		blk = *buf
 	}
 	if rows := len(blk.Pos); len(blk.K) != rows*d || len(blk.V) != rows*d {

@@ -136,16 +136,25 @@ func (c *FloatCache) ReadBlock(layer, head, i int, dst *Block) error {
 	return nil
 }
 
-// viewBlock returns block i of (layer, head) without copying; attention uses
-// it (through blockViewer) and never writes to the result.
-func (c *FloatCache) viewBlock(layer, head, i int) Block {
-	return c.blocks[layer*c.kvHeads+head][i]
+// ViewBlock implements BlockViewer: block i of (layer, head) without a
+// copy (ok false when out of range).
+func (c *FloatCache) ViewBlock(layer, head, i int) (Block, bool) {
+	if c.check(layer, head) != nil {
+		return Block{}, false
+	}
+	bs := c.blocks[layer*c.kvHeads+head]
+	if i < 0 || i >= len(bs) {
+		return Block{}, false
+	}
+	return bs[i], true
 }
 
-// blockViewer is implemented by caches that can lend a block read-only
-// without copying it.
-type blockViewer interface {
-	viewBlock(layer, head, i int) Block
+// BlockViewer is implemented by caches that can lend some of their blocks
+// read-only, without copying them; attention reads those through ViewBlock
+// and never writes to them, and the rest through ReadBlock. ok is false for
+// a block that must be read.
+type BlockViewer interface {
+	ViewBlock(layer, head, i int) (b Block, ok bool)
 }
 
 // Append implements Cache.

@@ -380,7 +380,7 @@ func testBlockAttention(t *testing.T, ks *kernelSet) {
 			for _, viaRead := range []bool{false, true} {
 				var cc Cache = cache
 				if viaRead {
-					cc = readOnly{cache} // hides viewBlock: exercises ReadBlock
+					cc = readOnly{cache} // hides ViewBlock: exercises ReadBlock
 				}
 				out := make([]float32, n*H*d)
 				if err := m.attend(cc, 1, q, kn, vn, n, T, out, nil); err != nil {

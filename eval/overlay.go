@@ -46,6 +46,16 @@ func (o *Overlay) ReadBlock(layer, head, i int, dst *engine.Block) error {
 	return o.Prefix.ReadBlock(layer, head, i, dst)
 }
 
+// ViewBlock implements engine.BlockViewer: the float tail's blocks are lent
+// without a copy, the packed prefix's are read.
+func (o *Overlay) ViewBlock(layer, head, i int) (engine.Block, bool) {
+	n := o.Prefix.NumBlocks(layer, head)
+	if i < n {
+		return engine.Block{}, false
+	}
+	return o.Tail.ViewBlock(layer, head, i-n)
+}
+
 // Append implements engine.Cache: new tokens go to the float tail.
 func (o *Overlay) Append(layer int, pos int32, k, v []float32) error {
 	return o.Tail.Append(layer, pos, k, v)
