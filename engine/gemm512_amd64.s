@@ -305,14 +305,40 @@ TEXT ·gemvF16x4AVX512(SB), NOSPLIT, $0-48
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
-	TESTQ CX, CX
-	JZ   gf16tail
+	CMPQ CX, $64
+	JLT  gf16one
 
 gf16loop:
+	// Two 16-value steps (a cache line of each row) per pass, one prefetch
+	// per row and line.
 	PREFETCHT0  (SI)(R11*1)
 	PREFETCHT0  (R8)(R11*1)
 	PREFETCHT0  (R9)(R11*1)
 	PREFETCHT0  (R10)(R11*1)
+	VMOVUPS     (DI), Z20
+	VCVTPH2PS   (SI), Z16
+	VCVTPH2PS   (R8), Z17
+	VCVTPH2PS   (R9), Z18
+	VCVTPH2PS   (R10), Z19
+	G44FMA(Z20, Z0, Z1, Z2, Z3)
+	VMOVUPS     64(DI), Z20
+	VCVTPH2PS   32(SI), Z16
+	VCVTPH2PS   32(R8), Z17
+	VCVTPH2PS   32(R9), Z18
+	VCVTPH2PS   32(R10), Z19
+	G44FMA(Z20, Z0, Z1, Z2, Z3)
+	ADDQ        $64, SI
+	ADDQ        $64, R8
+	ADDQ        $64, R9
+	ADDQ        $64, R10
+	ADDQ        $128, DI
+	SUBQ        $64, CX
+	CMPQ        CX, $64
+	JGE         gf16loop
+
+gf16one:
+	TESTQ CX, CX
+	JZ    gf16tail
 	VMOVUPS     (DI), Z20
 	VCVTPH2PS   (SI), Z16
 	VCVTPH2PS   (R8), Z17
@@ -324,8 +350,6 @@ gf16loop:
 	ADDQ        $32, R9
 	ADDQ        $32, R10
 	ADDQ        $64, DI
-	SUBQ        $32, CX
-	JGT         gf16loop
 
 gf16tail:
 	TESTL AX, AX
