@@ -73,7 +73,9 @@ func benchPacked(ctx context.Context, m *engine.Model, s stages.Settings, prefil
 	// decodeFrom times decode steps from a fresh copy of the prefix.
 	decodeFrom := func(fromPacked bool, n int) (float64, error) {
 		if fromPacked {
-			return m.BenchDecode(ctx, eval.NewOverlay(eval.Packed(packed)), prefill, n)
+			ov := eval.NewOverlay(eval.Packed(packed))
+			ov.Tail.Reserve(n) // as the float cache's rows are, from its earlier rounds
+			return m.BenchDecode(ctx, ov, prefill, n)
 		}
 		fc.Truncate(prefill)
 		return m.BenchDecode(ctx, fc, prefill, n)
