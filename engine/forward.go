@@ -92,13 +92,12 @@ func (m *Model) Forward(ctx context.Context, c Cache, ids []int32, start int, op
 		}
 		cs := make([]float32, n*rd)
 		for i := 0; i < n; i++ {
-			switch row := r.cached(start + i); {
+			ci := cs[i*rd : (i+1)*rd]
+			switch {
 			case m.Exact:
-				r.tableGlibc(start+i, cs[i*rd:(i+1)*rd])
-			case row != nil: // the same bits as table, computed once per model
-				copy(cs[i*rd:(i+1)*rd], row)
-			default:
-				r.table(start+i, cs[i*rd:(i+1)*rd])
+				r.tableGlibc(start+i, ci)
+			case !r.cachedCopy(start+i, ci):
+				r.table(start+i, ci)
 			}
 		}
 		tables[r] = cs

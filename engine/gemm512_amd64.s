@@ -22,6 +22,27 @@
 	VSHUFF32X4 $0xDD, b, a, t1; \
 	VADDPS     t1, t0, a
 
+// REDUCE4 reduces the four 16-lane accumulators Z0…Z3 as reduce16 does
+// each, into lanes 0…3 of X0: HALF256 and HALF128 give [q(0), q(1), q(2),
+// q(3)], then lane r of X0 = (q0+q2)+(q1+q3) of block r. Clobbers
+// Z1…Z7, Z16…Z19.
+#define REDUCE4 \
+	HALF256(Z0, Z1, Z16, Z17); \
+	HALF256(Z2, Z3, Z18, Z19); \
+	HALF128(Z0, Z2, Z16, Z17); \
+	VEXTRACTF32X4 $1, Z0, X1; \
+	VEXTRACTF32X4 $2, Z0, X2; \
+	VEXTRACTF32X4 $3, Z0, X3; \
+	VUNPCKLPS     X1, X0, X4; \
+	VUNPCKHPS     X1, X0, X5; \
+	VADDPS        X5, X4, X4; \
+	VUNPCKLPS     X3, X2, X6; \
+	VUNPCKHPS     X3, X2, X7; \
+	VADDPS        X7, X6, X6; \
+	VSHUFPS       $0x44, X6, X4, X0; \
+	VSHUFPS       $0xEE, X6, X4, X1; \
+	VADDPS        X1, X0, X0
+
 // G44FMA adds the products of the activation vector xr with the four weight
 // vectors Z16…Z19 to a0…a3.
 #define G44FMA(xr, a0, a1, a2, a3) \
@@ -196,23 +217,7 @@ g41tail:
 	G44FMA(Z20, Z0, Z1, Z2, Z3)
 
 g41reduce:
-	HALF256(Z0, Z1, Z16, Z17)
-	HALF256(Z2, Z3, Z18, Z19)
-	HALF128(Z0, Z2, Z16, Z17) // [q(0), q(1), q(2), q(3)]
-
-	// Lane r of X0 = (q0+q2)+(q1+q3) of block r.
-	VEXTRACTF32X4 $1, Z0, X1
-	VEXTRACTF32X4 $2, Z0, X2
-	VEXTRACTF32X4 $3, Z0, X3
-	VUNPCKLPS     X1, X0, X4
-	VUNPCKHPS     X1, X0, X5
-	VADDPS        X5, X4, X4
-	VUNPCKLPS     X3, X2, X6
-	VUNPCKHPS     X3, X2, X7
-	VADDPS        X7, X6, X6
-	VSHUFPS       $0x44, X6, X4, X0
-	VSHUFPS       $0xEE, X6, X4, X1
-	VADDPS        X1, X0, X0
+	REDUCE4
 
 	MOVQ    out+32(FP), DI
 	VMOVUPS X0, (DI)
@@ -366,21 +371,7 @@ gf16tail:
 	G44FMA(Z20, Z0, Z1, Z2, Z3)
 
 gf16reduce:
-	HALF256(Z0, Z1, Z16, Z17)
-	HALF256(Z2, Z3, Z18, Z19)
-	HALF128(Z0, Z2, Z16, Z17)
-	VEXTRACTF32X4 $1, Z0, X1
-	VEXTRACTF32X4 $2, Z0, X2
-	VEXTRACTF32X4 $3, Z0, X3
-	VUNPCKLPS     X1, X0, X4
-	VUNPCKHPS     X1, X0, X5
-	VADDPS        X5, X4, X4
-	VUNPCKLPS     X3, X2, X6
-	VUNPCKHPS     X3, X2, X7
-	VADDPS        X7, X6, X6
-	VSHUFPS       $0x44, X6, X4, X0
-	VSHUFPS       $0xEE, X6, X4, X1
-	VADDPS        X1, X0, X0
+	REDUCE4
 	MOVQ    out+32(FP), DI
 	VMOVUPS X0, (DI)
 	VZEROUPPER

@@ -307,20 +307,12 @@ func TestDequantMatchGo(t *testing.T) {
 	}
 }
 
-// TestPVAccMatchesTwin checks the AVX-512 weights·V kernel bit for bit
-// against pvAccGo over random shapes (rows not a multiple of four, strides
-// longer than the data, d of 64 to 256, no rows at all), and that nothing
-// outside the accumulators' rows is written.
+// TestPVAccMatchesTwin checks pvAccGo against a float64 product on every
+// CPU, and each kernel set's pvAcc (where it has one: AVX-512) bit for bit
+// against pvAccGo, over random shapes (rows not a multiple of four,
+// strides longer than the data, d of 64 to 256, no rows at all); nothing
+// outside the accumulators' rows may be written.
 func TestPVAccMatchesTwin(t *testing.T) {
-	var ks *kernelSet
-	for _, s := range kernelSets() {
-		if s.pvAcc != nil {
-			ks = &s
-		}
-	}
-	if ks == nil {
-		t.Skip("no pvAcc kernel (AVX-512) on this CPU")
-	}
 	r := rand.New(rand.NewPCG(4, 4))
 	for trial := 0; trial < 200; trial++ {
 		rows, d, used := 1+r.IntN(11), 64*(1+r.IntN(4)), r.IntN(40)
@@ -330,9 +322,28 @@ func TestPVAccMatchesTwin(t *testing.T) {
 		acc := randVec(rows*ldacc, uint64(trial)+200)
 		want := slices.Clone(acc)
 		pvAccGo(rows, d, used, s, lds, v, ldv, want, ldacc)
-		ks.pvAcc(rows, d, used, s, lds, v, ldv, acc, ldacc)
-		if i, ok := sameBits(acc, want); !ok {
-			t.Fatalf("%s rows=%d d=%d used=%d lds=%d ldv=%d ldacc=%d: acc[%d] = %g, twin %g", ks.name, rows, d, used, lds, ldv, ldacc, i, acc[i], want[i])
+		for i := 0; i < rows; i++ {
+			for j := 0; j < ldacc; j++ {
+				ref := float64(acc[i*ldacc+j])
+				if j < d {
+					for k := 0; k < used; k++ {
+						ref += float64(s[i*lds+k]) * float64(v[k*ldv+j])
+					}
+				}
+				if got := float64(want[i*ldacc+j]); math.Abs(got-ref) > 1e-5*(1+math.Abs(ref)) {
+					t.Fatalf("pvAccGo rows=%d d=%d used=%d: acc[%d][%d] = %g, float64 %g", rows, d, used, i, j, got, ref)
+				}
+			}
+		}
+		for _, ks := range kernelSets() {
+			if ks.pvAcc == nil {
+				continue
+			}
+			got := slices.Clone(acc)
+			ks.pvAcc(rows, d, used, s, lds, v, ldv, got, ldacc)
+			if i, ok := sameBits(got, want); !ok {
+				t.Fatalf("%s rows=%d d=%d used=%d lds=%d ldv=%d ldacc=%d: acc[%d] = %g, twin %g", ks.name, rows, d, used, lds, ldv, ldacc, i, got[i], want[i])
+			}
 		}
 	}
 }
@@ -374,10 +385,24 @@ func TestGemvF16DecodeMatchesTwin(t *testing.T) {
 			w[i], w[i+1] = byte(h), byte(h>>8)
 		}
 		x := randVec(k, uint64(trial))
+		twin := make([]float32, rows)
+		gemvF16RowsL16Go(k, w, ldw, rows, x, twin)
+		for r := 0; r < rows; r++ { // the 16-lane twin itself, on every CPU
+			row := make([]float32, k)
+			f16Go(row, w[r*ldw:r*ldw+2*k])
+			var ref, mag float64
+			for j := range row {
+				ref += float64(row[j]) * float64(x[j])
+				mag += math.Abs(float64(row[j]) * float64(x[j]))
+			}
+			if math.Abs(float64(twin[r])-ref) > 1e-5*mag {
+				t.Fatalf("gemvF16RowsL16Go k=%d: out[%d] = %g, float64 %g", k, r, twin[r], ref)
+			}
+		}
 		for _, ks := range kernelSets() {
 			want := make([]float32, rows)
 			if ks.name == "avx512" && hasAVX512BW {
-				gemvF16RowsL16Go(k, w, ldw, rows, x, want)
+				copy(want, twin)
 			} else {
 				ks.gemvF16Rows(k, w, ldw, rows, x, want) // tested against the tile path elsewhere
 			}

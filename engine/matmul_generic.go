@@ -179,15 +179,22 @@ func gemvDequantGo(k, rb int, deq func(dst []float32, src []byte), w []byte, ldw
 	}
 }
 
+// intRowsGo sets out[r] = dot(row r, a) for r < rows: each quantized row of
+// k values (ldw bytes apart) unpacked to integers, then dotted with the
+// activations by one of the dot…Lanes / dot…L16 twins below.
+func intRowsGo[A any](typ gguf.Type, k int, w []byte, ldw, rows int, a A, out []float32, dot func(*intRow, A) float32) {
+	var ir intRow
+	for r := 0; r < rows; r++ {
+		unpackRow(typ, k, w[r*ldw:], &ir)
+		out[r] = dot(&ir, a)
+	}
+}
+
 // q4kQ8KRowsGo sets out[r] for r < rows to Q4_K row r (k values, ldw bytes
 // apart) · the Q8_K activations a, with integer sums per block and
 // llama.cpp's float steps in its order (dotQ4KLanes).
 func q4kQ8KRowsGo(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
-	var ir intRow
-	for r := 0; r < rows; r++ {
-		unpackRow(gguf.Q4_K, k, w[r*ldw:], &ir)
-		out[r] = dotQ4KLanes(&ir, a)
-	}
+	intRowsGo(gguf.Q4_K, k, w, ldw, rows, a, out, dotQ4KLanes)
 }
 
 // gemvF16RowsL16Go is the twin of gemvF16RowsA512: each row converted from
@@ -217,11 +224,7 @@ func pvAccGo(rows, d, used int, s []float32, lds int, v []float32, ldv int, acc 
 // q4kQ8KRows512Go is the twin of the AVX-512 Q4_K decode kernel
 // (q4kQ8KRows512): dotQ4KL16 per row.
 func q4kQ8KRows512Go(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
-	var ir intRow
-	for r := 0; r < rows; r++ {
-		unpackRow(gguf.Q4_K, k, w[r*ldw:], &ir)
-		out[r] = dotQ4KL16(&ir, a)
-	}
+	intRowsGo(gguf.Q4_K, k, w, ldw, rows, a, out, dotQ4KL16)
 }
 
 // dotQ4KL16 is a Q4_K row times Q8_K activations in 16 lanes
@@ -258,11 +261,7 @@ func dotQ4KL16(w *intRow, a *q8kActs) float32 {
 // q6kQ8KRows512Go is the twin of the AVX-512 Q6_K decode kernel
 // (q6kQ8KRows512): dotQ6KL16 per row.
 func q6kQ8KRows512Go(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
-	var ir intRow
-	for r := 0; r < rows; r++ {
-		unpackRow(gguf.Q6_K, k, w[r*ldw:], &ir)
-		out[r] = dotQ6KL16(&ir, a)
-	}
+	intRowsGo(gguf.Q6_K, k, w, ldw, rows, a, out, dotQ6KL16)
 }
 
 // dotQ6KL16 is a Q6_K row times Q8_K activations in 16 lanes
@@ -293,11 +292,7 @@ func dotQ6KL16(w *intRow, a *q8kActs) float32 {
 // q80Q80Rows512Go is the twin of the AVX-512 Q8_0 decode kernel
 // (q80Q80Rows512): dotQ80L16 per row.
 func q80Q80Rows512Go(k int, w []byte, ldw, rows int, a *q8Acts, out []float32) {
-	var ir intRow
-	for r := 0; r < rows; r++ {
-		unpackRow(gguf.Q8_0, k, w[r*ldw:], &ir)
-		out[r] = dotQ80L16(&ir, a)
-	}
+	intRowsGo(gguf.Q8_0, k, w, ldw, rows, a, out, dotQ80L16)
 }
 
 // dotQ80L16 is a Q8_0 row times Q8_0 activations in 16 lanes
@@ -324,9 +319,5 @@ func dotQ80L16(w *intRow, a *q8Acts) float32 {
 // q80Q80RowsGo is the same for Q8_0 rows and Q8_0 activations
 // (ggml_vec_dot_q8_0_q8_0: dotQ0Lanes).
 func q80Q80RowsGo(k int, w []byte, ldw, rows int, a *q8Acts, out []float32) {
-	var ir intRow
-	for r := 0; r < rows; r++ {
-		unpackRow(gguf.Q8_0, k, w[r*ldw:], &ir)
-		out[r] = dotQ0Lanes(&ir, a)
-	}
+	intRowsGo(gguf.Q8_0, k, w, ldw, rows, a, out, dotQ0Lanes)
 }

@@ -1,6 +1,7 @@
 //go:build amd64
 
 #include "textflag.h"
+#include "avx512_amd64.h"
 
 // The AVX-512BW decode product of Q4_K rows with Q8_K activations
 // (q4kQ8KRows512). Per super-block the 128 bytes of nibbles are two ZMM
@@ -87,29 +88,7 @@ k4block:
 	PREFETCHT0 128(SI)(R12*1)
 	// Scales and minimums as ggml unpacks them (get_scale_min_k4), in
 	// registers: AX = sc0…sc7, BX = m0…m7, one byte each.
-	MOVL 4(SI), AX
-	MOVL 8(SI), BX
-	MOVL 12(SI), DX
-	MOVL DX, R9
-	SHRL $4, R9
-	ANDL $0x0f0f0f0f, R9
-	MOVL BX, R10
-	SHRL $6, R10
-	ANDL $0x03030303, R10
-	SHLL $4, R10
-	ORL  R10, R9
-	ANDL $0x3f3f3f3f, BX
-	ANDL $0x0f0f0f0f, DX
-	MOVL AX, R10
-	SHRL $6, R10
-	ANDL $0x03030303, R10
-	SHLL $4, R10
-	ORL  R10, DX
-	ANDL $0x3f3f3f3f, AX
-	SHLQ $32, DX
-	ORQ  DX, AX
-	SHLQ $32, R9
-	ORQ  R9, BX
+	Q4K_SCALES_GPR
 	VMOVQ AX, X2
 	VPMOVZXBW X2, X2
 	VSHUFI32X4 $0, Z2, Z2, Z2
@@ -165,14 +144,7 @@ k4block:
 
 k4rowend:
 	// reduce16(acc) − hsum8(accm).
-	VEXTRACTF64X4 $1, Z0, Y6
-	VADDPS Y6, Y0, Y0
-	VEXTRACTF128 $1, Y0, X6
-	VADDPS X6, X0, X0
-	VMOVHLPS X0, X0, X6
-	VADDPS X6, X0, X0
-	VMOVSHDUP X0, X6
-	VADDSS X6, X0, X0
+	REDUCE16_X0
 	VEXTRACTF128 $1, Y1, X6
 	VADDPS X6, X1, X1
 	VMOVHLPS X1, X1, X6
@@ -215,29 +187,7 @@ kdqblock:
 	VMOVD   AX, X7
 	VCVTPH2PS X7, X7
 	VBROADCASTSS X7, Y7
-	MOVL 4(SI), AX
-	MOVL 8(SI), BX
-	MOVL 12(SI), DX
-	MOVL DX, R9
-	SHRL $4, R9
-	ANDL $0x0f0f0f0f, R9
-	MOVL BX, R10
-	SHRL $6, R10
-	ANDL $0x03030303, R10
-	SHLL $4, R10
-	ORL  R10, R9
-	ANDL $0x3f3f3f3f, BX
-	ANDL $0x0f0f0f0f, DX
-	MOVL AX, R10
-	SHRL $6, R10
-	ANDL $0x03030303, R10
-	SHLL $4, R10
-	ORL  R10, DX
-	ANDL $0x3f3f3f3f, AX
-	SHLQ $32, DX
-	ORQ  DX, AX
-	SHLQ $32, R9
-	ORQ  R9, BX
+	Q4K_SCALES_GPR
 	VMOVQ AX, X2
 	VPMOVZXBD X2, Y2
 	VCVTDQ2PS Y2, Y2

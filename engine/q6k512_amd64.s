@@ -1,6 +1,7 @@
 //go:build amd64
 
 #include "textflag.h"
+#include "avx512_amd64.h"
 
 // The AVX-512BW decode product of Q6_K rows with Q8_K activations
 // (q6kQ8KRows512). Each half super-block of 128 quants is two vectors of
@@ -125,14 +126,7 @@ k6block:
 	JNZ  k6block
 
 k6rowend:
-	VEXTRACTF64X4 $1, Z0, Y6
-	VADDPS Y6, Y0, Y0
-	VEXTRACTF128 $1, Y0, X6
-	VADDPS X6, X0, X0
-	VMOVHLPS X0, X0, X6
-	VADDPS X6, X0, X0
-	VMOVSHDUP X0, X6
-	VADDSS X6, X0, X0
+	REDUCE16_X0
 	MOVQ 8(SP), AX
 	VMOVSS X0, (AX)
 	ADDQ $4, AX

@@ -1,6 +1,7 @@
 //go:build amd64
 
 #include "textflag.h"
+#include "avx512_amd64.h"
 
 // The AVX-512BW decode product of Q8_0 rows with Q8_0 activations
 // (q80Q80Rows512). Per 32-value block the weights' int8 quants are widened
@@ -59,14 +60,7 @@ q8tail:
 
 q8rowend:
 	VADDPS Z1, Z0, Z0
-	VEXTRACTF64X4 $1, Z0, Y6
-	VADDPS Y6, Y0, Y0
-	VEXTRACTF128 $1, Y0, X6
-	VADDPS X6, X0, X0
-	VMOVHLPS X0, X0, X6
-	VADDPS X6, X0, X0
-	VMOVSHDUP X0, X6
-	VADDSS X6, X0, X0
+	REDUCE16_X0
 	VMOVSS X0, (R10)
 	ADDQ $4, R10
 	ADDQ ldw+16(FP), R8

@@ -84,6 +84,14 @@ func (r *rope) cached(pos int) []float32 {
 	return (*page)[o : o+r.dims : o+r.dims]
 }
 
+// cachedCopy copies position pos's row of the cached pages into cs (the same
+// bits as table gives) and reports whether there was one.
+func (r *rope) cachedCopy(pos int, cs []float32) bool {
+	row := r.cached(pos)
+	copy(cs, row)
+	return row != nil
+}
+
 // table fills cs (len dims) with cos, sin pairs for pair i at cs[2i], cs[2i+1].
 func (r *rope) table(pos int, cs []float32) { r.fill(pos, cs, sinCos64) }
 
