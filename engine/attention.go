@@ -369,7 +369,22 @@ func (m *Model) attend(c Cache, l int, q, k, v []float32, n, start int, out []fl
 				stage.Pos, stage.K, stage.V = stage.Pos[:0], stage.K[:0], stage.V[:0]
 			}
 		}
+		runs, _ := c.(BlockRunReader)
 		for b := 0; b < c.NumBlocks(l, kh); b++ {
+			if runs != nil && !viewable(c, l, kh, b) {
+				next, err := readRun(runs, l, kh, b, d, stage)
+				if err != nil {
+					errs[worker] = err
+					return
+				}
+				if next > b {
+					b = next - 1
+					continue
+				}
+				// Block b does not fit what is left of the stage (or the
+				// cache left it to ReadBlock): read it on its own below,
+				// which folds the stage first where it must.
+			}
 			blk, err := cacheBlock(c, l, kh, b, d, &buf)
 			if err != nil {
 				errs[worker] = err
@@ -416,6 +431,34 @@ func (m *Model) attend(c Cache, l int, q, k, v []float32, n, start int, out []fl
 		}
 	}
 	return nil
+}
+
+// viewable reports whether c lends block b of (layer l, KV head kh).
+func viewable(c Cache, l, kh, b int) bool {
+	v, ok := c.(BlockViewer)
+	if !ok {
+		return false
+	}
+	_, ok = v.ViewBlock(l, kh, b)
+	return ok
+}
+
+// readRun appends to stage, through r, as many whole blocks from block b
+// of (layer l, KV head kh) as fit in its free rows (of stageRows), and returns the block after
+// the last one read (b when none was). It checks what was appended: whole
+// rows of d floats, and no more than the stage's free rows.
+func readRun(r BlockRunReader, l, kh, b, d int, stage *Block) (int, error) {
+	free := stageRows - len(stage.Pos)
+	n0 := len(stage.Pos)
+	next, err := r.ReadBlocks(l, kh, b, free, stage)
+	if err != nil {
+		return b, fmt.Errorf("engine: attention: layer %d head %d blocks from %d: %w", l, kh, b, err)
+	}
+	rows := len(stage.Pos) - n0
+	if next < b || rows > free || len(stage.K) != len(stage.Pos)*d || len(stage.V) != len(stage.Pos)*d {
+		return b, fmt.Errorf("engine: attention: layer %d head %d: reading blocks from %d gave %d positions, %d key and %d value floats in all and next block %d (head dim %d, %d rows free)", l, kh, b, len(stage.Pos), len(stage.K), len(stage.V), next, d, free)
+	}
+	return next, nil
 }
 
 // cacheBlock returns block b of (layer l, KV head kh) of c: lent without a

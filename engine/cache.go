@@ -157,6 +157,20 @@ type BlockViewer interface {
 	ViewBlock(layer, head, i int) (b Block, ok bool)
 }
 
+// BlockRunReader is implemented by caches that read a run of consecutive
+// blocks more cheaply in one call than block by block (a packed cache
+// decodes a run's rows in one pass). Attention reads the blocks it cannot
+// view (BlockViewer) this way, straight into the buffer it folds in, up to
+// a few hundred rows at a time; a cache without it is read block by block.
+type BlockRunReader interface {
+	// ReadBlocks appends blocks i, i+1, … of (layer, head) to dst's Pos, K
+	// and V, as many whole blocks as fit in maxRows rows, and returns the
+	// index of the first block it did not read: i when block i alone has
+	// more than maxRows rows (or the cache leaves it to ReadBlock). The
+	// appended rows must be copies, never the cache's own storage.
+	ReadBlocks(layer, head, i, maxRows int, dst *Block) (next int, err error)
+}
+
 // Append implements Cache.
 func (c *FloatCache) Append(layer int, pos int32, k, v []float32) error {
 	if err := c.check(layer, 0); err != nil {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -377,10 +378,16 @@ func testBlockAttention(t *testing.T, ks *kernelSet) {
 					}
 				}
 			}
-			for _, viaRead := range []bool{false, true} {
+			var read []float32 // the output through ReadBlock
+			for _, via := range []string{"ViewBlock", "ReadBlock", "ReadBlocks", "ReadBlocks declining"} {
 				var cc Cache = cache
-				if viaRead {
+				switch via {
+				case "ReadBlock":
 					cc = readOnly{cache} // hides ViewBlock: exercises ReadBlock
+				case "ReadBlocks":
+					cc = runReader{readOnly{cache}, false}
+				case "ReadBlocks declining":
+					cc = runReader{readOnly{cache}, true}
 				}
 				out := make([]float32, n*H*d)
 				if err := m.attend(cc, 1, q, kn, vn, n, T, out, nil); err != nil {
@@ -388,7 +395,19 @@ func testBlockAttention(t *testing.T, ks *kernelSet) {
 				}
 				for i := range out {
 					if math.Abs(float64(out[i])-want[i]) > 1e-5 {
-						t.Fatalf("n %d block %d (ReadBlock %v): out[%d] = %g, full softmax %g", n, bs, viaRead, i, out[i], want[i])
+						t.Fatalf("n %d block %d (%s): out[%d] = %g, full softmax %g", n, bs, via, i, out[i], want[i])
+					}
+				}
+				switch via {
+				case "ReadBlock":
+					read = out
+				case "ReadBlocks", "ReadBlocks declining":
+					// Runs are folded where single blocks would have been:
+					// the same floats.
+					for i := range out {
+						if math.Float32bits(out[i]) != math.Float32bits(read[i]) {
+							t.Fatalf("n %d block %d (%s): out[%d] = %g, through ReadBlock %g", n, bs, via, i, out[i], read[i])
+						}
 					}
 				}
 			}
@@ -398,6 +417,91 @@ func testBlockAttention(t *testing.T, ks *kernelSet) {
 
 // readOnly wraps a cache, hiding its optional interfaces.
 type readOnly struct{ Cache }
+
+// runReader adds BlockRunReader to a cache: whole blocks read with
+// ReadBlock and appended while they fit; declining reads none.
+type runReader struct {
+	Cache
+	declining bool
+}
+
+func (r runReader) ReadBlocks(layer, head, i, maxRows int, dst *Block) (int, error) {
+	if r.declining {
+		return i, nil
+	}
+	var b Block
+	for ; i < r.NumBlocks(layer, head); i++ {
+		if err := r.ReadBlock(layer, head, i, &b); err != nil {
+			return i, err
+		}
+		if len(b.Pos) > maxRows {
+			break
+		}
+		maxRows -= len(b.Pos)
+		dst.Pos, dst.K, dst.V = append(dst.Pos, b.Pos...), append(dst.K, b.K...), append(dst.V, b.V...)
+	}
+	return i, nil
+}
+
+// badRuns is a BlockRunReader that breaks its contract as bad says.
+type badRuns struct {
+	Cache
+	bad string
+}
+
+func (r badRuns) ReadBlocks(layer, head, i, maxRows int, dst *Block) (int, error) {
+	switch r.bad {
+	case "error":
+		return i, errors.New("frame 3 is corrupt")
+	case "backwards":
+		return i - 1, nil
+	case "too many rows":
+		for range maxRows + 1 {
+			dst.Pos = append(dst.Pos, 0)
+			dst.K, dst.V = append(dst.K, make([]float32, 8)...), append(dst.V, make([]float32, 8)...)
+		}
+		return i + 1, nil
+	default: // ragged: a key row short
+		dst.Pos = append(dst.Pos, 0)
+		dst.K, dst.V = append(dst.K, make([]float32, 7)...), append(dst.V, make([]float32, 8)...)
+		return i + 1, nil
+	}
+}
+
+// TestReadBlocksContract checks that attention turns a BlockRunReader that
+// fails or breaks its contract into an error naming the layer, head and
+// block, never a panic or a wrong result.
+func TestReadBlocksContract(t *testing.T) {
+	m := randomModel("llama", 4)
+	c := m.Config
+	H, Hkv, d := c.Heads, c.KVHeads, c.HeadDim
+	if d != 8 {
+		t.Fatalf("head dim %d; badRuns writes rows of 8", d)
+	}
+	cache := m.NewCache()
+	cache.BlockRows = 4
+	kc, vc := randVec(Hkv*d, 1), randVec(Hkv*d, 2)
+	for r := range 10 {
+		for l := range c.Layers {
+			if err := cache.Append(l, int32(r), kc, vc); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	q, kn, vn := randVec(H*d, 3), randVec(Hkv*d, 4), randVec(Hkv*d, 5)
+	for bad, want := range map[string]string{
+		"error":         "blocks from 0: frame 3 is corrupt",
+		"backwards":     "next block -1",
+		"too many rows": "257 positions",
+		"ragged":        "7 key",
+	} {
+		out := make([]float32, H*d)
+		err := m.attend(badRuns{readOnly{cache}, bad}, 1, q, kn, vn, 1, 10, out, nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error naming %q", bad, err, want)
+		}
+	}
+}
 
 func TestFloatCacheExport(t *testing.T) {
 	c := NewFloatCache(2, 3, 4)

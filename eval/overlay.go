@@ -46,6 +46,17 @@ func (o *Overlay) ReadBlock(layer, head, i int, dst *engine.Block) error {
 	return o.Prefix.ReadBlock(layer, head, i, dst)
 }
 
+// ReadBlocks implements engine.BlockRunReader for the prefix's blocks, when
+// the prefix can read runs; the tail's blocks are lent (ViewBlock), so it
+// leaves them to ReadBlock (returning i). A run ends at the prefix's end.
+func (o *Overlay) ReadBlocks(layer, head, i, maxRows int, dst *engine.Block) (int, error) {
+	r, ok := o.Prefix.(engine.BlockRunReader)
+	if !ok || i >= o.Prefix.NumBlocks(layer, head) {
+		return i, nil
+	}
+	return r.ReadBlocks(layer, head, i, maxRows, dst)
+}
+
 // ViewBlock implements engine.BlockViewer: the float tail's blocks are lent
 // without a copy, the packed prefix's are read.
 func (o *Overlay) ViewBlock(layer, head, i int) (engine.Block, bool) {
@@ -84,6 +95,15 @@ func (p packed) ReadBlock(layer, head, i int, dst *engine.Block) error {
 	// engine.Block and stages.Block have identical fields, so the pointer converts.
 	return p.c.ReadBlock(layer, head, i, (*stages.Block)(dst))
 }
+
+// ReadBlocks implements engine.BlockRunReader (see ReadBlock).
+func (p packed) ReadBlocks(layer, head, i, maxRows int, dst *engine.Block) (int, error) {
+	if err := p.c.PrepareDecode(); err != nil {
+		return i, err
+	}
+	return p.c.ReadBlocks(layer, head, i, maxRows, (*stages.Block)(dst))
+}
+
 func (p packed) Len(layer, head int) int { return p.c.Kept(layer, head) }
 
 // checkShape verifies that a packed prefix fits the model it is continued with.

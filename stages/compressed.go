@@ -423,7 +423,7 @@ func (c *Compressed) ReadBlock(layer, head, i int, dst *Block) error {
 	dst.K = growSlice(dst.K, nr*c.headDim)
 	dst.V = growSlice(dst.V, nr*c.headDim)
 	if form := c.dform.form.Load(); form != nil && c.codec == nil {
-		if err := c.readResident(form, layer, head, li, i, dst); err != nil {
+		if err := c.readResident(form, layer, head, li, f*c.s.BlockTokens+r0, nr, dst); err != nil {
 			return fmt.Errorf("ReadBlock (layer %d, head %d) block %d: %w", layer, head, i, err)
 		}
 		return nil
@@ -447,6 +447,76 @@ func (c *Compressed) ReadBlock(layer, head, i int, dst *Block) error {
 		}
 	}
 	return nil
+}
+
+// ReadBlocks appends read blocks i, i+1, … of (layer, head) to dst's Pos, K
+// and V, as many whole blocks as fit in maxRows rows, and returns the index
+// of the first block not read (i when block i alone has more rows): the
+// rows ReadBlock gives, block after block, in one call. From the decode form
+// the run's rows are contiguous and decode in one pass; from the stored
+// frames each block is read with ReadBlock into dst's free capacity. dst
+// grows (reallocating) only where its capacity is short. It implements
+// engine.BlockRunReader, through which attention reads a packed prefix.
+func (c *Compressed) ReadBlocks(layer, head, i, maxRows int, dst *Block) (int, error) {
+	if layer < 0 || layer >= c.layers || head < 0 || head >= c.kvHeads {
+		return i, fmt.Errorf("ReadBlocks: (layer %d, head %d) outside %d layers × %d KV heads", layer, head, c.layers, c.kvHeads)
+	}
+	li := c.pos.list(layer, head)
+	n := int(c.pos.count[li])
+	nb := c.numReadBlocks(n)
+	if i < 0 || i >= nb {
+		return i, fmt.Errorf("ReadBlocks: block %d of (layer %d, head %d) outside 0..%d", i, layer, head, nb-1)
+	}
+	// The run: blocks i … j−1, rows first … first+rows−1 of the kept list.
+	f, _, r0, _ := c.locate(n, i)
+	first := f*c.s.BlockTokens + r0
+	j, rows := i, 0
+	for j < nb {
+		_, _, _, nr := c.locate(n, j)
+		if rows+nr > maxRows {
+			break
+		}
+		rows += nr
+		j++
+	}
+	if j == i {
+		return i, nil
+	}
+	d := c.headDim
+	p0, k0 := len(dst.Pos), len(dst.K)
+	if len(dst.K) != p0*d || len(dst.V) != p0*d {
+		return i, fmt.Errorf("ReadBlocks: dst holds %d positions, %d key and %d value floats (head dim %d)", p0, len(dst.K), len(dst.V), d)
+	}
+	dst.Pos = growAppend(dst.Pos, rows)
+	dst.K = growAppend(dst.K, rows*d)
+	dst.V = growAppend(dst.V, rows*d)
+	run := Block{Pos: dst.Pos[p0:], K: dst.K[k0:], V: dst.V[k0:]}
+	if form := c.dform.form.Load(); form != nil && c.codec == nil {
+		if err := c.readResident(form, layer, head, li, first, rows, &run); err != nil {
+			return i, fmt.Errorf("ReadBlocks (layer %d, head %d) blocks %d…%d: %w", layer, head, i, j-1, err)
+		}
+		return j, nil
+	}
+	for b := i; b < j; b++ {
+		_, _, _, nr := c.locate(n, b)
+		blk := Block{Pos: run.Pos[:nr:nr], K: run.K[: nr*d : nr*d], V: run.V[: nr*d : nr*d]}
+		if err := c.ReadBlock(layer, head, b, &blk); err != nil {
+			return i, err
+		}
+		run.Pos, run.K, run.V = run.Pos[nr:], run.K[nr*d:], run.V[nr*d:]
+	}
+	return j, nil
+}
+
+// growAppend returns s extended by n elements (their values unspecified),
+// reallocating only when cap(s) is short.
+func growAppend[T any](s []T, n int) []T {
+	if cap(s)-len(s) < n {
+		t := make([]T, len(s)+n, 2*len(s)+n)
+		copy(t, s)
+		return t
+	}
+	return s[:len(s)+n]
 }
 
 func kvName(kv int) string { return [2]string{"K", "V"}[kv] }

@@ -239,6 +239,48 @@ func nqReadAll(t *testing.T, c *Compressed) [][3][]float32 {
 	return out
 }
 
+// nqReadRuns is nqReadAll through ReadBlocks, runs of at most maxRows rows
+// appended after a marker row already in the block, which must survive.
+func nqReadRuns(t *testing.T, c *Compressed, maxRows int) [][3][]float32 {
+	t.Helper()
+	L, H, d := c.Dims()
+	var out [][3][]float32
+	for l := range L {
+		for h := range H {
+			var all [3][]float32
+			for i := 0; i < c.NumBlocks(l, h); {
+				b := &Block{Pos: []int32{-7}, K: make([]float32, d), V: make([]float32, d)}
+				b.K[0], b.V[d-1] = 3, 5
+				next, err := c.ReadBlocks(l, h, i, maxRows, b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := len(b.Pos) - 1
+				if next <= i || n > maxRows || len(b.K) != (n+1)*d || len(b.V) != (n+1)*d {
+					t.Fatalf("(%d,%d) ReadBlocks from %d (at most %d rows): next %d, %d rows, %d K and %d V floats", l, h, i, maxRows, next, n, len(b.K), len(b.V))
+				}
+				if b.Pos[0] != -7 || b.K[0] != 3 || b.V[d-1] != 5 {
+					t.Fatalf("(%d,%d) ReadBlocks from %d overwrote what the block held", l, h, i)
+				}
+				if next < c.NumBlocks(l, h) { // the next block would not have fitted
+					_, _, _, nr := c.locate(c.Kept(l, h), next)
+					if n+nr <= maxRows {
+						t.Fatalf("(%d,%d) ReadBlocks from %d stopped at %d with %d of %d rows used; block %d has %d", l, h, i, next, n, maxRows, next, nr)
+					}
+				}
+				for _, p := range b.Pos[1:] {
+					all[0] = append(all[0], float32(p))
+				}
+				all[1] = append(all[1], b.K[d:]...)
+				all[2] = append(all[2], b.V[d:]...)
+				i = next
+			}
+			out = append(out, all)
+		}
+	}
+	return out
+}
+
 func nqSameDecode(t *testing.T, what string, got, want [][3][]float32) {
 	t.Helper()
 	for i := range want {

@@ -241,12 +241,11 @@ func (c *Compressed) decodeFrameInto(sc *blockScratch, layer, kv, head, fr, m, p
 	return nil
 }
 
-// readResident is ReadBlock from the decode form f; the caller has checked
-// the arguments and sized dst's slices.
-func (c *Compressed) readResident(f *decodeForm, layer, head, li, i int, dst *Block) error {
-	n := int(c.pos.count[li])
-	fr, _, r0, nr := c.locate(n, i)
-	row0 := fr*c.s.BlockTokens + r0
+// readResident fills dst (sized by the caller to nr rows) with the kept rows
+// row0 … row0+nr−1 of (layer, head), position list li, from the decode form
+// f: ReadBlock of the read blocks that hold them. The caller has checked the
+// arguments.
+func (c *Compressed) readResident(f *decodeForm, layer, head, li, row0, nr int, dst *Block) error {
 	copy(dst.Pos, f.pos[li][row0:row0+nr])
 	d := c.headDim
 	if c.rowCodecFor(layer) != nil { // a float16 layer

@@ -84,6 +84,9 @@ func TestDecodeFormMatchesStream(t *testing.T) {
 				for i, R := range rs {
 					nqSetReadRows(c, R)
 					stream[i] = nqReadAll(t, c)
+					for _, m := range []int{R, 3*R + 1, 256} {
+						nqSameDecode(t, fmt.Sprintf("%s R=%d: stored frames in runs of %d rows", v.name, R, m), nqReadRuns(t, c, m), stream[i])
+					}
 				}
 				before, size := c.ResidentBytes(), c.DecodeFormSize()
 				if err := c.PrepareDecode(); err != nil {
@@ -108,6 +111,9 @@ func TestDecodeFormMatchesStream(t *testing.T) {
 				for i, R := range rs {
 					nqSetReadRows(c, R)
 					nqSameDecode(t, fmt.Sprintf("%s R=%d", v.name, R), nqReadAll(t, c), stream[i])
+					for _, m := range []int{R, 3*R + 1, 256} {
+						nqSameDecode(t, fmt.Sprintf("%s R=%d: decode form in runs of %d rows", v.name, R, m), nqReadRuns(t, c, m), stream[i])
+					}
 				}
 				nqSetReadRows(c, picked)
 			}
@@ -247,6 +253,69 @@ func TestReadResidentNoAllocs(t *testing.T) {
 		if allocs != 0 {
 			t.Errorf("d=%d: ReadBlock from the decode form allocates %.1f times per pass", d, allocs)
 		}
+	}
+}
+
+// TestReadBlocksEdges checks ReadBlocks where a run cannot start: a first
+// block larger than maxRows reads nothing and returns i; blocks and
+// (layer, head) out of range and a block whose K and V do not match its
+// positions give errors; and a run from the decode form into a block with
+// room does not allocate.
+func TestReadBlocksEdges(t *testing.T) {
+	const d = 64
+	res, err := NewPipeline(nqKV(3, 2, 2, d, 300), nil, NormalRoPE(d, 10000), "m").Run(context.Background(), nqSettings(t, "protect_boundary", "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Compressed
+	R := c.ReadBlockRows()
+	for _, form := range []bool{false, true} {
+		if form {
+			if err := c.PrepareDecode(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b := &Block{}
+		for _, maxRows := range []int{-1, 0, R - 1} {
+			next, err := c.ReadBlocks(1, 1, 0, maxRows, b)
+			if err != nil || next != 0 || len(b.Pos)+len(b.K)+len(b.V) != 0 {
+				t.Errorf("form %v: at most %d rows (R %d): next %d, %d rows, err %v; want 0, none, nil", form, maxRows, R, next, len(b.Pos), err)
+			}
+		}
+		for _, bad := range []struct {
+			layer, head, i int
+			want           string
+		}{
+			{2, 0, 0, "outside 2 layers"},
+			{0, 2, 0, "outside 2 layers × 2 KV heads"},
+			{0, 0, -1, "block -1"},
+			{0, 0, c.NumBlocks(0, 0), fmt.Sprintf("block %d", c.NumBlocks(0, 0))},
+		} {
+			if _, err := c.ReadBlocks(bad.layer, bad.head, bad.i, 256, b); err == nil || !strings.Contains(err.Error(), bad.want) {
+				t.Errorf("form %v: ReadBlocks(%d, %d, %d): %v, want an error naming %q", form, bad.layer, bad.head, bad.i, err, bad.want)
+			}
+		}
+		ragged := &Block{Pos: []int32{1}, K: make([]float32, d), V: make([]float32, d-1)}
+		if _, err := c.ReadBlocks(0, 0, 0, 256, ragged); err == nil || !strings.Contains(err.Error(), "value floats") {
+			t.Errorf("form %v: ReadBlocks into a ragged block: %v", form, err)
+		}
+	}
+	if nqRaceEnabled() {
+		return
+	}
+	b := &Block{Pos: make([]int32, 0, 256), K: make([]float32, 0, 256*d), V: make([]float32, 0, 256*d)}
+	allocs := testing.AllocsPerRun(20, func() {
+		for i := 0; i < c.NumBlocks(1, 1); {
+			b.Pos, b.K, b.V = b.Pos[:0], b.K[:0], b.V[:0]
+			next, err := c.ReadBlocks(1, 1, i, 256, b)
+			if err != nil || next <= i {
+				t.Fatalf("ReadBlocks from %d: next %d, %v", i, next, err)
+			}
+			i = next
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("ReadBlocks from the decode form allocates %.1f times per pass", allocs)
 	}
 }
 
