@@ -120,5 +120,5 @@ func packPrefix(ctx context.Context, m *engine.Model, c *engine.FloatCache, st *
 	L, H, d, T, K, V := c.Export()
 	kv := &stages.KV{Layers: L, KVHeads: H, HeadDim: d, T: T, K: K, V: V, Attn: eval.LayerAttn(m.Config)}
 	stats := &stages.AttnStats{Layers: st.Layers, Heads: st.Heads, T: st.T, Window: st.Window, Obs: st.Obs, All: st.All, Last: st.Last}
-	return stages.NewPipeline(kv, stats, m.RoPELayer, "nexusquant-bench").Run(ctx, s)
+	return stages.NewPipeline(kv, stats, m.RoPERows, "nexusquant-bench").Run(ctx, s)
 }

@@ -75,7 +75,9 @@
 // Matrix products run over units of output rows on Threads workers
 // (SetThreads; default GOMAXPROCS): the caller's goroutine and helpers from a
 // persistent pool that spin briefly between parallel regions and then park
-// (threads.go). The inner loops come from a kernel set: "avx2" (AVX2/FMA/F16C
+// (threads.go); units are handed out in shrinking runs (guided
+// self-scheduling), so a decode step's hundreds of units cost each worker a
+// few atomic operations, not one per unit. The inner loops come from a kernel set: "avx2" (AVX2/FMA/F16C
 // assembly: matmul_amd64.s, vecmath_amd64.s, and exp and SiLU from
 // internal/vec, which stages shares), "avx512" (that set with 16-lane
 // AVX-512 kernels: gemm512_amd64.s for batch products and the F16 decode
@@ -102,7 +104,9 @@
 // Attention works per (KV head, range of queries) with an online softmax over
 // one cache block at a time: scores by the batch kernels, a vectorised scale
 // and maximum over each query's visible run of rows, and (AVX-512) the
-// weights times V straight from V's rows.
+// weights times V straight from V's rows. A cache that decodes its rows (a
+// packed prefix) is read in runs of blocks straight into the buffer folded
+// in (BlockRunReader), a few hundred rows per call.
 //
 // # Files
 //

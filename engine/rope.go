@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"math"
 	"sync/atomic"
 )
@@ -179,7 +180,7 @@ func (r *rope) applyFused(x, cs []float32) {
 // RoPE rotates one head vector x (len HeadDim) in place by the model's rotary
 // embedding at position pos; inverse applies the inverse rotation. It is the
 // function the forward pass uses (same pairing, base, scaling and float32
-// arithmetic), so it matches stages.RoPEFunc.
+// arithmetic); RoPERows is the stages.RoPEFunc form.
 //
 // It is the rotation of the full-attention layers; RoPELayer gives each
 // layer's own (sliding-window layers may have another base, some layers
@@ -194,6 +195,24 @@ func (m *Model) RoPELayer(l int, x []float32, pos int, inverse bool) {
 		return
 	}
 	m.layers[l].rope.rotate(m.kernels(), x, pos, inverse)
+}
+
+// RoPERows is RoPELayer over rows, len(pos) head vectors of HeadDim floats,
+// vector i at position pos[i]: the stages.RoPEFunc of the model, one call per
+// run of rows (a packed cache re-rotates its kept keys on every decode step).
+// It panics when len(rows) is not len(pos)·HeadDim.
+func (m *Model) RoPERows(l int, rows []float32, pos []int32, inverse bool) {
+	d := m.Config.HeadDim
+	if len(rows) != len(pos)*d {
+		panic(fmt.Sprintf("engine: RoPERows: %d floats for %d positions of head dim %d", len(rows), len(pos), d))
+	}
+	if l < 0 || l >= len(m.layers) || m.layers[l].rope == nil {
+		return
+	}
+	r, ks := m.layers[l].rope, m.kernels()
+	for i, p := range pos {
+		r.rotate(ks, rows[i*d:(i+1)*d], int(p), inverse)
+	}
 }
 
 // rotate applies r at position pos to one head x.

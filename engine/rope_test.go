@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -84,5 +86,71 @@ func BenchmarkRoPE(b *testing.B) {
 	for b.Loop() {
 		r.rotate(cpuKernels, x, pos, false)
 		pos = (pos + 1) % 4096
+	}
+}
+
+// TestRoPERows checks that RoPERows rotates each head vector as RoPELayer
+// does, bit for bit, both pairings, forward and inverse, positions in and
+// beyond the cached pages; that it leaves a layer outside the model alone;
+// and that a rows slice of the wrong length panics with a message.
+func TestRoPERows(t *testing.T) {
+	for _, arch := range []string{"llama", "qwen2"} {
+		m := randomModel(arch, 5)
+		d := m.Config.HeadDim
+		pos := []int32{0, 1, 255, 256, 4097, ropePageRows * ropeCachePages, 1 << 21}
+		for _, inverse := range []bool{false, true} {
+			rows := randVec(len(pos)*d, 9)
+			want := append([]float32(nil), rows...)
+			for i, p := range pos {
+				m.RoPELayer(1, want[i*d:(i+1)*d], int(p), inverse)
+			}
+			m.RoPERows(1, rows, pos, inverse)
+			if orig := randVec(len(pos)*d, 9); rows[d] == orig[d] {
+				t.Fatalf("%s: RoPERows did not rotate position 1", arch)
+			}
+			for i := range rows {
+				if math.Float32bits(rows[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s inverse=%v: rows[%d] = %g, RoPELayer %g", arch, inverse, i, rows[i], want[i])
+				}
+			}
+			same := append([]float32(nil), rows...)
+			m.RoPERows(m.Config.Layers, same, pos, inverse)
+			for i := range same {
+				if same[i] != rows[i] {
+					t.Fatalf("%s: RoPERows on a layer outside the model changed rows[%d]", arch, i)
+				}
+			}
+		}
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "3 positions of head dim") {
+					t.Errorf("%s: RoPERows with a short rows slice: recovered %v", arch, r)
+				}
+			}()
+			m.RoPERows(0, make([]float32, 3*d-1), []int32{1, 2, 3}, false)
+		}()
+	}
+}
+
+// BenchmarkRoPERows times RoPERows over 256 kept keys of head dim 64
+// spread over 4096 positions, as a decode step from a packed cache
+// re-rotates them.
+func BenchmarkRoPERows(b *testing.B) {
+	for _, neox := range []bool{false, true} {
+		const d, rows = 64, 256
+		m := &Model{Config: Config{HeadDim: d, Layers: 1}}
+		m.rope = newRope(d, 10000, 1, neox, nil, 1)
+		m.layers = []layer{{rope: &m.rope}}
+		pos := make([]int32, rows)
+		for i := range pos {
+			pos[i] = int32(i * 16)
+		}
+		x := randVec(rows*d, 3)
+		b.Run(map[bool]string{false: "adjacent", true: "neox"}[neox], func(b *testing.B) {
+			for b.Loop() {
+				m.RoPERows(0, x, pos, false)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
+		})
 	}
 }

@@ -56,3 +56,63 @@ func TestParallel(t *testing.T) {
 		t.Errorf("nested regions ran %d inner units, want 40", inner.Load())
 	}
 }
+
+// TestGrab checks guided self-scheduling: the runs grab hands out cover
+// [0, units) exactly once, in order from one goroutine and as a partition
+// from several; from one goroutine each run is a 1/(2·workers) share of
+// what is left (at least one unit), so the runs shrink to single units and
+// a region of n units costs O(workers·log n) grabs.
+func TestGrab(t *testing.T) {
+	for _, tc := range []struct {
+		units   int64
+		workers int
+	}{{0, 2}, {1, 2}, {7, 2}, {100, 2}, {800, 2}, {800, 3}, {5, 16}} {
+		var next atomic.Int64
+		var runs int
+		at := int64(0)
+		last := tc.units + 1
+		for {
+			u0, u1 := grab(&next, tc.units, tc.workers)
+			if u0 >= u1 {
+				break
+			}
+			want := max(1, (tc.units-at)/int64(2*tc.workers))
+			if u0 != at || u1-u0 != want || u1-u0 > last {
+				t.Fatalf("%+v: run [%d, %d) after %d, want %d units", tc, u0, u1, at, want)
+			}
+			at, last = u1, u1-u0
+			runs++
+		}
+		if at != tc.units {
+			t.Errorf("%+v: runs covered %d units", tc, at)
+		}
+		if tc.units == 800 && runs > 2*tc.workers*12+2*tc.workers {
+			t.Errorf("%+v: %d grabs", tc, runs)
+		}
+	}
+	const units = 10000
+	var next atomic.Int64
+	seen := make([]atomic.Int32, units)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				u0, u1 := grab(&next, units, 4)
+				if u0 >= u1 {
+					return
+				}
+				for u := u0; u < u1; u++ {
+					seen[u].Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for u := range seen {
+		if n := seen[u].Load(); n != 1 {
+			t.Fatalf("concurrent grabs: unit %d handed out %d times", u, n)
+		}
+	}
+}

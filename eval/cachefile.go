@@ -34,7 +34,7 @@ func ReadCache(path string, m *engine.Model) (*stages.Compressed, cacheIdentity,
 	if err != nil {
 		return nil, cacheIdentity{}, err
 	}
-	c, err := stages.ReadCompressed(data, m.RoPELayer)
+	c, err := stages.ReadCompressed(data, m.RoPERows)
 	if err != nil {
 		return nil, cacheIdentity{}, fmt.Errorf("%s: %w", path, err)
 	}
@@ -154,6 +154,6 @@ func prefillFor(ctx context.Context, m *engine.Model, prefix []int32, obsWindow 
 	L, H, d, T, K, V := cache.Export()
 	kv := &stages.KV{Layers: L, KVHeads: H, HeadDim: d, T: T, K: K, V: V, Attn: LayerAttn(m.Config)}
 	stats := &stages.AttnStats{Layers: st.Layers, Heads: st.Heads, T: st.T, Window: st.Window, Obs: st.Obs, All: st.All, Last: st.Last}
-	pipe := stages.NewPipeline(kv, stats, m.RoPELayer, identityFor(m, prefix).String())
+	pipe := stages.NewPipeline(kv, stats, m.RoPERows, identityFor(m, prefix).String())
 	return &prefilled{cache: cache, first: first, pipe: pipe, kv: kv, stats: stats}, nil
 }

@@ -70,7 +70,7 @@ func TestDecodeFormSameLogits(t *testing.T) {
 			if _, err := c.WriteTo(&file); err != nil {
 				t.Fatal(err)
 			}
-			stored, err := stages.ReadCompressed(file.Bytes(), ex.Model.RoPELayer)
+			stored, err := stages.ReadCompressed(file.Bytes(), ex.Model.RoPERows)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -20,7 +20,7 @@
 //
 // The prefix cache goes to the pipeline with each layer's type (LayerAttn:
 // sliding window, RoPE, QK-norm, from engine.Config.Layer) and the model's
-// per-layer rotation (engine.Model.RoPELayer), so sliding-window layers are
+// per-layer rotation (engine.Model.RoPERows), so sliding-window layers are
 // compressed as the window their cache holds and the capacity view stops
 // them at it (Capacity, Shape.CacheTokens).
 package eval

@@ -284,8 +284,10 @@ func (c *Compressed) readResident(f *decodeForm, layer, head, li, row0, nr int, 
 // and scale (dequantPacked), then the inverse Hadamard (or the first
 // head_dim coordinates) — the stream path's steps on the same codes. With
 // the assembly kernels and DPad 64 or 128 the transform runs in registers
-// (fwht64AVX, fwht128AVX), fused with the dequantization for nibble rows of
-// e8 and relaxed codes (nibbleFWHT64AVX, nibbleFWHT128AVX): the same
+// (fwht64AVX, fwht128AVX, or their AVX-512 forms where the CPU has
+// AVX-512F), fused with the dequantization for nibble rows of e8 and relaxed
+// codes (nibbleFWHT64AVX, nibbleFWHT128AVX; with AVX-512 and head dim 64,
+// whole runs of rows per call, nibbleFWHT64RowsAVX512): the same
 // operations, the same floats.
 func (c *Compressed) dequantResident(rs *rowScratch, pack int, q *Quantizer, rows []byte, scales []uint16, row0 int, out []float32) {
 	d, w := c.headDim, c.width
@@ -296,6 +298,18 @@ func (c *Compressed) dequantResident(rs *rowScratch, pack int, q *Quantizer, row
 		n = c.had.DPad
 	}
 	fused := n > 0 && pack == 0 && w == n && q.Lattice != "scalar"
+	if fused && n == 64 && d == 64 && useAVX512 {
+		// Whole runs of rows in one call, a chunk of scales at a time.
+		var halfS [64]float32
+		for r0 := 0; r0 < len(out)/d; r0 += len(halfS) {
+			m := min(len(halfS), len(out)/d-r0)
+			for r := range m {
+				halfS[r] = F16ToF32(scales[row0+r0+r]) / 2
+			}
+			nibbleFWHT64RowsAVX512(&out[r0*d], &rows[(row0+r0)*rowBytes], &halfS[0], m, &c.had.pre[0])
+		}
+		return
+	}
 	for r := range len(out) / d {
 		row := rows[(row0+r)*rowBytes : (row0+r+1)*rowBytes]
 		dstRow := out[r*d : (r+1)*d]
@@ -306,17 +320,30 @@ func (c *Compressed) dequantResident(rs *rowScratch, pack int, q *Quantizer, row
 				t = rs.hs[:n]
 			}
 			pre := &c.had.pre[0]
-			switch {
-			case fused && n == 64:
-				nibbleFWHT64AVX(&t[0], &row[0], F16ToF32(scales[row0+r])/2, pre)
-			case fused:
-				nibbleFWHT128AVX(&t[0], &row[0], F16ToF32(scales[row0+r])/2, pre)
-			case n == 64:
+			if fused {
+				halfS := F16ToF32(scales[row0+r]) / 2
+				switch {
+				case n == 64 && useAVX512:
+					nibbleFWHT64AVX512(&t[0], &row[0], halfS, pre)
+				case n == 64:
+					nibbleFWHT64AVX(&t[0], &row[0], halfS, pre)
+				case useAVX512:
+					nibbleFWHT128AVX512(&t[0], &row[0], halfS, pre)
+				default:
+					nibbleFWHT128AVX(&t[0], &row[0], halfS, pre)
+				}
+			} else {
 				q.dequantPacked(fv, row, pack, scales[row0+r], rs.codes)
-				fwht64AVX(&t[0], &fv[0], pre)
-			default:
-				q.dequantPacked(fv, row, pack, scales[row0+r], rs.codes)
-				fwht128AVX(&t[0], &fv[0], pre)
+				switch {
+				case n == 64 && useAVX512:
+					fwht64AVX512(&t[0], &fv[0], pre)
+				case n == 64:
+					fwht64AVX(&t[0], &fv[0], pre)
+				case useAVX512:
+					fwht128AVX512(&t[0], &fv[0], pre)
+				default:
+					fwht128AVX(&t[0], &fv[0], pre)
+				}
 			}
 			if d < n {
 				copy(dstRow, t[:d])

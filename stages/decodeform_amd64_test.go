@@ -12,7 +12,8 @@ import (
 // their Go twins, bit for bit: dequantNibblesAVX and dequantInt8AVX
 // (dequantPacked) against unpacking and Quantizer.Decode, fwht64AVX and
 // fwht128AVX against Hadamard.InverseScratch's Go path, nibbleFWHT64AVX and
-// nibbleFWHT128AVX against both in turn.
+// nibbleFWHT128AVX against both in turn; with AVX-512F, their AVX-512 forms
+// too.
 // Scales cover subnormal, tiny, huge and the saturated float16 values.
 func TestDequantPackedAsmMatchesGo(t *testing.T) {
 	if !useAsm {
@@ -87,19 +88,55 @@ func TestDequantPackedAsmMatchesGo(t *testing.T) {
 					inv := make([]float32, w)
 					withAsm(t, false, func() { had.InverseScratch(inv, want, nil) })
 					gotT := make([]float32, w)
-					fwhtN(w, gotT, want, had.pre)
-					if !sameFloats(gotT, inv) {
-						t.Fatalf("fwht%dAVX %v, Go %v", w, gotT, inv)
-					}
-					if pack == 0 && q.Lattice != "scalar" {
+					for _, z := range asmWidths() {
 						clear(gotT)
-						nibbleFWHTN(w, gotT, row, F16ToF32(s)/2, had.pre)
+						fwhtN(w, z, gotT, want, had.pre)
 						if !sameFloats(gotT, inv) {
-							t.Fatalf("nibbleFWHT%dAVX %v, Go %v", w, gotT, inv)
+							t.Fatalf("fwht%dAVX%s %v, Go %v", w, z, gotT, inv)
+						}
+						if pack == 0 && q.Lattice != "scalar" {
+							clear(gotT)
+							nibbleFWHTN(w, z, gotT, row, F16ToF32(s)/2, had.pre)
+							if !sameFloats(gotT, inv) {
+								t.Fatalf("nibbleFWHT%dAVX%s %v, Go %v", w, z, gotT, inv)
+							}
 						}
 					}
 				}
 			})
+		}
+	}
+	// The many-row kernel against the one-row kernel, even and odd counts.
+	if useAVX512 {
+		had := NewHadamard(64, true, 9)
+		for _, n := range []int{1, 2, 7, 64} {
+			src := make([]byte, 32*n)
+			halfS := make([]float32, n)
+			for i := range src {
+				src[i] = byte(rng.IntN(256))
+			}
+			for i := range halfS {
+				halfS[i] = F16ToF32(scale()) / 2
+			}
+			got, want := make([]float32, 64*n+1), make([]float32, 64*n+1)
+			got[64*n], want[64*n] = 42, 42 // the float past the last row is left alone
+			nibbleFWHT64RowsAVX512(&got[0], &src[0], &halfS[0], n, &had.pre[0])
+			for r := range n {
+				withAsm(t, false, func() {
+					codes := make([]int16, 64)
+					for j := range 32 {
+						codes[j], codes[32+j] = int16(int8(src[32*r+j]<<4)>>4), int16(int8(src[32*r+j])>>4)
+					}
+					x := make([]float32, 64)
+					for j, c := range codes {
+						x[j] = float32(c) * halfS[r]
+					}
+					had.InverseScratch(want[64*r:64*(r+1)], x, nil)
+				})
+			}
+			if !sameFloats(got, want) {
+				t.Fatalf("nibbleFWHT64RowsAVX512 of %d rows differs from the Go twin", n)
+			}
 		}
 	}
 	// The in-register transforms on arbitrary floats, edge values included.
@@ -110,28 +147,91 @@ func TestDequantPackedAsmMatchesGo(t *testing.T) {
 			randomRow(rng, src, []float64{1e-3, 1, 1e4}[rng.IntN(3)])
 			want, got := make([]float32, n), make([]float32, n)
 			withAsm(t, false, func() { had.InverseScratch(want, src, nil) })
-			fwhtN(n, got, src, had.pre)
-			if !sameFloats(got, want) {
-				t.Fatalf("fwht%dAVX(%v) = %v, Go %v", n, src, got, want)
+			for _, z := range asmWidths() {
+				fwhtN(n, z, got, src, had.pre)
+				if !sameFloats(got, want) {
+					t.Fatalf("fwht%dAVX%s(%v) = %v, Go %v", n, z, src, got, want)
+				}
 			}
 		}
 	}
 }
 
-// fwhtN calls fwht64AVX or fwht128AVX (n 64 or 128).
-func fwhtN(n int, dst, src, pre []float32) {
-	if n == 64 {
+// asmWidths names the in-register kernel sets this CPU runs: "" (AVX2)
+// and, with AVX-512F, "512".
+func asmWidths() []string {
+	if useAVX512 {
+		return []string{"", "512"}
+	}
+	return []string{""}
+}
+
+// fwhtN calls fwht64AVX or fwht128AVX (n 64 or 128), or their AVX-512
+// forms when z is "512".
+func fwhtN(n int, z string, dst, src, pre []float32) {
+	switch {
+	case n == 64 && z == "512":
+		fwht64AVX512(&dst[0], &src[0], &pre[0])
+	case n == 64:
 		fwht64AVX(&dst[0], &src[0], &pre[0])
-	} else {
+	case z == "512":
+		fwht128AVX512(&dst[0], &src[0], &pre[0])
+	default:
 		fwht128AVX(&dst[0], &src[0], &pre[0])
 	}
 }
 
-// nibbleFWHTN calls nibbleFWHT64AVX or nibbleFWHT128AVX (n 64 or 128).
-func nibbleFWHTN(n int, dst []float32, row []byte, halfS float32, pre []float32) {
-	if n == 64 {
+// nibbleFWHTN calls nibbleFWHT64AVX or nibbleFWHT128AVX (n 64 or 128), or
+// their AVX-512 forms when z is "512".
+func nibbleFWHTN(n int, z string, dst []float32, row []byte, halfS float32, pre []float32) {
+	switch {
+	case n == 64 && z == "512":
+		nibbleFWHT64AVX512(&dst[0], &row[0], halfS, &pre[0])
+	case n == 64:
 		nibbleFWHT64AVX(&dst[0], &row[0], halfS, &pre[0])
-	} else {
+	case z == "512":
+		nibbleFWHT128AVX512(&dst[0], &row[0], halfS, &pre[0])
+	default:
 		nibbleFWHT128AVX(&dst[0], &row[0], halfS, &pre[0])
+	}
+}
+
+// BenchmarkNibbleFWHT times the fused nibble dequantization and inverse
+// Hadamard of one code row, per kernel set (ns/op is per row), over a run
+// of 256 rows as a decode step reads them.
+func BenchmarkNibbleFWHT(b *testing.B) {
+	if !useAsm {
+		b.Skip("no AVX2/FMA, or NEXUSQUANT_NOASM set")
+	}
+	for _, n := range []int{64, 128} {
+		had := NewHadamard(n, true, 1)
+		const rows = 256
+		src := make([]byte, rows*n/2)
+		for i := range src {
+			src[i] = byte(i * 37)
+		}
+		dst := make([]float32, rows*n)
+		if n == 64 && useAVX512 {
+			halfS := make([]float32, rows)
+			for i := range halfS {
+				halfS[i] = 0.25
+			}
+			b.Run("n=64/avx512-rows", func(b *testing.B) {
+				b.SetBytes(int64(rows * n / 2))
+				for b.Loop() {
+					nibbleFWHT64RowsAVX512(&dst[0], &src[0], &halfS[0], rows, &had.pre[0])
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
+			})
+		}
+		for _, z := range asmWidths() {
+			b.Run(fmt.Sprintf("n=%d/avx%s", n, map[string]string{"": "2", "512": "512"}[z]), func(b *testing.B) {
+				b.SetBytes(int64(n / 2))
+				for i := 0; b.Loop(); i++ {
+					r := i % rows
+					nibbleFWHTN(n, z, dst[r*n:(r+1)*n], src[r*n/2:], 0.25, had.pre)
+				}
+			})
+		}
 	}
 }

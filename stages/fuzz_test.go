@@ -26,7 +26,7 @@ func FuzzReadCompressed(f *testing.F) {
 	f.Add(nqSlidingFile(f, SlidingCompress))
 	f.Add(nqSlidingFile(f, SlidingFloat16)) // float16 layers between quantized ones
 	// A no-op RoPE that accepts any head dimension a mutation may declare.
-	rope := func(int, []float32, int, bool) {}
+	rope := func(int, []float32, []int32, bool) {}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if c, err := ReadCompressed(data, rope); err == nil {
 			if err := nqDecodeEverything(c); err != nil {

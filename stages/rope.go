@@ -26,13 +26,22 @@ func applyRoPE(rows []float32, d, l int, pos []int32, rope RoPEFunc, inverse boo
 	if d < 1 || len(rows) != len(pos)*d {
 		panic(fmt.Sprintf("stages: RoPE: len(rows)=%d, want len(pos)*d = %d*%d", len(rows), len(pos), d))
 	}
-	for i, p := range pos {
-		rope(l, rows[i*d:(i+1)*d], int(p), inverse)
+	if len(pos) > 0 {
+		rope(l, rows, pos, inverse)
 	}
 }
 
+// headStride is the length of each of rows's len(pos) head vectors (0 for
+// none).
+func headStride(rows []float32, pos []int32) int {
+	if len(pos) == 0 {
+		return 0
+	}
+	return len(rows) / len(pos)
+}
+
 // NormalRoPE returns the rotary embedding of GGUF llama-family models: pairs
-// (2i, 2i+1) of the first d coordinates of x are rotated by the angle
+// (2i, 2i+1) of the first d coordinates of each head vector are rotated by the angle
 // θ_i = pos·base^(−2i/d), i = 0…d/2−1, as (x0, x1) ← (x0·cos θ − x1·sin θ,
 // x0·sin θ + x1·cos θ). Coordinates past d (partial rotary) are left alone.
 // It panics unless d is positive and even and base > 0 (the caller validates
@@ -40,8 +49,12 @@ func applyRoPE(rows []float32, d, l int, pos []int32, rope RoPEFunc, inverse boo
 // ignored). The function is safe for concurrent use.
 func NormalRoPE(d int, base float64) RoPEFunc {
 	t := newRopeTable(d, base)
-	return func(_ int, x []float32, pos int, inverse bool) {
-		t.rotate(x[0:d], x[1:d], 2, pos, inverse)
+	return func(_ int, rows []float32, pos []int32, inverse bool) {
+		hd := headStride(rows, pos)
+		for i, p := range pos {
+			x := rows[i*hd : (i+1)*hd]
+			t.rotate(x[0:d], x[1:d], 2, int(p), inverse)
+		}
 	}
 }
 
@@ -50,8 +63,12 @@ func NormalRoPE(d int, base float64) RoPEFunc {
 // pos·base^(−2i/d). Same rules as NormalRoPE otherwise.
 func NeoxRoPE(d int, base float64) RoPEFunc {
 	t := newRopeTable(d, base)
-	return func(_ int, x []float32, pos int, inverse bool) {
-		t.rotate(x[:d/2], x[d/2:d], 1, pos, inverse)
+	return func(_ int, rows []float32, pos []int32, inverse bool) {
+		hd := headStride(rows, pos)
+		for i, p := range pos {
+			x := rows[i*hd : (i+1)*hd]
+			t.rotate(x[:d/2], x[d/2:d], 1, int(p), inverse)
+		}
 	}
 }
 

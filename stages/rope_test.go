@@ -75,7 +75,7 @@ func TestRoPEMatchesDefinition(t *testing.T) {
 					x[i] = float32(rng.NormFloat64())
 				}
 				want := ropeRef64(x, tc.d, tc.base, pos, inverse, tc.neox)
-				rope(0, x, pos, inverse)
+				rope(0, x, []int32{int32(pos)}, inverse)
 				if e := relErr(x, want); e > 1e-6 {
 					t.Errorf("%s pos=%d inverse=%v: relative error %g", tc.name, pos, inverse, e)
 				}
@@ -124,28 +124,35 @@ func TestRoPEUndoRedo(t *testing.T) {
 
 // TestRoPEPairing: a unit vector on coordinate 0 moves only within its pair:
 // (0, 1) for normal, (0, d/2) for neox; coordinates past d are untouched
-// (partial rotary).
+// (partial rotary), in each of several head vectors rotated in one call.
 func TestRoPEPairing(t *testing.T) {
-	const d = 16
+	const d, hd = 16, 20
 	for _, neox := range []bool{false, true} {
-		x := make([]float32, d+4)
-		x[0] = 1
-		x[d+1] = 7
-		ropeFor(neox, d, 10000)(0, x, 3, false)
+		rows := make([]float32, 3*hd)
+		for r := range 3 {
+			rows[r*hd] = 1
+			rows[r*hd+d+1] = 7
+		}
+		ropeFor(neox, d, 10000)(0, rows, []int32{3, 0, 900}, false)
 		partner := 1
 		if neox {
 			partner = d / 2
 		}
-		for i, v := range x {
-			want := v == 0
-			switch i {
-			case 0, partner:
-				want = v != 0
-			case d + 1:
-				want = v == 7
-			}
-			if !want {
-				t.Errorf("neox=%v: x[%d] = %g after rotating e_0 at pos 3: %v", neox, i, v, x)
+		for r := range 3 {
+			x := rows[r*hd : (r+1)*hd]
+			for i, v := range x {
+				want := v == 0
+				switch {
+				case i == 0:
+					want = v != 0
+				case i == partner:
+					want = v != 0 || r == 1 // position 0 does not rotate
+				case i == d+1:
+					want = v == 7
+				}
+				if !want {
+					t.Errorf("neox=%v row %d: x[%d] = %g after rotating e_0: %v", neox, r, i, v, x)
+				}
 			}
 		}
 	}

@@ -14,6 +14,34 @@ import (
 // kernel has a differential test against its twin (simd_amd64_test.go).
 var useAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA && os.Getenv("NEXUSQUANT_NOASM") == ""
 
+// useAVX512 adds the AVX-512F forms of the in-register transforms
+// (fwht512_amd64.s), bit-identical to the AVX2 ones and the Go twins. Set
+// once at start-up, like useAsm.
+var useAVX512 = useAsm && cpu.X86.HasAVX512F
+
+// fwht64AVX512, fwht128AVX512, nibbleFWHT64AVX512 and nibbleFWHT128AVX512
+// are fwht64AVX, fwht128AVX, nibbleFWHT64AVX and nibbleFWHT128AVX in
+// AVX-512 registers: the same butterflies, the same floats.
+//
+//go:noescape
+func fwht64AVX512(dst, src, pre *float32)
+
+//go:noescape
+func fwht128AVX512(dst, src, pre *float32)
+
+//go:noescape
+func nibbleFWHT64AVX512(dst *float32, src *byte, halfS float32, pre *float32)
+
+//go:noescape
+func nibbleFWHT128AVX512(dst *float32, src *byte, halfS float32, pre *float32)
+
+// nibbleFWHT64RowsAVX512 is nibbleFWHT64AVX512 over n consecutive rows: the
+// 32 bytes of row r at src[32r:] with halfS[r] into dst[64r:64r+64], two
+// rows at a time so that their dependency chains overlap.
+//
+//go:noescape
+func nibbleFWHT64RowsAVX512(dst *float32, src *byte, halfS *float32, n int, pre *float32)
+
 // fwhtUnit8AVX applies the butterfly stages h = 1, 2, 4 to each block of 8 of
 // the first n values (n a multiple of 8), reading src and writing dst (which
 // may be src). With scale non-nil the input is first multiplied by scale[i].

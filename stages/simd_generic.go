@@ -3,7 +3,7 @@
 package stages
 
 // useAsm is false off amd64: the Go twins run. The stubs below are never called.
-const useAsm = false
+const useAsm, useAVX512 = false, false
 
 func fwhtUnit8AVX(dst, src, scale *float32, n int) { panic("stages: no assembly") }
 func fwhtRadix4AVX(x *float32, n, h int)           { panic("stages: no assembly") }
@@ -42,5 +42,16 @@ func nibbleFWHT64AVX(dst *float32, src *byte, halfS float32, pre *float32) {
 }
 func fwht128AVX(dst, src, pre *float32) { panic("stages: no assembly") }
 func nibbleFWHT128AVX(dst *float32, src *byte, halfS float32, pre *float32) {
+	panic("stages: no assembly")
+}
+func fwht64AVX512(dst, src, pre *float32)  { panic("stages: no assembly") }
+func fwht128AVX512(dst, src, pre *float32) { panic("stages: no assembly") }
+func nibbleFWHT64AVX512(dst *float32, src *byte, halfS float32, pre *float32) {
+	panic("stages: no assembly")
+}
+func nibbleFWHT128AVX512(dst *float32, src *byte, halfS float32, pre *float32) {
+	panic("stages: no assembly")
+}
+func nibbleFWHT64RowsAVX512(dst *float32, src *byte, halfS *float32, n int, pre *float32) {
 	panic("stages: no assembly")
 }

@@ -15,7 +15,7 @@ import (
 // the pipeline must skip those by their LayerAttn, not rely on the function.
 func nqLayersRoPE(d int) RoPEFunc {
 	ropes := []RoPEFunc{NormalRoPE(d, 10000), NeoxRoPE(d, 1e6), NormalRoPE(d, 500)}
-	return func(l int, x []float32, pos int, inverse bool) { ropes[l%len(ropes)](l, x, pos, inverse) }
+	return func(l int, rows []float32, pos []int32, inverse bool) { ropes[l%len(ropes)](l, rows, pos, inverse) }
 }
 
 // nqSlidingKV is a 5-layer cache: layers 0 and 2 slide with window w, layer

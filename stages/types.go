@@ -30,14 +30,17 @@ func (kv *KV) Row(isKey bool, layer, head, t int) []float32 {
 	return kv.V[off : off+kv.HeadDim]
 }
 
-// RoPEFunc rotates one head vector x (len HeadDim) of layer l in place by that
-// layer's rotary embedding at position pos; with inverse it applies the
-// inverse rotation. It must be the function the model's forward pass uses for
-// that layer (pairing convention, base, scaling — gemma3's sliding layers
-// rotate with another base than its full ones), so that undo followed by redo
-// is the identity within float32 rounding; a layer without RoPE leaves x
-// unchanged. engine.Model.RoPELayer is one.
-type RoPEFunc func(l int, x []float32, pos int, inverse bool)
+// RoPEFunc rotates head vectors of layer l in place by that layer's rotary
+// embedding: rows holds len(pos) vectors of HeadDim floats, vector i at
+// position pos[i]; with inverse it applies the inverse rotation. It must be
+// the rotation the model's forward pass uses for that layer (pairing
+// convention, base, scaling — gemma3's sliding layers rotate with another
+// base than its full ones), so that undo followed by redo is the identity
+// within float32 rounding; a layer without RoPE leaves rows unchanged.
+// engine.Model.RoPERows is one. It takes a run of rows rather than one so
+// that a decode step re-rotating thousands of kept keys pays the call once
+// per run.
+type RoPEFunc func(l int, rows []float32, pos []int32, inverse bool)
 
 // AttnStats are the attention statistics the engine captures during prefill, at no
 // extra pass, for the attention-based scorers (SPEC §1).
