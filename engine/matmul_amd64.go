@@ -69,6 +69,16 @@ func ropeAdjAVX(n int, x, cs *float32, inverse bool)
 //go:noescape
 func ropeNeoxAVX(half int, x, cs *float32, inverse bool)
 
+// ropeAdjAVX512 and ropeNeoxAVX512 are ropeAdjAVX (n a multiple of 16) and
+// ropeNeoxAVX (half a multiple of 16) sixteen lanes at a time: the same
+// bits.
+//
+//go:noescape
+func ropeAdjAVX512(n int, x, cs *float32, inverse bool)
+
+//go:noescape
+func ropeNeoxAVX512(half int, x, cs *float32, inverse bool)
+
 //go:noescape
 func q4kDeq512(nb int, src *byte, dst *float32)
 
@@ -163,7 +173,7 @@ var avxKernels = kernelSet{
 }
 
 // avx512Kernels is the AVX2 set with AVX-512 (16-lane) batch products,
-// tile dequantization, Q8_K rounding and attention kernels, and with
+// tile dequantization, Q8_K rounding, attention and RoPE kernels, and with
 // AVX-512BW/VL the decode products (F16, and integer Q4_K, Q6_K and Q8_0);
 // Exact mode's products (q4kQ8K, q80Q80) and the tile-path single-row
 // kernels stay AVX2, whose order they reproduce.
@@ -185,6 +195,8 @@ var avx512Kernels = func() kernelSet {
 		ks.roundQ8K = roundQ8KA512
 		ks.pvAcc = pvAccA512
 		ks.scaleMax = scaleMaxA512
+		ks.ropeAdj = ropeAdjA512
+		ks.ropeNeox = ropeNeoxA512
 	}
 	return ks
 }()
@@ -499,6 +511,26 @@ func ropeAdjA(x, cs []float32, inverse bool) {
 func ropeNeoxA(x, cs []float32, inverse bool) {
 	_ = cs[len(x)-1]
 	ropeNeoxAVX(len(x)/2, &x[0], &cs[0], inverse)
+}
+
+// ropeAdjA512 and ropeNeoxA512 are ropeAdjA and ropeNeoxA with the AVX-512
+// kernels where the length allows (16 floats, or 16 pairs, at a time).
+func ropeAdjA512(x, cs []float32, inverse bool) {
+	if len(x)%16 != 0 {
+		ropeAdjA(x, cs, inverse)
+		return
+	}
+	_ = cs[len(x)-1]
+	ropeAdjAVX512(len(x), &x[0], &cs[0], inverse)
+}
+
+func ropeNeoxA512(x, cs []float32, inverse bool) {
+	if len(x)%32 != 0 {
+		ropeNeoxA(x, cs, inverse)
+		return
+	}
+	_ = cs[len(x)-1]
+	ropeNeoxAVX512(len(x)/2, &x[0], &cs[0], inverse)
 }
 
 // scaleMaxA512 is scaleMaxAVX512 over a slice (twin scaleMaxGo).

@@ -68,21 +68,26 @@ func (r *rope) cached(pos int) []float32 {
 	if r.pages == nil || pos < 0 || pos >= ropePageRows*ropeCachePages {
 		return nil
 	}
-	p := &r.pages[pos/ropePageRows]
-	page := p.Load()
+	page := r.pages[pos/ropePageRows].Load()
 	if page == nil {
-		// Goroutines that race here fill equal pages; the first one stored
-		// is kept.
-		buf := make([]float32, ropePageRows*r.dims)
-		first := pos / ropePageRows * ropePageRows
-		for i := range ropePageRows {
-			r.table(first+i, buf[i*r.dims:(i+1)*r.dims])
-		}
-		p.CompareAndSwap(nil, &buf)
-		page = p.Load()
+		page = r.fillPage(pos / ropePageRows)
 	}
 	o := pos % ropePageRows * r.dims
 	return (*page)[o : o+r.dims : o+r.dims]
+}
+
+// fillPage computes page i of the tables and stores it unless another
+// goroutine got there first (both fill equal pages; the first stored is
+// kept), and returns the stored one. Apart from cached so that its fast path
+// inlines.
+func (r *rope) fillPage(i int) *[]float32 {
+	buf := make([]float32, ropePageRows*r.dims)
+	for j := range ropePageRows {
+		r.table(i*ropePageRows+j, buf[j*r.dims:(j+1)*r.dims])
+	}
+	p := &r.pages[i]
+	p.CompareAndSwap(nil, &buf)
+	return p.Load()
 }
 
 // cachedCopy copies position pos's row of the cached pages into cs (the same
@@ -128,17 +133,11 @@ func sinCos64(t float32) (float32, float32) {
 // fits their step and no inverse scaling is needed) it gives the same bits
 // eight pairs at a time.
 func (r *rope) apply(ks *kernelSet, x, cs []float32, inverse bool) {
-	half := r.dims / 2
-	if ks != nil && (r.mscale == 1 || !inverse) {
-		switch {
-		case r.neox && ks.ropeNeox != nil && half%8 == 0 && half > 0:
-			ks.ropeNeox(x[:r.dims], cs[:r.dims], inverse)
-			return
-		case !r.neox && ks.ropeAdj != nil && r.dims%8 == 0 && r.dims > 0:
-			ks.ropeAdj(x[:r.dims], cs[:r.dims], inverse)
-			return
-		}
+	if f := r.kernel(ks, inverse); f != nil {
+		f(x[:r.dims], cs[:r.dims], inverse)
+		return
 	}
+	half := r.dims / 2
 	inv2 := 1 / (r.mscale * r.mscale)
 	for i := 0; i < half; i++ {
 		c, s := cs[2*i], cs[2*i+1]
@@ -158,6 +157,22 @@ func (r *rope) apply(ks *kernelSet, x, cs []float32, inverse bool) {
 		x[a] = float32(x0*c) - float32(x1*s)
 		x[b] = float32(x0*s) + float32(x1*c)
 	}
+}
+
+// kernel returns ks's vector kernel for r's rotation (forward, or inverse),
+// or nil where the set has none, the pairing's length does not fit its
+// step, or the inverse needs scaling (mscale ≠ 1): then apply's loop runs.
+func (r *rope) kernel(ks *kernelSet, inverse bool) func(x, cs []float32, inverse bool) {
+	if ks == nil || (r.mscale != 1 && inverse) || r.dims <= 0 {
+		return nil
+	}
+	switch {
+	case r.neox && (r.dims/2)%8 == 0:
+		return ks.ropeNeox
+	case !r.neox && r.dims%8 == 0:
+		return ks.ropeAdj
+	}
+	return nil
 }
 
 // applyFused rotates x forward by the angles in cs as ggml-cpu's compiled
@@ -210,8 +225,16 @@ func (m *Model) RoPERows(l int, rows []float32, pos []int32, inverse bool) {
 		return
 	}
 	r, ks := m.layers[l].rope, m.kernels()
+	f := r.kernel(ks, inverse)
 	for i, p := range pos {
-		r.rotate(ks, rows[i*d:(i+1)*d], int(p), inverse)
+		x := rows[i*d : (i+1)*d]
+		if f != nil {
+			if cs := r.cached(int(p)); cs != nil {
+				f(x[:r.dims], cs, inverse)
+				continue
+			}
+		}
+		r.rotate(ks, x, int(p), inverse)
 	}
 }
 
