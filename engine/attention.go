@@ -39,6 +39,10 @@ type attnTask struct {
 	ks    *kernelSet // the model's kernels
 	layer int
 	head0 int // first query head of the group
+	// rot: some value rows came in a cache's rotated basis (RotatedVReader),
+	// summed in accR and mapped back by unrot in finish.
+	rot   bool
+	unrot func(dst, src []float32)
 }
 
 // attnScratch is the memory of one attention task, kept in attnPool
@@ -50,6 +54,8 @@ type attnScratch struct {
 	mx     []float32 // [query][head] running maximum
 	sum    []float32 // [query][head] running Σ e^(s−max)
 	acc    []float32 // [query][head][d] running Σ e^(s−max)·v
+	accR   []float32 // as acc, for value rows in a cache's rotated basis
+	tmp    []float32 // d floats: an unrotated accR row
 	s, pv  []float32 // scores/weights [row of tile][block row], weights·V
 	vt     []float32 // the block's values transposed, [d][rows]
 	kg, vg []float32 // the new tokens' keys and values of the task's head
@@ -93,10 +99,21 @@ func (t *attnTask) release() {
 // K[r*d:], value V[r*d:]) has position pos[r]; a query at position p sees
 // rows with pos[r] ≤ p. sorted means pos is increasing (the new tokens' own
 // rows), which lets a tile of queries skip the rows after its last query.
-func (t *attnTask) block(pos []int32, K, V []float32, sorted bool) {
+// rotV means the values are in the cache's rotated basis (accumulated in
+// accR).
+func (t *attnTask) block(pos []int32, K, V []float32, sorted, rotV bool) {
 	rows, d, g := len(pos), t.d, t.g
 	if rows == 0 || t.outsideWindow(pos) {
 		return
+	}
+	accAll := t.acc
+	if rotV {
+		if !t.rot {
+			t.accR = grow32(t.accR, len(t.acc))
+			clear(t.accR)
+			t.rot = true
+		}
+		accAll = t.accR
 	}
 	// Weights·V: straight from V's rows where the kernel set can, else
 	// through V transposed and mulTile.
@@ -141,7 +158,7 @@ func (t *attnTask) block(pos []int32, K, V []float32, sorted bool) {
 				t.record(s[row*used:(row+1)*used], i, row%g)
 			}
 		}
-		acc := t.acc[(a-t.i0)*g*d : (b-t.i0)*g*d]
+		acc := accAll[(a-t.i0)*g*d : (b-t.i0)*g*d]
 		if pvRows {
 			t.ks.pvAcc(m, d, used, s, used, V, d, acc, d)
 			continue
@@ -240,6 +257,12 @@ func (t *attnTask) softmaxRow(row []float32, pos []int32, p int32, st int, vis b
 			for j := range acc {
 				acc[j] *= corr
 			}
+			if t.rot {
+				accR := t.accR[st*t.d : (st+1)*t.d]
+				for j := range accR {
+					accR[j] *= corr
+				}
+			}
 		}
 	}
 	clear(row[:lo])
@@ -312,7 +335,16 @@ func (t *attnTask) finish(i int, out []float32) {
 			continue
 		}
 		inv := 1 / t.sum[st]
-		for j, a := range t.acc[st*t.d : (st+1)*t.d] {
+		acc := t.acc[st*t.d : (st+1)*t.d]
+		if t.rot {
+			t.tmp = grow32(t.tmp, t.d)
+			t.unrot(t.tmp, t.accR[st*t.d:(st+1)*t.d])
+			for j, a := range acc {
+				o[j] = (a + t.tmp[j]) * inv
+			}
+			continue
+		}
+		for j, a := range acc {
 			o[j] = a * inv
 		}
 	}
@@ -363,16 +395,38 @@ func (m *Model) attend(c Cache, l int, q, k, v []float32, n, start int, out []fl
 			stage.K, stage.V = make([]float32, 0, stageRows*d), make([]float32, 0, stageRows*d)
 		}
 		stage.Pos, stage.K, stage.V = stage.Pos[:0], stage.K[:0], stage.V[:0]
+		// stageRot: the stage's values are in the cache's rotated basis; a
+		// stage holds rows of one basis.
+		stageRot := false
 		fold := func() {
 			if len(stage.Pos) > 0 {
-				t.block(stage.Pos, stage.K, stage.V, false)
+				t.block(stage.Pos, stage.K, stage.V, false, stageRot)
 				stage.Pos, stage.K, stage.V = stage.Pos[:0], stage.K[:0], stage.V[:0]
 			}
 		}
-		runs, _ := c.(BlockRunReader)
+		// Runs of blocks the cache cannot lend are read straight into the
+		// stage, with the values rotated where the cache offers it.
+		var readRuns func(layer, head, i, maxRows int, dst *Block) (int, error)
+		rotRuns := false
+		if r, ok := c.(BlockRunReader); ok {
+			readRuns = r.ReadBlocks
+		}
+		if r, ok := c.(RotatedVReader); ok && r.RotatedV(l) {
+			readRuns, rotRuns = r.ReadBlocksRotatedV, true
+			t.unrot = func(dst, src []float32) { r.UnrotateV(l, dst, src) }
+		}
 		for b := 0; b < c.NumBlocks(l, kh); b++ {
-			if runs != nil && !viewable(c, l, kh, b) {
-				next, err := readRun(runs, l, kh, b, d, stage)
+			if readRuns != nil && !viewable(c, l, kh, b) {
+				if len(stage.Pos) > 0 && stageRot != rotRuns {
+					fold()
+				}
+				stageRot = rotRuns
+				next, err := readRun(readRuns, l, kh, b, d, stage)
+				if err == nil && next == b && len(stage.Pos) > 0 {
+					// Block b does not fit what is left of the stage.
+					fold()
+					next, err = readRun(readRuns, l, kh, b, d, stage)
+				}
 				if err != nil {
 					errs[worker] = err
 					return
@@ -381,23 +435,30 @@ func (m *Model) attend(c Cache, l int, q, k, v []float32, n, start int, out []fl
 					b = next - 1
 					continue
 				}
-				// Block b does not fit what is left of the stage (or the
-				// cache left it to ReadBlock): read it on its own below,
-				// which folds the stage first where it must.
+				// Block b alone has more rows than the stage holds, or the
+				// cache leaves its blocks to ReadBlock: read it on its own
+				// below.
 			}
 			blk, err := cacheBlock(c, l, kh, b, d, &buf)
 			if err != nil {
 				errs[worker] = err
 				return
 			}
+			if readRuns != nil && len(blk.Pos) <= stageRows && !viewable(c, l, kh, b) {
+				// The cache declined a block that fits an empty stage: it
+				// reads block by block (an overlay on a prefix without
+				// runs), so the rest goes through ReadBlock too.
+				readRuns = nil
+			}
 			if len(blk.Pos) >= stageRows/2 {
 				fold()
-				t.block(blk.Pos, blk.K, blk.V, false)
+				t.block(blk.Pos, blk.K, blk.V, false, false)
 				continue
 			}
-			if len(stage.Pos)+len(blk.Pos) > stageRows {
+			if len(stage.Pos)+len(blk.Pos) > stageRows || (len(stage.Pos) > 0 && stageRot) {
 				fold()
 			}
+			stageRot = false
 			stage.Pos = append(stage.Pos, blk.Pos...)
 			stage.K = append(stage.K, blk.K...)
 			stage.V = append(stage.V, blk.V...)
@@ -419,7 +480,7 @@ func (m *Model) attend(c Cache, l int, q, k, v []float32, n, start int, out []fl
 		}
 		for r0 := 0; r0 < i1; r0 += step {
 			r1 := min(r0+step, i1)
-			t.block(pos[r0:r1], kg[r0*d:r1*d], vg[r0*d:r1*d], true)
+			t.block(pos[r0:r1], kg[r0*d:r1*d], vg[r0*d:r1*d], true, false)
 		}
 		for i := i0; i < i1; i++ {
 			t.finish(i, out[(i*H+kh*G)*d:(i*H+kh*G+G)*d])
@@ -443,14 +504,15 @@ func viewable(c Cache, l, kh, b int) bool {
 	return ok
 }
 
-// readRun appends to stage, through r, as many whole blocks from block b
-// of (layer l, KV head kh) as fit in its free rows (of stageRows), and returns the block after
-// the last one read (b when none was). It checks what was appended: whole
-// rows of d floats, and no more than the stage's free rows.
-func readRun(r BlockRunReader, l, kh, b, d int, stage *Block) (int, error) {
+// readRun appends to stage, through read (a BlockRunReader's ReadBlocks or
+// ReadBlocksRotatedV), as many whole blocks from block b of (layer l, KV
+// head kh) as fit in its free rows (of stageRows), and returns the block
+// after the last one read (b when none was). It checks what was appended:
+// whole rows of d floats, and no more than the stage's free rows.
+func readRun(read func(layer, head, i, maxRows int, dst *Block) (int, error), l, kh, b, d int, stage *Block) (int, error) {
 	free := stageRows - len(stage.Pos)
 	n0 := len(stage.Pos)
-	next, err := r.ReadBlocks(l, kh, b, free, stage)
+	next, err := read(l, kh, b, free, stage)
 	if err != nil {
 		return b, fmt.Errorf("engine: attention: layer %d head %d blocks from %d: %w", l, kh, b, err)
 	}

@@ -171,6 +171,25 @@ type BlockRunReader interface {
 	ReadBlocks(layer, head, i, maxRows int, dst *Block) (next int, err error)
 }
 
+// RotatedVReader is a BlockRunReader that can hand out the value rows of
+// some layers in a basis of its own, cheaper for it to produce: V·Mᵀ for a
+// fixed linear map M of the layer (a packed cache's values before its
+// inverse Hadamard transform). Attention folds such rows into an
+// accumulator of their own and maps each query head's sum back once, with
+// UnrotateV, instead of the cache mapping every row. The result is the same
+// up to float32 rounding, not bit for bit.
+type RotatedVReader interface {
+	BlockRunReader
+	// RotatedV reports whether ReadBlocksRotatedV gives layer's values in
+	// the rotated basis; when it is false attention reads with ReadBlocks.
+	RotatedV(layer int) bool
+	// ReadBlocksRotatedV is ReadBlocks with the values rotated.
+	ReadBlocksRotatedV(layer, head, i, maxRows int, dst *Block) (next int, err error)
+	// UnrotateV sets dst to the plain-basis form of src, a weighted sum of
+	// layer's rotated value rows (both head_dim floats, distinct).
+	UnrotateV(layer int, dst, src []float32)
+}
+
 // Append implements Cache.
 func (c *FloatCache) Append(layer int, pos int32, k, v []float32) error {
 	if err := c.check(layer, 0); err != nil {

@@ -324,13 +324,20 @@ func TestBlockAttention(t *testing.T) {
 }
 
 func testBlockAttention(t *testing.T, ks *kernelSet) {
-	m := randomModel("llama", 4)
-	m.ks = ks
+	for _, hd := range []int{8, 64} { // 64: the weights·V kernel reading V's rows
+		m := randomModel("llama", 4)
+		m.ks = ks
+		m.Config.HeadDim, m.Config.AttnScale = hd, 1/math.Sqrt(float64(hd))
+		testBlockAttentionModel(t, m)
+	}
+}
+
+func testBlockAttentionModel(t *testing.T, m *Model) {
 	c := m.Config
 	H, Hkv, d := c.Heads, c.KVHeads, c.HeadDim
 	const T = 37
 	kc, vc := randVec(T*Hkv*d, 11), randVec(T*Hkv*d, 12)
-	for _, n := range []int{1, 5, 40} {
+	for _, n := range []int{1, 5, 8, 40} {
 		q := randVec(n*H*d, 13)
 		kn, vn := randVec(n*Hkv*d, 14), randVec(n*Hkv*d, 15)
 		// Reference: query i at position T+i sees cached rows 0..T-1 and new rows 0..i.
@@ -368,7 +375,7 @@ func testBlockAttention(t *testing.T, ks *kernelSet) {
 				}
 			}
 		}
-		for _, bs := range []int{1, 3, 256} {
+		for _, bs := range []int{1, 3, 8, 256} {
 			cache := m.NewCache()
 			cache.BlockRows = bs
 			for r := 0; r < T; r++ {
@@ -379,7 +386,7 @@ func testBlockAttention(t *testing.T, ks *kernelSet) {
 				}
 			}
 			var read []float32 // the output through ReadBlock
-			for _, via := range []string{"ViewBlock", "ReadBlock", "ReadBlocks", "ReadBlocks declining"} {
+			for _, via := range []string{"ViewBlock", "ReadBlock", "ReadBlocks", "ReadBlocks declining", "ReadBlocksRotatedV", "ReadBlocksRotatedV and ViewBlock"} {
 				var cc Cache = cache
 				switch via {
 				case "ReadBlock":
@@ -388,6 +395,12 @@ func testBlockAttention(t *testing.T, ks *kernelSet) {
 					cc = runReader{readOnly{cache}, false}
 				case "ReadBlocks declining":
 					cc = runReader{readOnly{cache}, true}
+				case "ReadBlocksRotatedV":
+					cc = &rotReader{runReader: runReader{readOnly{cache}, false}, viewFrom: 1 << 30}
+				case "ReadBlocksRotatedV and ViewBlock":
+					// The first half of the blocks in runs with rotated
+					// values, the rest lent: stages of both bases.
+					cc = &rotReader{runReader: runReader{readOnly{cache}, false}, viewFrom: cache.NumBlocks(1, 0) / 2, lend: cache}
 				}
 				out := make([]float32, n*H*d)
 				if err := m.attend(cc, 1, q, kn, vn, n, T, out, nil); err != nil {
@@ -399,6 +412,7 @@ func testBlockAttention(t *testing.T, ks *kernelSet) {
 					}
 				}
 				switch via {
+				case "ViewBlock":
 				case "ReadBlock":
 					read = out
 				case "ReadBlocks", "ReadBlocks declining":
@@ -406,6 +420,14 @@ func testBlockAttention(t *testing.T, ks *kernelSet) {
 					// the same floats.
 					for i := range out {
 						if math.Float32bits(out[i]) != math.Float32bits(read[i]) {
+							t.Fatalf("n %d block %d (%s): out[%d] = %g, through ReadBlock %g", n, bs, via, i, out[i], read[i])
+						}
+					}
+				default:
+					// Rotated values summed apart and mapped back once:
+					// float32 rounding away from the plain sum.
+					for i := range out {
+						if e := math.Abs(float64(out[i] - read[i])); e > 1e-6 {
 							t.Fatalf("n %d block %d (%s): out[%d] = %g, through ReadBlock %g", n, bs, via, i, out[i], read[i])
 						}
 					}
@@ -441,6 +463,50 @@ func (r runReader) ReadBlocks(layer, head, i, maxRows int, dst *Block) (int, err
 		dst.Pos, dst.K, dst.V = append(dst.Pos, b.Pos...), append(dst.K, b.K...), append(dst.V, b.V...)
 	}
 	return i, nil
+}
+
+// rotReader is a RotatedVReader over runReader: its runs give each value
+// row reversed and doubled (v' = 2·Jv), which UnrotateV undoes exactly;
+// blocks from viewFrom on are lent by lend.
+type rotReader struct {
+	runReader
+	viewFrom int
+	lend     *FloatCache
+}
+
+func (r *rotReader) RotatedV(layer int) bool { return true }
+
+func (r *rotReader) ReadBlocksRotatedV(layer, head, i, maxRows int, dst *Block) (int, error) {
+	if i >= r.viewFrom {
+		return i, nil
+	}
+	_, _, d := r.Dims()
+	n0 := len(dst.Pos)
+	next, err := r.ReadBlocks(layer, head, i, maxRows, dst)
+	for row := n0; row < len(dst.Pos); row++ {
+		v := dst.V[row*d : (row+1)*d]
+		for j := range d / 2 {
+			v[j], v[d-1-j] = v[d-1-j], v[j]
+		}
+		for j := range v {
+			v[j] *= 2
+		}
+	}
+	return next, err
+}
+
+func (r *rotReader) UnrotateV(layer int, dst, src []float32) {
+	d := len(src)
+	for j := range dst {
+		dst[j] = src[d-1-j] / 2
+	}
+}
+
+func (r *rotReader) ViewBlock(layer, head, i int) (Block, bool) {
+	if i < r.viewFrom || r.lend == nil {
+		return Block{}, false
+	}
+	return r.lend.ViewBlock(layer, head, i)
 }
 
 // badRuns is a BlockRunReader that breaks its contract as bad says.

@@ -57,6 +57,29 @@ func (o *Overlay) ReadBlocks(layer, head, i, maxRows int, dst *engine.Block) (in
 	return r.ReadBlocks(layer, head, i, maxRows, dst)
 }
 
+// RotatedV implements engine.RotatedVReader: the prefix's, when it reads
+// runs with rotated values.
+func (o *Overlay) RotatedV(layer int) bool {
+	r, ok := o.Prefix.(engine.RotatedVReader)
+	return ok && r.RotatedV(layer)
+}
+
+// ReadBlocksRotatedV implements engine.RotatedVReader for the prefix's
+// blocks, as ReadBlocks does.
+func (o *Overlay) ReadBlocksRotatedV(layer, head, i, maxRows int, dst *engine.Block) (int, error) {
+	r, ok := o.Prefix.(engine.RotatedVReader)
+	if !ok || i >= o.Prefix.NumBlocks(layer, head) {
+		return i, nil
+	}
+	return r.ReadBlocksRotatedV(layer, head, i, maxRows, dst)
+}
+
+// UnrotateV implements engine.RotatedVReader (the prefix's; only called
+// when RotatedV holds).
+func (o *Overlay) UnrotateV(layer int, dst, src []float32) {
+	o.Prefix.(engine.RotatedVReader).UnrotateV(layer, dst, src)
+}
+
 // ViewBlock implements engine.BlockViewer: the float tail's blocks are lent
 // without a copy, the packed prefix's are read.
 func (o *Overlay) ViewBlock(layer, head, i int) (engine.Block, bool) {
@@ -83,7 +106,10 @@ type packed struct{ c *stages.Compressed }
 // Packed returns c as a BlockSource for decoding: its first ReadBlock builds
 // c's decode form (stages.Compressed.PrepareDecode), so that every decode
 // step reads the packed rows without zstd; the form's bytes count in c's
-// ResidentBytes from then on.
+// ResidentBytes from then on. Attention reads it in runs of read blocks
+// (engine.BlockRunReader), with the values of quantized layers left in the
+// Hadamard basis and transformed back once per query head
+// (engine.RotatedVReader): the same attention up to float32 rounding.
 func Packed(c *stages.Compressed) BlockSource { return packed{c} }
 
 func (p packed) Dims() (int, int, int)         { return p.c.Dims() }
@@ -103,6 +129,24 @@ func (p packed) ReadBlocks(layer, head, i, maxRows int, dst *engine.Block) (int,
 	}
 	return p.c.ReadBlocks(layer, head, i, maxRows, (*stages.Block)(dst))
 }
+
+// RotatedV implements engine.RotatedVReader: the values of quantized layers
+// come in the Hadamard basis (stages.Compressed.RotatedV), which builds the
+// decode form first.
+func (p packed) RotatedV(layer int) bool {
+	return p.c.PrepareDecode() == nil && p.c.RotatedV(layer)
+}
+
+// ReadBlocksRotatedV implements engine.RotatedVReader.
+func (p packed) ReadBlocksRotatedV(layer, head, i, maxRows int, dst *engine.Block) (int, error) {
+	if err := p.c.PrepareDecode(); err != nil {
+		return i, err
+	}
+	return p.c.ReadBlocksRotatedV(layer, head, i, maxRows, (*stages.Block)(dst))
+}
+
+// UnrotateV implements engine.RotatedVReader.
+func (p packed) UnrotateV(layer int, dst, src []float32) { p.c.UnrotateV(layer, dst, src) }
 
 func (p packed) Len(layer, head int) int { return p.c.Kept(layer, head) }
 

@@ -423,7 +423,7 @@ func (c *Compressed) ReadBlock(layer, head, i int, dst *Block) error {
 	dst.K = growSlice(dst.K, nr*c.headDim)
 	dst.V = growSlice(dst.V, nr*c.headDim)
 	if form := c.dform.form.Load(); form != nil && c.codec == nil {
-		if err := c.readResident(form, layer, head, li, f*c.s.BlockTokens+r0, nr, dst); err != nil {
+		if err := c.readResident(form, layer, head, li, f*c.s.BlockTokens+r0, nr, dst, false); err != nil {
 			return fmt.Errorf("ReadBlock (layer %d, head %d) block %d: %w", layer, head, i, err)
 		}
 		return nil
@@ -458,6 +458,12 @@ func (c *Compressed) ReadBlock(layer, head, i int, dst *Block) error {
 // grows (reallocating) only where its capacity is short. It implements
 // engine.BlockRunReader, through which attention reads a packed prefix.
 func (c *Compressed) ReadBlocks(layer, head, i, maxRows int, dst *Block) (int, error) {
+	return c.readBlocks(layer, head, i, maxRows, dst, false)
+}
+
+// readBlocks is ReadBlocks, with the values in the Hadamard basis when rotV
+// (ReadBlocksRotatedV; the caller has checked RotatedV).
+func (c *Compressed) readBlocks(layer, head, i, maxRows int, dst *Block, rotV bool) (int, error) {
 	if layer < 0 || layer >= c.layers || head < 0 || head >= c.kvHeads {
 		return i, fmt.Errorf("ReadBlocks: (layer %d, head %d) outside %d layers × %d KV heads", layer, head, c.layers, c.kvHeads)
 	}
@@ -492,7 +498,7 @@ func (c *Compressed) ReadBlocks(layer, head, i, maxRows int, dst *Block) (int, e
 	dst.V = growAppend(dst.V, rows*d)
 	run := Block{Pos: dst.Pos[p0:], K: dst.K[k0:], V: dst.V[k0:]}
 	if form := c.dform.form.Load(); form != nil && c.codec == nil {
-		if err := c.readResident(form, layer, head, li, first, rows, &run); err != nil {
+		if err := c.readResident(form, layer, head, li, first, rows, &run, rotV); err != nil {
 			return i, fmt.Errorf("ReadBlocks (layer %d, head %d) blocks %d…%d: %w", layer, head, i, j-1, err)
 		}
 		return j, nil

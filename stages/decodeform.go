@@ -243,9 +243,10 @@ func (c *Compressed) decodeFrameInto(sc *blockScratch, layer, kv, head, fr, m, p
 
 // readResident fills dst (sized by the caller to nr rows) with the kept rows
 // row0 … row0+nr−1 of (layer, head), position list li, from the decode form
-// f: ReadBlock of the read blocks that hold them. The caller has checked the
-// arguments.
-func (c *Compressed) readResident(f *decodeForm, layer, head, li, row0, nr int, dst *Block) error {
+// f: ReadBlock of the read blocks that hold them. With rotV (RotatedV(layer)
+// holds) the values stay in the Hadamard basis: dequantized only. The
+// caller has checked the arguments.
+func (c *Compressed) readResident(f *decodeForm, layer, head, li, row0, nr int, dst *Block, rotV bool) error {
 	copy(dst.Pos, f.pos[li][row0:row0+nr])
 	d := c.headDim
 	if c.rowCodecFor(layer) != nil { // a float16 layer
@@ -271,6 +272,10 @@ func (c *Compressed) readResident(f *decodeForm, layer, head, li, row0, nr int, 
 	}
 	for kv, out := range [2][]float32{dst.K, dst.V} {
 		g := c.group(layer, kv, head)
+		if kv == 1 && rotV {
+			c.dequantRotated(&rs, f.pack[kv], c.q[kv], f.rows[g], f.scales[g], row0, out)
+			continue
+		}
 		c.dequantResident(&rs, f.pack[kv], c.q[kv], f.rows[g], f.scales[g], row0, out)
 	}
 	if c.ropeUndone(layer) {
@@ -355,6 +360,58 @@ func (c *Compressed) dequantResident(rs *rowScratch, pack int, q *Quantizer, row
 			q.dequantPacked(fv, row, pack, scales[row0+r], rs.codes)
 			copy(dstRow, fv[:d])
 		}
+	}
+}
+
+// dequantRotated fills out (len(out)/head_dim rows) with rows row0… of a
+// quantized group of the decode form in the Hadamard basis: the code rows
+// dequantized (dequantPacked), without the inverse transform. Only for
+// caches whose code width is head_dim (RotatedV).
+func (c *Compressed) dequantRotated(rs *rowScratch, pack int, q *Quantizer, rows []byte, scales []uint16, row0 int, out []float32) {
+	d := c.headDim
+	rowBytes := c.codeRowBytes(pack)
+	for r := range len(out) / d {
+		q.dequantPacked(out[r*d:(r+1)*d], rows[(row0+r)*rowBytes:(row0+r+1)*rowBytes], pack, scales[row0+r], rs.codes)
+	}
+}
+
+// RotatedV reports whether ReadBlocksRotatedV gives layer's values in the
+// Hadamard basis, before the inverse transform (engine.RotatedVReader): for
+// a quantized layer of a cache rotated at DPad = head_dim whose decode form
+// is built. Attention then sums those rows and transforms each query head's
+// sum once (UnrotateV) instead of every row.
+func (c *Compressed) RotatedV(layer int) bool {
+	return layer >= 0 && layer < c.layers && c.codec == nil && c.had != nil &&
+		c.had.DPad == c.headDim && c.width == c.headDim &&
+		c.rowCodecFor(layer) == nil && c.dform.form.Load() != nil
+}
+
+// ReadBlocksRotatedV is ReadBlocks with the values of a RotatedV layer in
+// the Hadamard basis: each value row r is v_r with UnrotateV(v_r) the row
+// ReadBlocks gives (within float32 rounding). Keys and positions are
+// ReadBlocks' bit for bit. On a layer where RotatedV is false it is
+// ReadBlocks.
+func (c *Compressed) ReadBlocksRotatedV(layer, head, i, maxRows int, dst *Block) (int, error) {
+	return c.readBlocks(layer, head, i, maxRows, dst, c.RotatedV(layer))
+}
+
+// UnrotateV sets dst to the inverse Hadamard transform of src (both
+// head_dim floats): a weighted sum of value rows from ReadBlocksRotatedV
+// mapped back to the basis of ReadBlocks. It panics on other lengths or
+// when the cache has no Hadamard rotation at DPad = head_dim.
+func (c *Compressed) UnrotateV(layer int, dst, src []float32) {
+	d := c.headDim
+	if c.had == nil || c.had.DPad != d || len(dst) != d || len(src) != d {
+		panic(fmt.Sprintf("stages: UnrotateV: %d and %d floats, head dim %d, rotation %v", len(dst), len(src), d, c.had != nil))
+	}
+	switch {
+	case useAVX512 && d == 64:
+		fwht64AVX512(&dst[0], &src[0], &c.had.pre[0])
+	case useAVX512 && d == 128:
+		fwht128AVX512(&dst[0], &src[0], &c.had.pre[0])
+	default:
+		var hs [stackWidth]float32
+		c.had.InverseScratch(dst, src, hs[:min(d, stackWidth)])
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -344,4 +345,88 @@ func TestPrepareDecodeLimit(t *testing.T) {
 	if size := res.Compressed.DecodeFormSize(); size > 4*stored || decodeFormLimit(stored) < 64*stored {
 		t.Errorf("decode form %d bytes for %d stored, limit %d", size, stored, decodeFormLimit(stored))
 	}
+}
+
+// TestReadBlocksRotatedV checks the rotated read of the decode form: where
+// RotatedV holds (a quantized layer, the Hadamard at DPad = head_dim, the
+// decode form built), keys and positions are ReadBlocks' bit for bit and
+// every value row, mapped back by UnrotateV, is ReadBlocks' within float32
+// rounding; elsewhere ReadBlocksRotatedV is ReadBlocks.
+func TestReadBlocksRotatedV(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		d        int
+		settings []string
+		rotated  bool
+	}{
+		{"balanced d64", 64, []string{"lattice", "relaxed", "eviction_rate", "0.6"}, true},
+		{"e8 K3 d64", 64, []string{"key_bits", "3"}, true},
+		{"e8 d128", 128, nil, true},
+		{"scalar K4V4 d32", 32, []string{"lattice", "scalar", "key_bits", "4", "value_bits", "4"}, true},
+		{"int8 V6 d8", 8, []string{"value_bits", "6"}, true},
+		{"d40 DPad 64", 40, nil, false},
+		{"no hadamard", 32, []string{"hadamard", "false"}, false},
+		{"method none", 32, []string{"method", MethodNone}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const H, T = 2, 300
+			rope := NormalRoPE(tc.d, 10000)
+			s := nqSettings(t, append([]string{"block_tokens", "64", "protect_boundary", "1"}, tc.settings...)...)
+			res, err := NewPipeline(nqKV(5, 4, H, tc.d, T), nil, rope, "m").Run(context.Background(), s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := res.Compressed
+			if c.RotatedV(1) {
+				t.Fatal("RotatedV before the decode form is built")
+			}
+			if err := c.PrepareDecode(); err != nil {
+				t.Fatal(err)
+			}
+			L, _, d := c.Dims()
+			for l := range L {
+				want := tc.rotated && l > 0 && l < L-1 // protect_boundary 1: float16 first and last layers
+				if got := c.RotatedV(l); got != want {
+					t.Fatalf("layer %d: RotatedV %v, want %v", l, got, want)
+				}
+				for h := range H {
+					for i := 0; i < c.NumBlocks(l, h); {
+						plain, rot := &Block{}, &Block{}
+						next, err := c.ReadBlocks(l, h, i, 100, plain)
+						if err != nil {
+							t.Fatal(err)
+						}
+						next2, err := c.ReadBlocksRotatedV(l, h, i, 100, rot)
+						if err != nil || next2 != next {
+							t.Fatalf("(%d,%d) from %d: next %d and %d, %v", l, h, i, next, next2, err)
+						}
+						nqSameBits(t, "positions", int32sAsFloats(rot.Pos), int32sAsFloats(plain.Pos))
+						nqSameBits(t, "keys", rot.K, plain.K)
+						if !want {
+							nqSameBits(t, "values", rot.V, plain.V)
+						} else {
+							back := make([]float32, d)
+							for r := range len(rot.Pos) {
+								c.UnrotateV(l, back, rot.V[r*d:(r+1)*d])
+								for j, v := range back {
+									if e := math.Abs(float64(v - plain.V[r*d+j])); e > 1e-5*(1+math.Abs(float64(plain.V[r*d+j]))) {
+										t.Fatalf("(%d,%d) row %d: unrotated value[%d] = %g, ReadBlocks %g", l, h, r, j, v, plain.V[r*d+j])
+									}
+								}
+							}
+						}
+						i = next
+					}
+				}
+			}
+		})
+	}
+}
+
+func int32sAsFloats(p []int32) []float32 {
+	out := make([]float32, len(p))
+	for i, v := range p {
+		out[i] = float32(v)
+	}
+	return out
 }
