@@ -365,11 +365,24 @@ func (c *Compressed) dequantResident(rs *rowScratch, pack int, q *Quantizer, row
 
 // dequantRotated fills out (len(out)/head_dim rows) with rows row0… of a
 // quantized group of the decode form in the Hadamard basis: the code rows
-// dequantized (dequantPacked), without the inverse transform. Only for
-// caches whose code width is head_dim (RotatedV).
+// dequantized (dequantPacked; with AVX-512, nibble rows a run at a time,
+// dequantNibbleRowsAVX512), without the inverse transform. Only for caches
+// whose code width is head_dim (RotatedV).
 func (c *Compressed) dequantRotated(rs *rowScratch, pack int, q *Quantizer, rows []byte, scales []uint16, row0 int, out []float32) {
 	d := c.headDim
 	rowBytes := c.codeRowBytes(pack)
+	if useAVX512 && pack == 0 && d%32 == 0 && q.Lattice != "scalar" {
+		// Whole runs of rows in one call, a chunk of scales at a time.
+		var halfS [64]float32
+		for r0 := 0; r0 < len(out)/d; r0 += len(halfS) {
+			m := min(len(halfS), len(out)/d-r0)
+			for r := range m {
+				halfS[r] = F16ToF32(scales[row0+r0+r]) / 2
+			}
+			dequantNibbleRowsAVX512(&out[r0*d], &rows[(row0+r0)*rowBytes], &halfS[0], m, d)
+		}
+		return
+	}
 	for r := range len(out) / d {
 		q.dequantPacked(out[r*d:(r+1)*d], rows[(row0+r)*rowBytes:(row0+r+1)*rowBytes], pack, scales[row0+r], rs.codes)
 	}

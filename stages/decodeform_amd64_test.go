@@ -139,6 +139,30 @@ func TestDequantPackedAsmMatchesGo(t *testing.T) {
 			}
 		}
 	}
+	// The many-row nibble dequantization against dequantNibblesAVX.
+	if useAVX512 {
+		for _, w := range []int{32, 64, 128, 256} {
+			for _, n := range []int{1, 3, 64} {
+				src := make([]byte, n*w/2)
+				halfS := make([]float32, n)
+				for i := range src {
+					src[i] = byte(rng.IntN(256))
+				}
+				for i := range halfS {
+					halfS[i] = F16ToF32(scale()) / 2
+				}
+				got, want := make([]float32, n*w+1), make([]float32, n*w+1)
+				got[n*w], want[n*w] = 42, 42
+				dequantNibbleRowsAVX512(&got[0], &src[0], &halfS[0], n, w)
+				for r := range n {
+					dequantNibblesAVX(&want[r*w], &src[r*w/2], w/2, halfS[r])
+				}
+				if !sameFloats(got, want) {
+					t.Fatalf("dequantNibbleRowsAVX512 of %d rows of %d codes differs from dequantNibblesAVX", n, w)
+				}
+			}
+		}
+	}
 	// The in-register transforms on arbitrary floats, edge values included.
 	for _, n := range []int{64, 128} {
 		had := NewHadamard(n, n == 128, 0)

@@ -311,3 +311,50 @@ single:
 done:
 	VZEROUPPER
 	RET
+
+// func dequantNibbleRowsAVX512(dst *float32, src *byte, halfS *float32, n, w int)
+// dequantNibblesAVX of n consecutive nibble rows of w codes (w a multiple
+// of 32; w/2 bytes a row, code j in the low nibble of byte j, code w/2+j in
+// its high nibble): dst[r·w + j] = code·halfS[r], sixteen bytes at a time.
+TEXT ·dequantNibbleRowsAVX512(SB), NOSPLIT, $0-40
+	MOVQ  dst+0(FP), DI
+	MOVQ  src+8(FP), SI
+	MOVQ  halfS+16(FP), BX
+	MOVQ  n+24(FP), CX
+	MOVQ  w+32(FP), DX
+	MOVQ  DX, R8
+	SHLQ  $1, R8 // bytes of half a row of floats: (w/2)·4
+	MOVQ  DX, R9
+	SHRQ  $1, R9 // bytes of a code row: w/2
+	TESTQ CX, CX
+	JZ    dndone
+
+dnrow:
+	VBROADCASTSS (BX), Z15
+	XORQ         AX, AX
+	LEAQ         (DI)(R8*1), R10
+
+dnchunk:
+	VPMOVZXBD (SI)(AX*1), Z12
+	VPSLLD    $28, Z12, Z0
+	VPSRAD    $28, Z0, Z0
+	VPSLLD    $24, Z12, Z1
+	VPSRAD    $28, Z1, Z1
+	VCVTDQ2PS Z0, Z0
+	VCVTDQ2PS Z1, Z1
+	VMULPS    Z15, Z0, Z0
+	VMULPS    Z15, Z1, Z1
+	VMOVUPS   Z0, (DI)(AX*4)
+	VMOVUPS   Z1, (R10)(AX*4)
+	ADDQ      $16, AX
+	CMPQ      AX, R9
+	JLT       dnchunk
+	ADDQ      R9, SI
+	LEAQ      (DI)(DX*4), DI
+	ADDQ      $4, BX
+	DECQ      CX
+	JNZ       dnrow
+
+dndone:
+	VZEROUPPER
+	RET

@@ -42,6 +42,13 @@ func nibbleFWHT128AVX512(dst *float32, src *byte, halfS float32, pre *float32)
 //go:noescape
 func nibbleFWHT64RowsAVX512(dst *float32, src *byte, halfS *float32, n int, pre *float32)
 
+// dequantNibbleRowsAVX512 is dequantNibblesAVX over n consecutive nibble
+// rows of w codes (w a multiple of 32), row r with halfS[r], into
+// dst[r·w:(r+1)·w].
+//
+//go:noescape
+func dequantNibbleRowsAVX512(dst *float32, src *byte, halfS *float32, n, w int)
+
 // fwhtUnit8AVX applies the butterfly stages h = 1, 2, 4 to each block of 8 of
 // the first n values (n a multiple of 8), reading src and writing dst (which
 // may be src). With scale non-nil the input is first multiplied by scale[i].

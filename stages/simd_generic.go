@@ -55,3 +55,6 @@ func nibbleFWHT128AVX512(dst *float32, src *byte, halfS float32, pre *float32) {
 func nibbleFWHT64RowsAVX512(dst *float32, src *byte, halfS *float32, n int, pre *float32) {
 	panic("stages: no assembly")
 }
+func dequantNibbleRowsAVX512(dst *float32, src *byte, halfS *float32, n, w int) {
+	panic("stages: no assembly")
+}
