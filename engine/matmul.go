@@ -35,6 +35,9 @@ type kernelSet struct {
 	// pairs as rope.apply does, bit for bit: adjacent pairs (len(x) a
 	// multiple of 8) and NEOX halves (len(x)/2 a multiple of 8).
 	ropeAdj, ropeNeox func(x, cs []float32, inverse bool)
+	// ropeRows, where present, rotates many heads, each by a row of one
+	// page of cached tables (ropeRowsA512); false where it does not apply.
+	ropeRows func(neox bool, rows []float32, stride int, page []float32, pos []int32, first, dims int, inverse bool) bool
 	// scaleMax multiplies x by scale in place and returns the largest
 	// result (−Inf for an empty x).
 	scaleMax func(x []float32, scale float32) float32

@@ -79,6 +79,17 @@ func ropeAdjAVX512(n int, x, cs *float32, inverse bool)
 //go:noescape
 func ropeNeoxAVX512(half int, x, cs *float32, inverse bool)
 
+// ropeNeoxRowsAVX512 and ropeAdjRowsAVX512 rotate n head vectors, vector k
+// at x[k·stride:], with the (cos, sin) row pos[k]−first of page (dims
+// floats a row): ropeNeoxAVX512 (dims/2 a multiple of 16) and
+// ropeAdjAVX512 (dims a multiple of 16) of each, the same bits.
+//
+//go:noescape
+func ropeNeoxRowsAVX512(x *float32, stride int, page *float32, pos *int32, n, first, dims int, inverse bool)
+
+//go:noescape
+func ropeAdjRowsAVX512(x *float32, stride int, page *float32, pos *int32, n, first, dims int, inverse bool)
+
 //go:noescape
 func q4kDeq512(nb int, src *byte, dst *float32)
 
@@ -197,6 +208,7 @@ var avx512Kernels = func() kernelSet {
 		ks.scaleMax = scaleMaxA512
 		ks.ropeAdj = ropeAdjA512
 		ks.ropeNeox = ropeNeoxA512
+		ks.ropeRows = ropeRowsA512
 	}
 	return ks
 }()
@@ -522,6 +534,26 @@ func ropeAdjA512(x, cs []float32, inverse bool) {
 	}
 	_ = cs[len(x)-1]
 	ropeAdjAVX512(len(x), &x[0], &cs[0], inverse)
+}
+
+// ropeRowsA512 rotates the head vectors rows[k·stride:] (k < len(pos)) by
+// the rows pos[k]−first of page with the AVX-512 rows kernels, or reports
+// false where they do not fit (dims not a multiple of 16, or of 32 for
+// NEOX pairs). The caller has checked that every row and table row lies
+// within rows and page.
+func ropeRowsA512(neox bool, rows []float32, stride int, page []float32, pos []int32, first, dims int, inverse bool) bool {
+	if len(pos) == 0 {
+		return true
+	}
+	switch {
+	case neox && dims%32 == 0:
+		ropeNeoxRowsAVX512(&rows[0], stride, &page[0], &pos[0], len(pos), first, dims, inverse)
+	case !neox && dims%16 == 0:
+		ropeAdjRowsAVX512(&rows[0], stride, &page[0], &pos[0], len(pos), first, dims, inverse)
+	default:
+		return false
+	}
+	return true
 }
 
 func ropeNeoxA512(x, cs []float32, inverse bool) {

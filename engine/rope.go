@@ -68,12 +68,20 @@ func (r *rope) cached(pos int) []float32 {
 	if r.pages == nil || pos < 0 || pos >= ropePageRows*ropeCachePages {
 		return nil
 	}
-	page := r.pages[pos/ropePageRows].Load()
-	if page == nil {
-		page = r.fillPage(pos / ropePageRows)
-	}
+	page := r.page(pos / ropePageRows)
 	o := pos % ropePageRows * r.dims
-	return (*page)[o : o+r.dims : o+r.dims]
+	return page[o : o+r.dims : o+r.dims]
+}
+
+// page returns page i of the tables (ropePageRows rows of dims floats,
+// positions i·ropePageRows…), filling it on first use; r has pages and i is
+// below ropeCachePages.
+func (r *rope) page(i int) []float32 {
+	p := r.pages[i].Load()
+	if p == nil {
+		p = r.fillPage(i)
+	}
+	return *p
 }
 
 // fillPage computes page i of the tables and stores it unless another
@@ -226,15 +234,29 @@ func (m *Model) RoPERows(l int, rows []float32, pos []int32, inverse bool) {
 	}
 	r, ks := m.layers[l].rope, m.kernels()
 	f := r.kernel(ks, inverse)
-	for i, p := range pos {
-		x := rows[i*d : (i+1)*d]
-		if f != nil {
-			if cs := r.cached(int(p)); cs != nil {
-				f(x[:r.dims], cs, inverse)
+	runs := f != nil && ks.ropeRows != nil && r.pages != nil
+	for i := 0; i < len(pos); {
+		p := int(pos[i])
+		if runs && p >= 0 && p < ropePageRows*ropeCachePages {
+			// The run of rows whose positions share p's page, in one call.
+			pg := p / ropePageRows
+			j := i + 1
+			for j < len(pos) && pos[j] >= 0 && int(pos[j])/ropePageRows == pg {
+				j++
+			}
+			if ks.ropeRows(r.neox, rows[i*d:j*d], d, r.page(pg), pos[i:j], pg*ropePageRows, r.dims, inverse) {
+				i = j
 				continue
 			}
+			runs = false // the rows kernel does not fit r's dims
 		}
-		r.rotate(ks, x, int(p), inverse)
+		x := rows[i*d : (i+1)*d]
+		if cs := r.cached(p); f != nil && cs != nil {
+			f(x[:r.dims], cs, inverse)
+		} else {
+			r.rotate(ks, x, p, inverse)
+		}
+		i++
 	}
 }
 

@@ -135,3 +135,128 @@ rn5store:
 rn5done:
 	VZEROUPPER
 	RET
+
+// func ropeNeoxRowsAVX512(x *float32, stride int, page *float32, pos *int32, n, first, dims int, inverse bool)
+// ropeNeoxAVX512 of n head vectors: vector k at x + k·stride floats, its
+// (cos, sin) pairs the row pos[k] − first of page (dims floats a row);
+// dims/2 a multiple of 16.
+TEXT ·ropeNeoxRowsAVX512(SB), NOSPLIT, $0-57
+	MOVQ    x+0(FP), SI
+	MOVQ    stride+8(FP), R11
+	SHLQ    $2, R11
+	MOVQ    page+16(FP), R12
+	MOVQ    pos+24(FP), R13
+	MOVQ    n+32(FP), BX
+	MOVQ    dims+48(FP), R10
+	MOVBLZX inverse+56(FP), AX
+	VMOVUPS ropeIdxEven<>(SB), Z14
+	VMOVUPS ropeIdxOdd<>(SB), Z15
+	TESTQ   BX, BX
+	JZ      rnrdone
+
+rnrrow:
+	MOVLQSX (R13), DX
+	SUBQ    first+40(FP), DX
+	IMULQ   R10, DX
+	LEAQ    (R12)(DX*4), DI  // this row's (cos, sin) pairs
+	MOVQ    R10, CX
+	SHRQ    $1, CX           // half
+	LEAQ    (SI)(CX*4), R8   // x_h
+	MOVQ    SI, R9           // x_i
+	SHRQ    $4, CX
+
+rnrloop:
+	VMOVUPS   (DI), Z0
+	VMOVUPS   64(DI), Z1
+	VMOVAPS   Z14, Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVAPS   Z15, Z3
+	VPERMI2PS Z1, Z0, Z3
+	VMOVUPS   (R9), Z4
+	VMOVUPS   (R8), Z5
+	VMULPS    Z2, Z4, Z6
+	VMULPS    Z3, Z5, Z7
+	VMULPS    Z3, Z4, Z8
+	VMULPS    Z2, Z5, Z9
+	TESTL     AX, AX
+	JNZ       rnrinv
+	VSUBPS    Z7, Z6, Z6
+	VADDPS    Z9, Z8, Z8
+	JMP       rnrstore
+
+rnrinv:
+	VADDPS Z7, Z6, Z6
+	VSUBPS Z8, Z9, Z8
+
+rnrstore:
+	VMOVUPS Z6, (R9)
+	VMOVUPS Z8, (R8)
+	ADDQ    $64, R9
+	ADDQ    $64, R8
+	ADDQ    $128, DI
+	DECQ    CX
+	JNZ     rnrloop
+
+	ADDQ R11, SI
+	ADDQ $4, R13
+	DECQ BX
+	JNZ  rnrrow
+
+rnrdone:
+	VZEROUPPER
+	RET
+
+// func ropeAdjRowsAVX512(x *float32, stride int, page *float32, pos *int32, n, first, dims int, inverse bool)
+// ropeAdjAVX512 of n head vectors, laid out as for ropeNeoxRowsAVX512; dims
+// a multiple of 16.
+TEXT ·ropeAdjRowsAVX512(SB), NOSPLIT, $0-57
+	MOVQ    x+0(FP), SI
+	MOVQ    stride+8(FP), R11
+	SHLQ    $2, R11
+	MOVQ    page+16(FP), R12
+	MOVQ    pos+24(FP), R13
+	MOVQ    n+32(FP), BX
+	MOVQ    dims+48(FP), R10
+	VMOVUPS ropeSignEven<>(SB), Z7
+	MOVBLZX inverse+56(FP), AX
+	TESTL   AX, AX
+	JZ      rarstart
+	VMOVUPS ropeSignOdd<>(SB), Z7
+
+rarstart:
+	TESTQ BX, BX
+	JZ    rardone
+
+rarrow:
+	MOVLQSX (R13), DX
+	SUBQ    first+40(FP), DX
+	IMULQ   R10, DX
+	LEAQ    (R12)(DX*4), DI
+	MOVQ    SI, R9
+	MOVQ    R10, CX
+	SHRQ    $4, CX
+
+rarloop:
+	VMOVUPS   (R9), Z0
+	VMOVUPS   (DI), Z1
+	VMOVSLDUP Z1, Z2
+	VMOVSHDUP Z1, Z3
+	VPERMILPS $0xb1, Z0, Z4
+	VMULPS    Z2, Z0, Z5
+	VMULPS    Z3, Z4, Z6
+	VXORPS    Z7, Z6, Z6
+	VADDPS    Z6, Z5, Z5
+	VMOVUPS   Z5, (R9)
+	ADDQ      $64, R9
+	ADDQ      $64, DI
+	DECQ      CX
+	JNZ       rarloop
+
+	ADDQ R11, SI
+	ADDQ $4, R13
+	DECQ BX
+	JNZ  rarrow
+
+rardone:
+	VZEROUPPER
+	RET

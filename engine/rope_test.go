@@ -90,45 +90,70 @@ func BenchmarkRoPE(b *testing.B) {
 }
 
 // TestRoPERows checks that RoPERows rotates each head vector as RoPELayer
-// does, bit for bit, both pairings, forward and inverse, positions in and
-// beyond the cached pages; that it leaves a layer outside the model alone;
-// and that a rows slice of the wrong length panics with a message.
+// does, bit for bit: both pairings, full and partial rotary, with and
+// without mscale, forward and inverse, every kernel set, runs of positions
+// within a page, across pages and beyond the cached pages; that it leaves a
+// layer outside the model alone; and that a rows slice of the wrong length
+// panics with a message.
 func TestRoPERows(t *testing.T) {
-	for _, arch := range []string{"llama", "qwen2"} {
-		m := randomModel(arch, 5)
-		d := m.Config.HeadDim
-		pos := []int32{0, 1, 255, 256, 4097, ropePageRows * ropeCachePages, 1 << 21}
-		for _, inverse := range []bool{false, true} {
-			rows := randVec(len(pos)*d, 9)
-			want := append([]float32(nil), rows...)
-			for i, p := range pos {
-				m.RoPELayer(1, want[i*d:(i+1)*d], int(p), inverse)
+	last := ropePageRows * ropeCachePages
+	pos := []int32{0, 1, 2, 255, 256, 300, 301, 4097, 4098, 4099, int32(last) - 1, int32(last), 1 << 21, 7, 8}
+	for _, tc := range []struct {
+		name       string
+		d, dims    int
+		neox       bool
+		mscale     float64
+		randomArch string // "": a model of head dim d built here
+	}{
+		{"adjacent 64", 64, 64, false, 1, ""},
+		{"neox 64", 64, 64, true, 1, ""},
+		{"neox partial 64/32", 64, 32, true, 1, ""},
+		{"adjacent partial 64/16", 64, 16, false, 1, ""},
+		{"neox 128 mscale", 128, 128, true, 1.19, ""},
+		{"adjacent 8 (random llama)", 8, 8, false, 1, "llama"},
+		{"neox 8 (random qwen2)", 8, 8, true, 1, "qwen2"},
+	} {
+		for _, ks := range kernelSets() {
+			m := &Model{Config: Config{HeadDim: tc.d, Layers: 2}}
+			m.rope = newRope(tc.dims, 10000, 1, tc.neox, nil, tc.mscale)
+			m.layers = []layer{{rope: &m.rope}, {rope: &m.rope}}
+			if tc.randomArch != "" {
+				m = randomModel(tc.randomArch, 5)
 			}
-			m.RoPERows(1, rows, pos, inverse)
-			if orig := randVec(len(pos)*d, 9); rows[d] == orig[d] {
-				t.Fatalf("%s: RoPERows did not rotate position 1", arch)
-			}
-			for i := range rows {
-				if math.Float32bits(rows[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("%s inverse=%v: rows[%d] = %g, RoPELayer %g", arch, inverse, i, rows[i], want[i])
+			m.ks = &ks
+			d := m.Config.HeadDim
+			for _, inverse := range []bool{false, true} {
+				rows := randVec(len(pos)*d, 9)
+				want := append([]float32(nil), rows...)
+				for i, p := range pos {
+					m.RoPELayer(1, want[i*d:(i+1)*d], int(p), inverse)
+				}
+				m.RoPERows(1, rows, pos, inverse)
+				if orig := randVec(len(pos)*d, 9); rows[d] == orig[d] {
+					t.Fatalf("%s %s: RoPERows did not rotate position 1", tc.name, ks.name)
+				}
+				for i := range rows {
+					if math.Float32bits(rows[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s %s inverse=%v: rows[%d] (position %d) = %g, RoPELayer %g", tc.name, ks.name, inverse, i, pos[i/d], rows[i], want[i])
+					}
+				}
+				same := append([]float32(nil), rows...)
+				m.RoPERows(m.Config.Layers, same, pos, inverse)
+				for i := range same {
+					if same[i] != rows[i] {
+						t.Fatalf("%s: RoPERows on a layer outside the model changed rows[%d]", tc.name, i)
+					}
 				}
 			}
-			same := append([]float32(nil), rows...)
-			m.RoPERows(m.Config.Layers, same, pos, inverse)
-			for i := range same {
-				if same[i] != rows[i] {
-					t.Fatalf("%s: RoPERows on a layer outside the model changed rows[%d]", arch, i)
-				}
-			}
-		}
-		func() {
-			defer func() {
-				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "3 positions of head dim") {
-					t.Errorf("%s: RoPERows with a short rows slice: recovered %v", arch, r)
-				}
+			func() {
+				defer func() {
+					if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "3 positions of head dim") {
+						t.Errorf("%s: RoPERows with a short rows slice: recovered %v", tc.name, r)
+					}
+				}()
+				m.RoPERows(0, make([]float32, 3*d-1), []int32{1, 2, 3}, false)
 			}()
-			m.RoPERows(0, make([]float32, 3*d-1), []int32{1, 2, 3}, false)
-		}()
+		}
 	}
 }
 
