@@ -6,6 +6,7 @@ package engine
 var (
 	hasAVX2       = false
 	hasAVX512     = false
+	hasAVX512BW   = false
 	avxKernels    = goKernels
 	avx512Kernels = goKernels
 	cpuKernels    = &goKernels
