@@ -106,7 +106,10 @@
 // and maximum over each query's visible run of rows, and (AVX-512) the
 // weights times V straight from V's rows. A cache that decodes its rows (a
 // packed prefix) is read in runs of blocks straight into the buffer folded
-// in (BlockRunReader), a few hundred rows per call.
+// in (BlockRunReader), a few hundred rows per call; where it offers the
+// values in a basis of its own (RotatedVReader: a packed prefix's values
+// before the inverse Hadamard transform), they are summed apart and mapped
+// back once per query head.
 //
 // # Files
 //

@@ -49,7 +49,10 @@
 // decompressed and un-delta'd, the codes kept as nibbles (or int8), the
 // scales and positions decoded — about a tenth of the float16 baseline at 2
 // bits, counted in ResidentBytes — so a decode step reads no zstd; the
-// floats are the same bit for bit.
+// floats are the same bit for bit. ReadBlocks reads a run of read blocks in
+// one call (engine.BlockRunReader); ReadBlocksRotatedV leaves the values in
+// the Hadamard basis for attention to transform once per sum (UnrotateV,
+// engine.RotatedVReader).
 // The .nqkv byte layout (format.go) writes and reads it; readers validate
 // every field and return errors, never panic, on corrupt input. Other storage
 // methods (llama.cpp q8_0/q4_0, KIVI) plug in as a RowCodec.
