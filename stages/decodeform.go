@@ -371,7 +371,7 @@ func (c *Compressed) dequantResident(rs *rowScratch, pack int, q *Quantizer, row
 func (c *Compressed) dequantRotated(rs *rowScratch, pack int, q *Quantizer, rows []byte, scales []uint16, row0 int, out []float32) {
 	d := c.headDim
 	rowBytes := c.codeRowBytes(pack)
-	if useAVX512 && pack == 0 && d%32 == 0 && q.Lattice != "scalar" {
+	if useAsm && useAVX512 && pack == 0 && d%32 == 0 && q.Lattice != "scalar" {
 		// Whole runs of rows in one call, a chunk of scales at a time.
 		var halfS [64]float32
 		for r0 := 0; r0 < len(out)/d; r0 += len(halfS) {
@@ -418,9 +418,9 @@ func (c *Compressed) UnrotateV(layer int, dst, src []float32) {
 		panic(fmt.Sprintf("stages: UnrotateV: %d and %d floats, head dim %d, rotation %v", len(dst), len(src), d, c.had != nil))
 	}
 	switch {
-	case useAVX512 && d == 64:
+	case useAsm && useAVX512 && d == 64:
 		fwht64AVX512(&dst[0], &src[0], &c.had.pre[0])
-	case useAVX512 && d == 128:
+	case useAsm && useAVX512 && d == 128:
 		fwht128AVX512(&dst[0], &src[0], &c.had.pre[0])
 	default:
 		var hs [stackWidth]float32
