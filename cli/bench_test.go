@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"nexusquant/engine"
 )
 
 // fakeLlamaBench writes a shell script standing in for llama-bench: it
@@ -171,11 +173,35 @@ func TestBenchUsage(t *testing.T) {
 		{[]string{"--preset", "balanced", "--decode", "0"}, "--decode ≥ 1"},
 		{[]string{"--reps", "0"}, "--reps ≥ 1"},
 		{[]string{"--key-bits", "9"}, "key_bits 9"},
+		{[]string{"--kernels", "sse9"}, `--kernels "sse9": this CPU runs`},
 	}
 	for _, tc := range cases {
 		_, errs, code := run(t, append([]string{"bench", "--model", "m.gguf"}, tc.args...)...)
 		if code != 2 || !strings.Contains(errs, tc.want) {
 			t.Errorf("bench %v: exit %d, %q; want 2 and %q", tc.args, code, errs, tc.want)
+		}
+	}
+}
+
+// TestBenchKernels checks that --kernels measures with the named set, for
+// every set this CPU runs, the plain and the packed bench alike.
+func TestBenchKernels(t *testing.T) {
+	isolate(t)
+	model, _ := demoFiles(t, "stories")
+	for _, ks := range engine.KernelSets() {
+		for _, extra := range [][]string{nil, {"--preset", "balanced"}} {
+			args := append([]string{"bench", "--model", model, "--prefill", "32", "--decode", "2", "--reps", "1", "--threads", "1", "--kernels", ks, "--no-baseline", "--json"}, extra...)
+			out, errs, code := run(t, args...)
+			if code != 0 {
+				t.Fatalf("%v: exit %d: %s", args, code, errs)
+			}
+			var res benchResult
+			if err := json.Unmarshal([]byte(out), &res); err != nil {
+				t.Fatal(err)
+			}
+			if res.Kernels != ks || res.DecodeTokS <= 0 {
+				t.Errorf("--kernels %s %v: kernels %q, decode %g tok/s", ks, extra, res.Kernels, res.DecodeTokS)
+			}
 		}
 	}
 }

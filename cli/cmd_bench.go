@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
+	"strings"
 
 	"nexusquant/engine"
 )
@@ -46,13 +48,14 @@ type benchResult struct {
 }
 
 func runBench(env *Env, args []string) error {
-	fs := newFlags(env, "bench", "[--model M] [--prefill 128] [--decode 64] [--reps 3] [--threads N] [--no-baseline] [--llama-bench PATH | --preset P / settings] [--json]")
+	fs := newFlags(env, "bench", "[--model M] [--prefill 128] [--decode 64] [--reps 3] [--threads N] [--kernels K] [--no-baseline] [--llama-bench PATH | --preset P / settings] [--json]")
 	model := fs.String("model", "", "GGUF model `file` (default: stories260K.gguf under $NEXUSQUANT_TESTDATA/models)")
 	prefill := fs.Int("prefill", 128, "prompt tokens per prefill (with --method/--preset: the prefix that is packed)")
 	decode := fs.Int("decode", 64, "tokens decoded one at a time after the prefill")
 	reps := fs.Int("reps", 3, "repetitions; the best is reported")
 	threads := fs.Int("threads", 0, "threads; 0 = all cores")
 	noBase := fs.Bool("no-baseline", false, "skip the side-by-side run with the portable Go kernels")
+	kernels := fs.String("kernels", "", "kernel `set` to measure: "+strings.Join(engine.KernelSets(), "|")+" (this CPU's; default the first), e.g. avx2 on an AVX-512 machine to see what an AVX2-only one runs")
 	llama := fs.String("llama-bench", "", "also run llama.cpp's llama-bench `program` on the same file, threads and lengths, one run between each of ours, and print the ratios")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measurements to `file` (go tool pprof reads it)")
 	sf := addSettingsFlags(fs)
@@ -67,6 +70,9 @@ func runBench(env *Env, args []string) error {
 	}
 	if *prefill < 1 || *decode < 0 || *reps < 1 || *threads < 0 {
 		return usagef("--prefill ≥ 1, --decode ≥ 0, --reps ≥ 1 and --threads ≥ 0 are required")
+	}
+	if *kernels != "" && !slices.Contains(engine.KernelSets(), *kernels) {
+		return usagef("--kernels %q: this CPU runs %s", *kernels, strings.Join(engine.KernelSets(), ", "))
 	}
 	packed := len(sf.given()) > 0
 	if packed && *llama != "" {
@@ -96,6 +102,11 @@ func runBench(env *Env, args []string) error {
 		return usagef("--prefill %d + --decode %d exceeds the model's context of %d", *prefill, *decode, m.Config.Ctx)
 	}
 	run := m.ForContext(*prefill + *decode) // LongRoPE: the factors llama.cpp picks for this length
+	if *kernels != "" {
+		if run, err = run.WithKernels(*kernels); err != nil {
+			return usagef("--kernels: %v", err)
+		}
+	}
 
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)
