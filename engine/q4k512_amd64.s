@@ -2,6 +2,7 @@
 
 #include "textflag.h"
 #include "avx512_amd64.h"
+#include "kquant_amd64.h"
 
 // The AVX-512BW decode product of Q4_K rows with Q8_K activations
 // (q4kQ8KRows512). Per super-block the 128 bytes of nibbles are two ZMM

@@ -1,36 +1,7 @@
 //go:build amd64
 
 #include "textflag.h"
-
-// Q4K_SCALES unpacks the 12 scale bytes of the Q4_K block at SI (offset 4)
-// into its eight 6-bit scales (bytes 0..7 at 0(SP)) and eight 6-bit minimums
-// (bytes 8..15), as get_scale_min_k4 does. It uses R8, R9, R10, R12 and the
-// scratch registers t1, t2.
-#define Q4K_SCALES(t1, t2) \
-	MOVL 4(SI), R8; \
-	MOVL 8(SI), R9; \
-	MOVL 12(SI), R10; \
-	MOVL R10, t1; \
-	SHRL $4, t1; \
-	ANDL $0x0f0f0f0f, t1; \
-	MOVL R9, R12; \
-	SHRL $6, R12; \
-	ANDL $0x03030303, R12; \
-	SHLL $4, R12; \
-	ORL  R12, t1; \
-	MOVL R9, R12; \
-	ANDL $0x3f3f3f3f, R12; \
-	ANDL $0x0f0f0f0f, R10; \
-	MOVL R8, t2; \
-	SHRL $6, t2; \
-	ANDL $0x03030303, t2; \
-	SHLL $4, t2; \
-	ORL  t2, R10; \
-	ANDL $0x3f3f3f3f, R8; \
-	MOVL R8, 0(SP); \
-	MOVL R10, 4(SP); \
-	MOVL R12, 8(SP); \
-	MOVL t1, 12(SP)
+#include "kquant_amd64.h"
 
 // Element-wise AVX2 + FMA + F16C kernels: activation rounding and K-quant
 // dequantization. The Go twins are in vecmath.go; lengths are multiples of 8
@@ -177,7 +148,8 @@ rq8done:
 // 64-element group c with sub-block scales/mins (d1, m1), (d2, m2) of
 // sub-blocks 2c and 2c+1 (dj = d·scale, mj = dmin·min):
 // dst[64c+l] = d1·(qs[32c+l]&15) − m1, dst[64c+32+l] = d2·(qs[32c+l]>>4) − m2.
-// Frame: 0(SP) packed bytes, 16(SP) the 8 scales, 48(SP) the 8 mins.
+// Frame: 16(SP) the 8 scales, 48(SP) the 8 mins (Q4K_SCALES_GPR unpacks
+// them in registers: no store of single bytes is read back as a vector).
 TEXT ·q4kAVX(SB), NOSPLIT, $80-24
 	MOVQ nb+0(FP), CX
 	MOVQ src+8(FP), SI
@@ -195,12 +167,14 @@ q4kblock:
 	VMOVD   AX, X0
 	VCVTPH2PS X0, X0
 	VBROADCASTSS X0, Y7
-	Q4K_SCALES(R11, R13)
-	VPMOVZXBD 0(SP), Y8
+	Q4K_SCALES_GPR
+	VMOVQ AX, X8
+	VPMOVZXBD X8, Y8
 	VCVTDQ2PS Y8, Y8
 	VMULPS    Y6, Y8, Y8
 	VMOVUPS   Y8, 16(SP)
-	VPMOVZXBD 8(SP), Y9
+	VMOVQ BX, X9
+	VPMOVZXBD X9, Y9
 	VCVTDQ2PS Y9, Y9
 	VMULPS    Y7, Y9, Y9
 	VMOVUPS   Y9, 48(SP)
@@ -395,12 +369,14 @@ qkblock:
 	VMOVD   AX, X0
 	VCVTPH2PS X0, X0
 	VBROADCASTSS X0, Y7
-	Q4K_SCALES(BX, AX)
-	VPMOVZXBD 0(SP), Y8
+	Q4K_SCALES_GPR
+	VMOVQ AX, X8
+	VPMOVZXBD X8, Y8
 	VCVTDQ2PS Y8, Y8
 	VMULPS    Y6, Y8, Y8
 	VMOVUPS   Y8, 16(SP)
-	VPMOVZXBD 8(SP), Y9
+	VMOVQ BX, X9
+	VPMOVZXBD X9, Y9
 	VCVTDQ2PS Y9, Y9
 	VMULPS    Y7, Y9, Y9
 	VMOVUPS   Y9, 48(SP)
@@ -787,12 +763,17 @@ i4block:
 	VCVTPH2PS X7, X7
 	VMULSS  (R11), X7, X7
 	VBROADCASTSS X7, Y7
-	Q4K_SCALES(BX, AX)
-	VPMOVZXBW 0(SP), X8
+	// Scales and minimums in registers (AX, BX: a byte each); the scales
+	// widened to words at 16(SP) for the broadcasts below: one vector
+	// store, so the loads that follow are forwarded from it.
+	Q4K_SCALES_GPR
+	VMOVQ AX, X8
+	VPMOVZXBW X8, X8
 	VMOVDQU X8, 16(SP)
 	// Minimums as ggml: m·bsum per pair of sub-blocks in four lanes,
 	// accm −= (dmin·d_a)·pair by a fused multiply-subtract.
-	VPMOVZXBD 8(SP), Y9
+	VMOVQ BX, X9
+	VPMOVZXBD X9, Y9
 	VPMULLD (R13), Y9, Y9
 	VEXTRACTI128 $1, Y9, X10
 	VPHADDD X10, X9, X9
