@@ -64,9 +64,10 @@ type kernelSet struct {
 	// llama.cpp's order): q4kQ8K, or where the CPU has AVX-512BW the 16-lane
 	// q4kQ8KRows512 (twin q4kQ8KRows512Go).
 	q4kQ8KDecode func(k int, w []byte, ldw, rows int, a *q8kActs, out []float32)
-	// q6kQ8KDecode, where present (AVX-512BW: q6kQ8KRows512, twin
-	// q6kQ8KRows512Go), is the integer Q6_K × Q8_K decode product; without
-	// it Q6_K rows take the float kernel q6kGemvRows.
+	// q6kQ8KDecode, where present (AVX2: q6kQ8KRowsAVX2, twin
+	// q6kQ8KRowsL8Go; AVX-512BW: q6kQ8KRows512, twin q6kQ8KRows512Go), is
+	// the integer Q6_K × Q8_K decode product; without it (the Go set) Q6_K
+	// rows take the float kernel q6kGemvRows.
 	q6kQ8KDecode func(k int, w []byte, ldw, rows int, a *q8kActs, out []float32)
 	// q80Q80 is the same for Q8_0 rows and Q8_0 activations.
 	q80Q80 func(k int, w []byte, ldw, rows int, a *q8Acts, out []float32)

@@ -45,6 +45,12 @@ func q4kQ8KRows512(nb int, w *byte, ldw int, rows int, qp *int8, d *float32, bsu
 //go:noescape
 func q6kQ8KRows512(nb int, w *byte, ldw int, rows int, q *int8, d *float32, bsum16 *int16, out *float32, pf int)
 
+// q6kQ8KRowsAVX2 is the AVX2 integer decode product of Q6_K rows with Q8_K
+// activations (q6kavx2_amd64.s; twin q6kQ8KRowsL8Go).
+//
+//go:noescape
+func q6kQ8KRowsAVX2(nb int, w *byte, ldw int, rows int, q *int8, d *float32, bsum16 *int16, out *float32, pf int)
+
 //go:noescape
 func q80Q80Rows512(nb int, w *byte, ldw int, rows int, q16 *int16, d *float32, out *float32, pf int)
 
@@ -180,6 +186,7 @@ var avxKernels = kernelSet{
 	q80Q80:        q80Q80RowsA,
 
 	q4kQ8KDecode: q4kQ8KRowsA,
+	q6kQ8KDecode: q6kQ8KRowsAVX2A,
 	q80Q80Decode: q80Q80RowsA,
 }
 
@@ -450,6 +457,21 @@ func q4kQ8KRows512A(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
 	_ = a.bsum[:nb*8]
 	_ = out[:rows]
 	q4kQ8KRows512(nb, &w[0], ldw, rows, &a.qp[0], &a.d[0], &a.bsum[0], &out[0], streamPrefetch)
+}
+
+// q6kQ8KRowsAVX2A is q6kQ8KRowsAVX2 over slices (twin q6kQ8KRowsL8Go).
+func q6kQ8KRowsAVX2A(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
+	nb := k / 256
+	if nb == 0 || rows == 0 {
+		clear(out[:rows])
+		return
+	}
+	_ = w[(rows-1)*ldw : (rows-1)*ldw+nb*210]
+	_ = a.q[:nb*256]
+	_ = a.d[:nb]
+	_ = a.bsum16[:nb*16]
+	_ = out[:rows]
+	q6kQ8KRowsAVX2(nb, &w[0], ldw, rows, &a.q[0], &a.d[0], &a.bsum16[0], &out[0], streamPrefetch)
 }
 
 // q6kQ8KRows512A is q6kQ8KRows512 over slices (twin q6kQ8KRows512Go).

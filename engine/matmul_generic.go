@@ -289,6 +289,37 @@ func dotQ6KL16(w *intRow, a *q8kActs) float32 {
 	return reduce16(&acc)
 }
 
+// q6kQ8KRowsL8Go is the twin of the AVX2 Q6_K decode kernel
+// (q6kQ8KRowsAVX2): dotQ6KL8 per row.
+func q6kQ8KRowsL8Go(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
+	intRowsGo(gguf.Q6_K, k, w, ldw, rows, a, out, dotQ6KL8)
+}
+
+// dotQ6KL8 is a Q6_K row times Q8_K activations in 8 lanes
+// (q6kavx2_amd64.s): per super-block, lane L holds the exact integer sum
+// over the eight 32-element chunks c of sc_g × (q+32)·a for elements
+// 32c+4L…32c+4L+3 (g their 16-element group), less 32·(sc_2L·bsum16_2L +
+// sc_2L+1·bsum16_2L+1); each lane is folded in by one FMA with d_w·d_a,
+// then hsum8.
+func dotQ6KL8(w *intRow, a *q8kActs) float32 {
+	var acc [8]float32
+	for b := range a.d {
+		d := w.d[b] * a.d[b]
+		sc, bs := w.sc[b*16:b*16+16], a.bsum16[b*16:b*16+16]
+		var sumi [8]int32
+		for e := 0; e < 256; e++ {
+			sumi[e%32/4] += sc[e/16] * (int32(w.q[b*256+e]) + 32) * int32(a.q[b*256+e])
+		}
+		for j := range sumi {
+			sumi[j] -= 32 * (sc[2*j]*int32(bs[2*j]) + sc[2*j+1]*int32(bs[2*j+1]))
+		}
+		for L := range acc {
+			acc[L] = fmaF32(float32(sumi[L]), d, acc[L])
+		}
+	}
+	return hsum8(&acc)
+}
+
 // q80Q80Rows512Go is the twin of the AVX-512 Q8_0 decode kernel
 // (q80Q80Rows512): dotQ80L16 per row.
 func q80Q80Rows512Go(k int, w []byte, ldw, rows int, a *q8Acts, out []float32) {

@@ -492,7 +492,7 @@ func TestIntDecodeMatchTwin(t *testing.T) {
 		fallbackTwn kern // the twin where the set has no 16-lane kernel; nil: none
 	}{
 		{gguf.Q4_K, 144, q4kQ8KRows512Go, func(ks *kernelSet) kern { return ks.q4kQ8KDecode }, q4kQ8KRowsGo},
-		{gguf.Q6_K, 210, q6kQ8KRows512Go, func(ks *kernelSet) kern { return ks.q6kQ8KDecode }, nil},
+		{gguf.Q6_K, 210, q6kQ8KRows512Go, func(ks *kernelSet) kern { return ks.q6kQ8KDecode }, q6kQ8KRowsL8Go},
 	}
 	for _, tc := range cases {
 		for _, k := range []int{256, 512, 1536} {
@@ -513,8 +513,9 @@ func TestIntDecodeMatchTwin(t *testing.T) {
 				if err := gguf.DequantizeRow(tc.typ, m.data, w); err != nil {
 					t.Fatal(err)
 				}
-				twin := make([]float32, rows)
+				twin, twin8 := make([]float32, rows), make([]float32, rows)
 				tc.twin16(k, m.data, m.rowBytes, rows, a, twin)
+				tc.fallbackTwn(k, m.data, m.rowBytes, rows, a, twin8)
 				for r := 0; r < rows; r++ {
 					var want, mag float64
 					for j := 0; j < k; j++ {
@@ -524,6 +525,9 @@ func TestIntDecodeMatchTwin(t *testing.T) {
 					}
 					if math.Abs(float64(twin[r])-want) > 1e-5*mag+1e-6 {
 						t.Errorf("%s 16-lane twin k=%d rows=%d: out[%d] = %g, want %g", tc.typ, k, rows, r, twin[r], want)
+					}
+					if math.Abs(float64(twin8[r])-want) > 1e-5*mag+1e-6 {
+						t.Errorf("%s 8-lane twin k=%d rows=%d: out[%d] = %g, want %g", tc.typ, k, rows, r, twin8[r], want)
 					}
 				}
 				for _, ks := range kernelSets() {
