@@ -12,8 +12,10 @@ import (
 // kernelSet is one implementation of the inner loops: the assembly kernels
 // where the CPU has them, else the Go twins.
 type kernelSet struct {
-	name     string
-	gemm4x2  func(k int, w []float32, ldw int, x []float32, ldx int, out []float32, ldo int)
+	name    string
+	gemm4x2 func(k int, w []float32, ldw int, x []float32, ldx int, out []float32, ldo int)
+	// gemm4x3, where present, is gemm4x2 for three activation rows.
+	gemm4x3  func(k int, w []float32, ldw int, x []float32, ldx int, out []float32, ldo int)
 	gemm4x1  func(k int, w []float32, ldw int, x []float32, out []float32)
 	dot      func(a, b []float32) float32
 	axpy     func(alpha float32, x, y []float32)
@@ -87,6 +89,7 @@ type kernelSet struct {
 var goKernels = kernelSet{
 	name:     "go",
 	gemm4x2:  gemm4x2Go,
+	gemm4x3:  gemm4x3Go,
 	gemm4x1:  gemm4x1Go,
 	dot:      dotGo,
 	axpy:     axpyGo,
@@ -334,6 +337,21 @@ func mulTile(ks *kernelSet, n int, x []float32, ldx, k int, wt []float32, ldw, r
 		return
 	}
 	i := 0
+	if ks.gemm4x3 != nil {
+		for ; i+3 <= n; i += 3 {
+			xi, oi := x[i*ldx:], out[i*ldo:]
+			r := 0
+			for ; r+4 <= rows; r += 4 {
+				ks.gemm4x3(k, wt[r*ldw:], ldw, xi, ldx, oi[r:], ldo)
+			}
+			for ; r < rows; r++ {
+				wr := wt[r*ldw : r*ldw+k]
+				for j := range 3 {
+					oi[j*ldo+r] = ks.dot(wr, xi[j*ldx:])
+				}
+			}
+		}
+	}
 	for ; i+2 <= n; i += 2 {
 		xi, oi := x[i*ldx:], out[i*ldo:]
 		r := 0

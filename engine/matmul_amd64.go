@@ -124,6 +124,12 @@ func prefetch(b []byte) {
 //go:noescape
 func gemm4x2AVX(k int, w *float32, ldw int, x *float32, ldx int, out *float32, ldo int)
 
+// gemm4x3AVX is gemm4x2AVX for three activation rows (twelve accumulators:
+// seven loads feed twelve FMAs instead of six feeding eight).
+//
+//go:noescape
+func gemm4x3AVX(k int, w *float32, ldw int, x *float32, ldx int, out *float32, ldo int)
+
 //go:noescape
 func gemm4x1AVX(k int, w *float32, ldw int, x *float32, out *float32)
 
@@ -160,6 +166,7 @@ func q80AVX(nb int, src *byte, dst *float32)
 var avxKernels = kernelSet{
 	name:     "avx2",
 	gemm4x2:  gemm4x2A,
+	gemm4x3:  gemm4x3A,
 	gemm4x1:  gemm4x1A,
 	dot:      dotA,
 	axpy:     axpyA,
@@ -282,6 +289,25 @@ func gemm4x2A(k int, w []float32, ldw int, x []float32, ldx int, out []float32, 
 	gemm4x2AVX(k8, &w[0], ldw, &x[0], ldx, &out[0], ldo)
 	if k8 < k {
 		for i := 0; i < 2; i++ {
+			for r := 0; r < 4; r++ {
+				out[i*ldo+r] += dotGo(w[r*ldw+k8:r*ldw+k], x[i*ldx+k8:])
+			}
+		}
+	}
+}
+
+func gemm4x3A(k int, w []float32, ldw int, x []float32, ldx int, out []float32, ldo int) {
+	k8 := k &^ 7
+	_ = w[3*ldw : 3*ldw+k]
+	_ = x[2*ldx : 2*ldx+k]
+	_ = out[2*ldo : 2*ldo+4]
+	if k8 == 0 {
+		gemm4x3Go(k, w, ldw, x, ldx, out, ldo)
+		return
+	}
+	gemm4x3AVX(k8, &w[0], ldw, &x[0], ldx, &out[0], ldo)
+	if k8 < k {
+		for i := 0; i < 3; i++ {
 			for r := 0; r < 4; r++ {
 				out[i*ldo+r] += dotGo(w[r*ldw+k8:r*ldw+k], x[i*ldx+k8:])
 			}

@@ -20,6 +20,13 @@ func gemm4x2Go(k int, w []float32, ldw int, x []float32, ldx int, out []float32,
 	}
 }
 
+// gemm4x3Go is gemm4x2Go for three activation rows.
+func gemm4x3Go(k int, w []float32, ldw int, x []float32, ldx int, out []float32, ldo int) {
+	for i := 0; i < 3; i++ {
+		gemm4x1Go(k, w, ldw, x[i*ldx:], out[i*ldo:])
+	}
+}
+
 // gemm4x1Go sets out[r] = Σ_{j<k} w[r*ldw+j]·x[j] for r < 4.
 func gemm4x1Go(k int, w []float32, ldw int, x []float32, out []float32) {
 	for r := 0; r < 4; r++ {

@@ -64,6 +64,28 @@ func TestKernelsMatchGo(t *testing.T) {
 				t.Errorf("gemm4x2 k=%d: out[%d] = %g, Go %g", k, i, got[i], want[i])
 			}
 		}
+		if fast.gemm4x3 != nil {
+			// Three activation rows: each output as the Go twin gives it
+			// within rounding, and as gemm4x2 sums it, bit for bit.
+			x3 := randVec(3*ld, uint64(k)+200)
+			want3, got3, pair := make([]float32, 3*6), make([]float32, 3*6), make([]float32, 2*6)
+			goKernels.gemm4x3(k, w, ld, x3, ld, want3, 6)
+			fast.gemm4x3(k, w, ld, x3, ld, got3, 6)
+			fast.gemm4x2(k, w, ld, x3[ld:], ld, pair, 6)
+			for i := range want3 {
+				if i%6 < 4 && !close32(got3[i], want3[i], 1e-5) {
+					t.Errorf("gemm4x3 k=%d: out[%d] = %g, Go %g", k, i, got3[i], want3[i])
+				}
+			}
+			for i := range pair {
+				if i%6 < 4 && math.Float32bits(got3[6+i]) != math.Float32bits(pair[i]) {
+					t.Errorf("gemm4x3 k=%d: out[%d] = %g, gemm4x2 %g", k, 6+i, got3[6+i], pair[i])
+				}
+			}
+			if got3[4] != 0 || got3[17] != 0 {
+				t.Errorf("gemm4x3 k=%d wrote outside its outputs", k)
+			}
+		}
 		goKernels.gemm4x1(k, w, ld, x, want)
 		fast.gemm4x1(k, w, ld, x, got)
 		for i := 0; i < 4; i++ {
