@@ -57,6 +57,11 @@ func q80Q80Rows512(nb int, w *byte, ldw int, rows int, q16 *int16, d *float32, o
 //go:noescape
 func roundQ8KAVX512(nb int, x, dst *float32)
 
+// roundQ8KAVX2 is roundQ8KAVX512 in AVX2 registers (the same bits).
+//
+//go:noescape
+func roundQ8KAVX2(nb int, x, dst *float32)
+
 //go:noescape
 func pvAcc4x64AVX512(used int, s *float32, lds int, v *float32, ldv int, acc *float32, ldacc int)
 
@@ -178,7 +183,7 @@ var avxKernels = kernelSet{
 	siluMul:  vec.SiluMul,
 	roundF16: roundF16A,
 	roundQ80: roundQ80A,
-	roundQ8K: roundQ8KGo,
+	roundQ8K: roundQ8KA,
 	scaleMax: scaleMaxGo,
 	ropeAdj:  ropeAdjA,
 	ropeNeox: ropeNeoxA,
@@ -627,6 +632,15 @@ func q4kA512(dst []float32, src []byte) {
 	if nb > 0 {
 		_ = src[:nb*144]
 		q4kDeq512(nb, &src[0], &dst[0])
+	}
+}
+
+// roundQ8KA is roundQ8KAVX2 over slices (twin roundQ8KGo).
+func roundQ8KA(x, dst []float32) {
+	nb := len(x) / 256
+	dst = dst[:len(x)]
+	if nb > 0 {
+		roundQ8KAVX2(nb, &x[0], &dst[0])
 	}
 }
 

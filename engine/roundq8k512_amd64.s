@@ -102,3 +102,97 @@ rknext:
 rkdone:
 	VZEROUPPER
 	RET
+
+// func roundQ8KAVX2(nb int, x, dst *float32)
+// roundQ8KAVX512 in 8-lane AVX2 registers: the same steps, the same bits.
+TEXT ·roundQ8KAVX2(SB), NOSPLIT, $0-24
+	MOVQ nb+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ dst+16(FP), DI
+	MOVL $0x7fffffff, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15        // |x| mask
+	MOVL $0x4b400000, AX         // 1.5·2^23
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	MOVL $0x42fe0000, AX         // 127
+	VMOVD AX, X13
+	VPBROADCASTD X13, Y13
+	TESTQ CX, CX
+	JZ   r2done
+
+r2block:
+	VXORPS Y0, Y0, Y0
+	XORQ BX, BX
+
+r2max:
+	VANDPS (SI)(BX*4), Y15, Y1
+	VMAXPS Y0, Y1, Y0
+	ADDQ $8, BX
+	CMPQ BX, $256
+	JL   r2max
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0x4e, X0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0xb1, X0, X1
+	VMAXPS X1, X0, X0            // amax in every lane of X0
+	VXORPS X2, X2, X2
+	VUCOMISS X2, X0
+	JNE  r2find
+	XORQ BX, BX
+
+r2zero:
+	VMOVUPS Y2, (DI)(BX*4)
+	ADDQ $8, BX
+	CMPQ BX, $256
+	JL   r2zero
+	JMP  r2next
+
+r2find:
+	VPBROADCASTD X0, Y3
+	XORQ BX, BX
+
+r2findloop:
+	VANDPS (SI)(BX*4), Y15, Y1
+	VPCMPEQD Y3, Y1, Y1
+	VMOVMSKPS Y1, AX
+	TESTL AX, AX
+	JNZ  r2found
+	ADDQ $8, BX
+	JMP  r2findloop
+
+r2found:
+	BSFL AX, AX
+	ADDQ AX, BX
+	VMOVSS (SI)(BX*4), X4        // mx
+	MOVL $0xc2fe0000, AX         // −127
+	VMOVD AX, X5
+	VDIVSS X4, X5, X5            // iscale = −127/mx
+	MOVL $0x3f800000, AX         // 1
+	VMOVD AX, X6
+	VDIVSS X5, X6, X6            // d = 1/iscale
+	VBROADCASTSS X5, Y5
+	VBROADCASTSS X6, Y6
+	XORQ BX, BX
+
+r2quant:
+	VMULPS (SI)(BX*4), Y5, Y1
+	VADDPS Y14, Y1, Y1
+	VSUBPS Y14, Y1, Y1
+	VMINPS Y1, Y13, Y1           // min(q, 127), NaN kept (second source)
+	VMULPS Y1, Y6, Y1
+	VMOVUPS Y1, (DI)(BX*4)
+	ADDQ $8, BX
+	CMPQ BX, $256
+	JL   r2quant
+
+r2next:
+	ADDQ $1024, SI
+	ADDQ $1024, DI
+	DECQ CX
+	JNZ  r2block
+
+r2done:
+	VZEROUPPER
+	RET
