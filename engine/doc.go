@@ -95,9 +95,10 @@
 // units of ~32 KB of weights, and F16, Q8_0, Q4_K and Q6_K rows stream
 // through fused kernels that convert or dequantize in registers with a
 // linear prefetch ahead and never write a tile. With rounded activations
-// (the default) Q8_0, Q4_K and (with AVX-512BW) Q6_K rows take integer dot
-// products with the Q8_0 / Q8_K activations, as llama.cpp does; the AVX-512
-// ones fold each block's exact integer lane sums into 16 float lanes.
+// (the default) Q8_0, Q4_K and (with the assembly sets) Q6_K rows take
+// integer dot products with the Q8_0 / Q8_K activations, as llama.cpp does;
+// the kernels fold each block's exact integer lane sums into 8 (AVX2) or 16
+// (AVX-512) float lanes.
 // Element-wise steps of a prefill (norms, RoPE, the gated activation,
 // residual adds) are split over the workers too, and a call's activations
 // live in pooled buffers.
