@@ -308,7 +308,7 @@ func TestDequantMatchGo(t *testing.T) {
 }
 
 // TestPVAccMatchesTwin checks pvAccGo against a float64 product on every
-// CPU, and each kernel set's pvAcc (where it has one: AVX-512) bit for bit
+// CPU, and each kernel set's pvAcc (where it has one: AVX2, AVX-512) bit for bit
 // against pvAccGo, over random shapes (rows not a multiple of four,
 // strides longer than the data, d of 64 to 256, no rows at all); nothing
 // outside the accumulators' rows may be written.

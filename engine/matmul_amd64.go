@@ -62,6 +62,18 @@ func roundQ8KAVX512(nb int, x, dst *float32)
 //go:noescape
 func roundQ8KAVX2(nb int, x, dst *float32)
 
+// pvAcc2x32AVX, pvAcc1x32AVX and scaleMaxAVX are the AVX2 attention
+// kernels (attnavx2_amd64.s; twins pvAccGo, scaleMaxGo).
+//
+//go:noescape
+func pvAcc2x32AVX(used int, s *float32, lds int, v *float32, ldv int, acc *float32, ldacc int)
+
+//go:noescape
+func pvAcc1x32AVX(used int, s *float32, v *float32, ldv int, acc *float32)
+
+//go:noescape
+func scaleMaxAVX(n int, x *float32, scale float32) float32
+
 //go:noescape
 func pvAcc4x64AVX512(used int, s *float32, lds int, v *float32, ldv int, acc *float32, ldacc int)
 
@@ -184,7 +196,8 @@ var avxKernels = kernelSet{
 	roundF16: roundF16A,
 	roundQ80: roundQ80A,
 	roundQ8K: roundQ8KA,
-	scaleMax: scaleMaxGo,
+	scaleMax: scaleMaxA,
+	pvAcc:    pvAccA,
 	ropeAdj:  ropeAdjA,
 	ropeNeox: ropeNeoxA,
 
@@ -518,6 +531,43 @@ func q6kQ8KRows512A(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
 	_ = a.bsum16[:nb*16]
 	_ = out[:rows]
 	q6kQ8KRows512(nb, &w[0], ldw, rows, &a.q[0], &a.d[0], &a.bsum16[0], &out[0], streamPrefetch)
+}
+
+// pvAccA is the AVX2 weights·V product: two rows of weights and 32 columns
+// at a time, each output one FMA chain in order of r (twin pvAccGo; d a
+// multiple of 32).
+func pvAccA(rows, d, used int, s []float32, lds int, v []float32, ldv int, acc []float32, ldacc int) {
+	if rows == 0 || d == 0 || used == 0 {
+		return
+	}
+	_ = s[(rows-1)*lds+used-1]
+	_ = acc[(rows-1)*ldacc+d-1]
+	_ = v[(used-1)*ldv+d-1]
+	i := 0
+	for ; i+2 <= rows; i += 2 {
+		for c := 0; c < d; c += 32 {
+			pvAcc2x32AVX(used, &s[i*lds], lds, &v[c], ldv, &acc[i*ldacc+c], ldacc)
+		}
+	}
+	for ; i < rows; i++ {
+		for c := 0; c < d; c += 32 {
+			pvAcc1x32AVX(used, &s[i*lds], &v[c], ldv, &acc[i*ldacc+c])
+		}
+	}
+}
+
+// scaleMaxA is scaleMaxAVX over a slice, the tail of fewer than 8 in Go
+// (twin scaleMaxGo).
+func scaleMaxA(x []float32, scale float32) float32 {
+	n8 := len(x) &^ 7
+	m := negInf
+	if n8 > 0 {
+		m = scaleMaxAVX(n8, &x[0], scale)
+	}
+	if n8 < len(x) {
+		m = max(m, scaleMaxGo(x[n8:], scale))
+	}
+	return m
 }
 
 // pvAccA512 is the pvAcc of the AVX-512 set (twin pvAccGo): four rows of
