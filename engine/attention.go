@@ -416,7 +416,8 @@ func (m *Model) attend(c Cache, l int, q, k, v []float32, n, start int, out []fl
 			t.unrot = func(dst, src []float32) { r.UnrotateV(l, dst, src) }
 		}
 		for b := 0; b < c.NumBlocks(l, kh); b++ {
-			if readRuns != nil && !viewable(c, l, kh, b) {
+			lent, isLent := lentBlock(c, l, kh, b)
+			if readRuns != nil && !isLent {
 				if len(stage.Pos) > 0 && stageRot != rotRuns {
 					fold()
 				}
@@ -439,12 +440,12 @@ func (m *Model) attend(c Cache, l int, q, k, v []float32, n, start int, out []fl
 				// cache leaves its blocks to ReadBlock: read it on its own
 				// below.
 			}
-			blk, err := cacheBlock(c, l, kh, b, d, &buf)
+			blk, err := readUnlessLent(c, l, kh, b, d, &buf, lent, isLent)
 			if err != nil {
 				errs[worker] = err
 				return
 			}
-			if readRuns != nil && len(blk.Pos) <= stageRows && !viewable(c, l, kh, b) {
+			if readRuns != nil && len(blk.Pos) <= stageRows && !isLent {
 				// The cache declined a block that fits an empty stage: it
 				// reads block by block (an overlay on a prefix without
 				// runs), so the rest goes through ReadBlock too.
@@ -494,14 +495,13 @@ func (m *Model) attend(c Cache, l int, q, k, v []float32, n, start int, out []fl
 	return nil
 }
 
-// viewable reports whether c lends block b of (layer l, KV head kh).
-func viewable(c Cache, l, kh, b int) bool {
-	v, ok := c.(BlockViewer)
-	if !ok {
-		return false
+// lentBlock returns block b of (layer l, KV head kh) as c lends it
+// (BlockViewer), or ok false when c does not lend it.
+func lentBlock(c Cache, l, kh, b int) (blk Block, ok bool) {
+	if v, is := c.(BlockViewer); is {
+		return v.ViewBlock(l, kh, b)
 	}
-	_, ok = v.ViewBlock(l, kh, b)
-	return ok
+	return Block{}, false
 }
 
 // readRun appends to stage, through read (a BlockRunReader's ReadBlocks or
@@ -527,11 +527,13 @@ func readRun(read func(layer, head, i, maxRows int, dst *Block) (int, error), l,
 // copy when c can lend it (BlockViewer), else read into buf. It checks that
 // the block's rows are d floats long; errors name the layer, head and block.
 func cacheBlock(c Cache, l, kh, b, d int, buf *Block) (Block, error) {
-	var blk Block
-	lent := false
-	if v, ok := c.(BlockViewer); ok {
-		blk, lent = v.ViewBlock(l, kh, b)
-	}
+	blk, lent := lentBlock(c, l, kh, b)
+	return readUnlessLent(c, l, kh, b, d, buf, blk, lent)
+}
+
+// readUnlessLent is cacheBlock once lentBlock has been asked: blk as lent,
+// or block b read into buf.
+func readUnlessLent(c Cache, l, kh, b, d int, buf *Block, blk Block, lent bool) (Block, error) {
 	if !lent {
 		if err := c.ReadBlock(l, kh, b, buf); err != nil {
 			return Block{}, fmt.Errorf("engine: attention: layer %d head %d block %d: %w", l, kh, b, err)

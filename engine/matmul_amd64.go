@@ -474,63 +474,65 @@ func gemvQuantA(asm func(nb int, w *byte, ldw int, rows int, x *float32, out *fl
 	}
 }
 
-func q4kQ8KRowsA(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
+// q4kKernel and q6kKernel are the assembly decode products of Q4_K and
+// Q6_K rows with Q8_K activations (q: the activations' quants in the order
+// the kernel reads them; sums: their 32-value sums for Q4_K, 16-value sums
+// for Q6_K).
+type (
+	q4kKernel func(nb int, w *byte, ldw int, rows int, q *int8, d *float32, bsum *int32, out *float32, pf int)
+	q6kKernel func(nb int, w *byte, ldw int, rows int, q *int8, d *float32, bsum16 *int16, out *float32, pf int)
+)
+
+// q4kRowsA runs the Q4_K kernel asm over slices: rows Q4_K rows of k values
+// (ldw bytes apart) against a, whose quants q are a.q or a.qp as asm reads
+// them.
+func q4kRowsA(asm q4kKernel, q []int8, k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
 	nb := k / 256
 	if nb == 0 || rows == 0 {
 		clear(out[:rows])
 		return
 	}
 	_ = w[(rows-1)*ldw : (rows-1)*ldw+nb*144]
-	_ = a.q[:nb*256]
+	_ = q[:nb*256]
 	_ = a.d[:nb]
 	_ = a.bsum[:nb*8]
 	_ = out[:rows]
-	q4kQ8KRowsAVX(nb, &w[0], ldw, rows, &a.q[0], &a.d[0], &a.bsum[0], &out[0], streamPrefetch)
+	asm(nb, &w[0], ldw, rows, &q[0], &a.d[0], &a.bsum[0], &out[0], streamPrefetch)
+}
+
+// q6kRowsA is q4kRowsA for Q6_K rows and a Q6_K kernel.
+func q6kRowsA(asm q6kKernel, k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
+	nb := k / 256
+	if nb == 0 || rows == 0 {
+		clear(out[:rows])
+		return
+	}
+	_ = w[(rows-1)*ldw : (rows-1)*ldw+nb*210]
+	_ = a.q[:nb*256]
+	_ = a.d[:nb]
+	_ = a.bsum16[:nb*16]
+	_ = out[:rows]
+	asm(nb, &w[0], ldw, rows, &a.q[0], &a.d[0], &a.bsum16[0], &out[0], streamPrefetch)
+}
+
+// q4kQ8KRowsA is q4kQ8KRowsAVX over slices (twin q4kQ8KRowsGo).
+func q4kQ8KRowsA(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
+	q4kRowsA(q4kQ8KRowsAVX, a.q, k, w, ldw, rows, a, out)
 }
 
 // q4kQ8KRows512A is q4kQ8KRows512 over slices (twin q4kQ8KRows512Go).
 func q4kQ8KRows512A(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
-	nb := k / 256
-	if nb == 0 || rows == 0 {
-		clear(out[:rows])
-		return
-	}
-	_ = w[(rows-1)*ldw : (rows-1)*ldw+nb*144]
-	_ = a.qp[:nb*256]
-	_ = a.d[:nb]
-	_ = a.bsum[:nb*8]
-	_ = out[:rows]
-	q4kQ8KRows512(nb, &w[0], ldw, rows, &a.qp[0], &a.d[0], &a.bsum[0], &out[0], streamPrefetch)
+	q4kRowsA(q4kQ8KRows512, a.qp, k, w, ldw, rows, a, out)
 }
 
 // q6kQ8KRowsAVX2A is q6kQ8KRowsAVX2 over slices (twin q6kQ8KRowsL8Go).
 func q6kQ8KRowsAVX2A(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
-	nb := k / 256
-	if nb == 0 || rows == 0 {
-		clear(out[:rows])
-		return
-	}
-	_ = w[(rows-1)*ldw : (rows-1)*ldw+nb*210]
-	_ = a.q[:nb*256]
-	_ = a.d[:nb]
-	_ = a.bsum16[:nb*16]
-	_ = out[:rows]
-	q6kQ8KRowsAVX2(nb, &w[0], ldw, rows, &a.q[0], &a.d[0], &a.bsum16[0], &out[0], streamPrefetch)
+	q6kRowsA(q6kQ8KRowsAVX2, k, w, ldw, rows, a, out)
 }
 
 // q6kQ8KRows512A is q6kQ8KRows512 over slices (twin q6kQ8KRows512Go).
 func q6kQ8KRows512A(k int, w []byte, ldw, rows int, a *q8kActs, out []float32) {
-	nb := k / 256
-	if nb == 0 || rows == 0 {
-		clear(out[:rows])
-		return
-	}
-	_ = w[(rows-1)*ldw : (rows-1)*ldw+nb*210]
-	_ = a.q[:nb*256]
-	_ = a.d[:nb]
-	_ = a.bsum16[:nb*16]
-	_ = out[:rows]
-	q6kQ8KRows512(nb, &w[0], ldw, rows, &a.q[0], &a.d[0], &a.bsum16[0], &out[0], streamPrefetch)
+	q6kRowsA(q6kQ8KRows512, k, w, ldw, rows, a, out)
 }
 
 // pvAccA is the AVX2 weights·V product: two rows of weights and 32 columns

@@ -251,12 +251,14 @@ func (m *Model) RoPERows(l int, rows []float32, pos []int32, inverse bool) {
 			runs = false // the rows kernel does not fit r's dims
 		}
 		x := rows[i*d : (i+1)*d]
-		if cs := r.cached(p); f != nil && cs != nil {
-			f(x[:r.dims], cs, inverse)
-		} else {
-			r.rotate(ks, x, p, inverse)
-		}
 		i++
+		if f != nil {
+			if cs := r.cached(p); cs != nil {
+				f(x[:r.dims], cs, inverse)
+				continue
+			}
+		}
+		r.rotate(ks, x, p, inverse)
 	}
 }
 

@@ -422,9 +422,8 @@ func (c *Compressed) UnrotateV(layer int, dst, src []float32) {
 		fwht64AVX512(&dst[0], &src[0], &c.had.pre[0])
 	case useAsm && useAVX512 && d == 128:
 		fwht128AVX512(&dst[0], &src[0], &c.had.pre[0])
-	default:
-		var hs [stackWidth]float32
-		c.had.InverseScratch(dst, src, hs[:min(d, stackWidth)])
+	default: // DPad = head_dim: the transform needs no scratch
+		c.had.InverseScratch(dst, src, nil)
 	}
 }
 
